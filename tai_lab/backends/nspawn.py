@@ -1,0 +1,467 @@
+"""The embedded default backend: systemd-nspawn system containers in network namespaces.
+
+Layout on the host, for lab ``std`` pod 1:
+
+* one network namespace per node, ``tai-std-p1-<node>``; the switch is a namespace
+  holding one bridge per VLAN (``vlan10``…) — this host kernel has neither bridge VLAN
+  filtering nor 802.1Q, so an access port is the node's veth on its VLAN's bridge;
+* the access point is a namespace holding ``br0``: its uplink to the users VLAN and the
+  wireless clients' veths (radios cannot be emulated here);
+* the upstream ISP is one container ``tai-std-isp`` shared by all pods, with one
+  point-to-point veth ``pod<N>`` per pod router;
+* every OS node is a container booting systemd on an overlay of the shared image
+  (``pods/<N>/<node>/upper`` holds only what that node wrote).
+
+No lab interface ever sits in the host's root namespace. Every namespace, mount,
+directory and process is recorded in the journal before it is created.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .. import images
+from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
+from ..hostcheck import require_root, require_tools
+from ..plan import LabPlan, NodePlan, PodPlan
+from ..state import LabState, Resource
+from ..transports.nsenter import NetnsTransport, NsenterTransport
+from .base import Progress
+
+# Boot order inside a pod: the router first, then what serves, then who is served.
+_TIERS = {"router": 0, "server": 1, "printer": 1, "client": 2}
+_BOOT_TIMEOUT = 60.0
+
+
+def _ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    argv = ["ip", *(["-n", netns] if netns else []), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise CommandFailed(f"`{' '.join(argv)}` failed: {proc.stderr.strip()}")
+    return proc
+
+
+def _ip_batch(netns: str, lines: list[str]) -> None:
+    if not lines:
+        return
+    proc = subprocess.run(["ip", "-n", netns, "-batch", "-"], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CommandFailed(f"network setup in {netns} failed: {proc.stderr.strip()}")
+
+
+def _mac(*parts: object) -> str:
+    """A stable, locally administered MAC: the same node gets the same lease after a reset."""
+    h = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return "02:7a:" + ":".join(f"{b:02x}" for b in h[:4])
+
+
+def _proc_start_time(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _container_init(nspawn_pid: int) -> int | None:
+    """The host PID of the container's PID 1 (a descendant of systemd-nspawn)."""
+    todo = _children(nspawn_pid)
+    while todo:
+        pid = todo.pop(0)
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("NSpid:") and line.split()[1:] and line.split()[-1] == "1" \
+                        and len(line.split()) == 3:
+                    return pid
+        except OSError:
+            continue
+        todo += _children(pid)
+    return None
+
+
+def _mounted(path: Path) -> bool:
+    target = str(path)
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == target for line in f)
+
+
+class NspawnBackend:
+    """Pods of systemd-nspawn containers wired by veth pairs and bridges in namespaces."""
+
+    name = "nspawn"
+
+    def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None) -> None:
+        # plan is None only for `down`, which works from the journal alone.
+        self.state = state
+        self.plan = plan  # type: ignore[assignment]
+        self.progress = progress
+        self.prefix = f"tai-{state.lab}"
+
+    # ------------------------------------------------------------------ names
+    def netns(self, pod: int | None, node: str) -> str:
+        return f"{self.prefix}-isp" if pod is None else f"{self.prefix}-p{pod}-{node}"
+
+    def node_dir(self, pod: int | None, node: str) -> Path:
+        return self.state.dir / ("isp" if pod is None else f"pods/{pod}/{node}")
+
+    def snapshot_dir(self, pod: int, name: str) -> Path:
+        return self.state.dir / f"pods/{pod}/snapshots/{name}"
+
+    # ------------------------------------------------------------------ checks
+    def check_host(self) -> None:
+        require_root("the nspawn backend")
+        require_tools("systemd-nspawn", "ip", "nsenter", "mount", "umount")
+        if not Path("/proc/filesystems").read_text().count("overlay"):
+            subprocess.run(["modprobe", "overlay"], capture_output=True)
+            if "overlay" not in Path("/proc/filesystems").read_text():
+                raise PrerequisiteError("this kernel has no overlay filesystem",
+                                        "load it with: modprobe overlay")
+        for img in {n.image for p in self.plan.pods for n in p.nodes if n.image} | {self.plan.upstream.image}:
+            images.rootfs(img)  # raises with the build command when missing
+
+    # ------------------------------------------------------------------ namespaces
+    def _add_netns(self, name: str, pod: int | None) -> None:
+        self.state.journal.will_create(Resource("netns", name, pod))
+        if Path(f"/run/netns/{name}").exists():
+            raise LabStateError(f"network namespace {name} already exists",
+                                "a previous lab of this name was not cleaned: run `tai-lab down` first")
+        _ip("netns", "add", name)
+        _ip("link", "set", "lo", "up", netns=name)
+
+    # ------------------------------------------------------------------ upstream
+    def create_upstream(self) -> None:
+        ns = self.netns(None, "isp")
+        self._add_netns(ns, None)
+        up = self.plan.upstream
+        lines = [f"addr add {up.resolver}/32 dev lo"]
+        lines += [f"addr add {s.address}/32 dev lo" for s in up.sites if s.address != up.resolver]
+        _ip_batch(ns, lines)
+        self._start_container(None, "isp", up.image)
+        self._wait_ready([(None, "isp")])
+
+    # ------------------------------------------------------------------ pods
+    def _wire_pod(self, pod: PodPlan) -> None:
+        """Namespaces, bridges and veth pairs of one pod, exactly as the plan says."""
+        n = pod.number
+        for node in pod.nodes:
+            self._add_netns(self.netns(n, node.name), n)
+        switch = next((x for x in pod.nodes if x.kind == "switch"), None)
+        if switch:
+            sw = self.netns(n, switch.name)
+            _ip_batch(sw, [f"link add vlan{v.id} type bridge" for v in pod.vlans]
+                      + [f"link set vlan{v.id} up" for v in pod.vlans])
+        for ap in (x for x in pod.nodes if x.kind == "ap"):
+            _ip_batch(self.netns(n, ap.name), ["link add br0 type bridge", "link set br0 up"])
+        isp = self.netns(None, "isp")
+        for node in pod.nodes:
+            if node.kind == "switch":
+                continue
+            ns = self.netns(n, node.name)
+            for iface in node.interfaces:
+                seg = iface.segment
+                mac = _mac(self.plan.lab, n, node.name, iface.name)
+                if seg.kind == "upstream":
+                    peer_ns, peer, master = isp, f"pod{n}", None
+                elif seg.kind == "vlan":
+                    if switch is None:
+                        raise LabStateError(f"pod {n}: {node.name}.{iface.name} is on a VLAN but the pod has no switch")
+                    peer_ns, peer, master = self.netns(n, switch.name), f"{node.name}-{iface.name}", \
+                        f"vlan{pod.vlan(seg.name).id}"
+                else:  # wireless: a port of the access point's bridge
+                    peer_ns, peer, master = self.netns(n, seg.name), f"{node.name}-{iface.name}", "br0"
+                _ip("link", "add", iface.name, "address", mac, "type", "veth",
+                    "peer", "name", peer, "netns", peer_ns, netns=ns)
+                _ip_batch(peer_ns, [f"link set {peer} {'master ' + master if master else ''} up"])
+                if seg.kind == "upstream":
+                    _ip_batch(isp, [f"addr add {pod.wan.isp_address} dev {peer}"])
+            if node.kind == "ap":
+                lines = [f"link set {i.name} master br0 up" for i in node.interfaces]
+                lines += [f"addr add {i.address} dev br0" for i in node.interfaces if i.address]
+                gw = next((i.gateway for i in node.interfaces if i.gateway), None)
+                _ip_batch(ns, lines)
+                if gw:
+                    _ip_batch(ns, [f"route add default via {gw}"])
+            elif node.is_container:
+                _ip_batch(ns, [f"link set {i.name} up" for i in node.interfaces])
+
+    def create_pod(self, pod: PodPlan) -> None:
+        self._wire_pod(pod)
+        containers = [x for x in pod.nodes if x.is_container]
+        for node in containers:
+            self._prepare_root(pod.number, node)
+        self._boot(pod.number, containers)
+
+    def _boot(self, pod: int, nodes: list[NodePlan]) -> None:
+        for tier in sorted({_TIERS.get(x.kind, 1) for x in nodes}):
+            batch = [x for x in nodes if _TIERS.get(x.kind, 1) == tier]
+            for node in batch:
+                self._start_container(pod, node.name, node.image or "")
+            self._wait_ready([(pod, x.name) for x in batch])
+
+    # ------------------------------------------------------------------ containers
+    def _mount_root(self, pod: int | None, node: str, image: str) -> Path:
+        d = self.node_dir(pod, node)
+        if not d.exists():
+            self.state.journal.will_create(Resource("dir", str(d), pod))
+        for sub in ("upper", "work", "root"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        root = d / "root"
+        if not _mounted(root):
+            self.state.journal.will_create(Resource("mount", str(root), pod))
+            lower = images.rootfs(image)
+            opts = f"lowerdir={lower},upperdir={d / 'upper'},workdir={d / 'work'}"
+            proc = subprocess.run(["mount", "-t", "overlay", self.netns(pod, node), "-o", opts, str(root)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise CommandFailed(f"cannot mount the root of {node}: {proc.stderr.strip()}")
+        return root
+
+    def _prepare_root(self, pod: int, node: NodePlan) -> None:
+        """The node's identity, written before its first boot (what cloud-init does for a VM)."""
+        root = self._mount_root(pod, node.name, node.image or "")
+        pod_plan = self.plan.pod(pod)
+        (root / "etc/hostname").write_text(f"{node.name}\n")
+        (root / "etc/hosts").write_text(
+            f"127.0.0.1\tlocalhost\n127.0.1.1\t{node.fqdn or node.name} {node.name}\n"
+            f"# pod {pod} of lab {self.plan.lab}, domain {pod_plan.domain}\n")
+
+    def _start_container(self, pod: int | None, node: str, image: str) -> None:
+        root = self._mount_root(pod, node, image)
+        if pod is None:
+            (root / "etc/hostname").write_text(f"{node}\n")
+        machine = self.netns(pod, node)
+        key = f"{pod if pod is not None else 'isp'}/{node}"
+        argv = [
+            "systemd-nspawn", "--boot", f"--directory={root}", f"--machine={machine}",
+            f"--hostname={node}", f"--network-namespace-path=/run/netns/{machine}",
+            "--register=no", "--keep-unit", "--resolv-conf=off", "--timezone=off",
+            "--link-journal=no", "--console=passive", "--capability=CAP_NET_ADMIN",
+        ]
+        self.state.journal.will_create(Resource("process", key, pod, {"machine": machine}))
+        log = (self.node_dir(pod, node) / "console.log").open("ab")
+        # /proc/sys/net writable: a router must be able to turn forwarding on.
+        env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+        log.close()
+        self.state.journal.will_create(Resource("process", key, pod, {
+            "machine": machine, "pid": proc.pid, "start": _proc_start_time(proc.pid)}))
+        self.state.data.setdefault("processes", {})[key] = {"pid": proc.pid, "machine": machine}
+        self.state.save()
+
+    def _nspawn_pid(self, pod: int | None, node: str) -> int | None:
+        key = f"{pod if pod is not None else 'isp'}/{node}"
+        for res in self.state.journal.live():
+            if res.kind == "process" and res.name == key:
+                return self._verified_pid(res)
+        return None
+
+    @staticmethod
+    def _verified_pid(res: Resource) -> int | None:
+        """The recorded nspawn PID if it is still that very process (not a reused PID)."""
+        data = res.data or {}
+        pid = data.get("pid")
+        machine = data.get("machine")
+        if pid and _proc_start_time(pid) == data.get("start"):
+            return pid
+        # Crash between spawn and record: find it by its recorded machine name only.
+        for p in Path("/proc").iterdir():
+            if not p.name.isdigit():
+                continue
+            try:
+                args = (p / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if args and args[0].endswith(b"systemd-nspawn") and f"--machine={machine}".encode() in args:
+                return int(p.name)
+        return None
+
+    def leader(self, pod: int | None, node: str) -> int:
+        pid = self._nspawn_pid(pod, node)
+        leader = _container_init(pid) if pid else None
+        if leader is None:
+            where = "the upstream ISP" if pod is None else f"pod {pod}"
+            raise LabStateError(f"{node} of {where} is not running",
+                                "see `tai-lab status`; `tai-lab reset --pod N` restarts a pod")
+        return leader
+
+    def _wait_ready(self, nodes: list[tuple[int | None, str]]) -> None:
+        """Wait until each container's systemd finished booting."""
+        def wait(item: tuple[int | None, str]) -> None:
+            pod, node = item
+            deadline = time.monotonic() + _BOOT_TIMEOUT
+            leader = None
+            while leader is None:
+                pid = self._nspawn_pid(pod, node)
+                leader = _container_init(pid) if pid else None
+                if leader is None:
+                    if time.monotonic() > deadline or (pid is None):
+                        log = self.node_dir(pod, node) / "console.log"
+                        tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+                        raise CommandFailed(f"container {node} (pod {pod}) did not start:\n{tail}")
+                    time.sleep(0.05)
+            t = NsenterTransport(node, leader)
+            while True:
+                res = t.run(["systemctl", "is-system-running", "--wait"], timeout=_BOOT_TIMEOUT)
+                if res.text in ("running", "degraded"):
+                    return
+                if time.monotonic() > deadline:
+                    raise CommandFailed(f"container {node} (pod {pod}) did not finish booting: {res.text}")
+                time.sleep(0.1)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(wait, nodes))
+
+    def _stop_process(self, res: Resource, *, graceful: bool) -> None:
+        pid = self._verified_pid(res)
+        if pid is not None:
+            leader = _container_init(pid)
+            if graceful:
+                os.kill(pid, signal.SIGTERM)  # nspawn asks the container's systemd to power off
+                deadline = time.monotonic() + 10
+                while _proc_start_time(pid) is not None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            if _proc_start_time(pid) is not None:
+                # Power cut: killing the container's PID 1 ends its whole PID namespace.
+                if leader:
+                    try:
+                        os.kill(leader, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                deadline = time.monotonic() + 10
+                while _proc_start_time(pid) is not None and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                if _proc_start_time(pid) is not None:
+                    os.kill(pid, signal.SIGKILL)
+            # reap if it is our child
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        self.state.journal.removed(res)
+
+    def _remove(self, res: Resource, *, graceful: bool = False) -> None:
+        if res.kind == "process":
+            self._stop_process(res, graceful=graceful)
+            return
+        if res.kind == "mount":
+            if _mounted(Path(res.name)):
+                proc = subprocess.run(["umount", res.name], capture_output=True, text=True)
+                if proc.returncode != 0:
+                    subprocess.run(["umount", "-l", res.name], capture_output=True)
+        elif res.kind == "netns":
+            if Path(f"/run/netns/{res.name}").exists():
+                _ip("netns", "del", res.name, check=False)
+        elif res.kind == "dir":
+            shutil.rmtree(res.name, ignore_errors=True)
+        self.state.journal.removed(res)
+
+    def _teardown(self, resources: list[Resource], *, graceful: bool = False) -> list[str]:
+        # Processes first (in parallel), then mounts, namespaces, directories.
+        order = {"process": 0, "mount": 1, "netns": 2, "dir": 3}
+        procs = [r for r in resources if r.kind == "process"]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda r: self._stop_process(r, graceful=graceful), procs))
+        rest = sorted((r for r in resources if r.kind != "process"), key=lambda r: order.get(r.kind, 9))
+        for r in rest:
+            self._remove(r)
+        return [f"{r.kind} {r.name}" for r in resources]
+
+    def destroy_pod(self, pod: int) -> None:
+        self._teardown([r for r in reversed(self.state.journal.live()) if r.pod == pod])
+
+    def destroy_all(self) -> list[str]:
+        return self._teardown(list(reversed(self.state.journal.live())))
+
+    # ------------------------------------------------------------------ phases
+    def set_upstream(self, pod: int, up: bool) -> None:
+        _ip("link", "set", f"pod{pod}", "up" if up else "down", netns=self.netns(None, "isp"))
+
+    def upstream_is_up(self, pod: int) -> bool:
+        proc = _ip("-o", "link", "show", f"pod{pod}", netns=self.netns(None, "isp"), check=False)
+        return proc.returncode == 0 and ",UP" in proc.stdout or "<UP" in proc.stdout
+
+    # ------------------------------------------------------------------ snapshots
+    def _pod_processes(self, pod: int) -> list[Resource]:
+        return [r for r in self.state.journal.live() if r.kind == "process" and r.pod == pod]
+
+    def snapshot(self, pod: PodPlan, name: str) -> None:
+        """Stop the pod's containers cleanly, copy their upper layers, boot them again."""
+        n = pod.number
+        containers = [x for x in pod.nodes if x.is_container]
+        self._teardown(self._pod_processes(n), graceful=True)
+        dest = self.snapshot_dir(n, name)
+        tmp = dest.with_name(f".{name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for node in containers:
+            src = self.node_dir(n, node.name) / "upper"
+            subprocess.run(["cp", "-a", "--reflink=auto", str(src), str(tmp / node.name)],
+                           check=True, capture_output=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        self._boot(n, containers)
+
+    def snapshots(self, pod: int) -> list[str]:
+        d = self.state.dir / f"pods/{pod}/snapshots"
+        return sorted(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if d.is_dir() else []
+
+    def revert(self, pod: PodPlan, name: str) -> None:
+        """Power the pod off, put back the snapshot's layers and a fresh network, boot."""
+        n = pod.number
+        snap = self.snapshot_dir(n, name)
+        if not snap.is_dir():
+            raise NotFoundError(f"pod {n} has no snapshot {name!r}",
+                                f"snapshots of pod {n}: {', '.join(self.snapshots(n)) or '(none)'}")
+        containers = [x for x in pod.nodes if x.is_container]
+        live = [r for r in reversed(self.state.journal.live()) if r.pod == n and r.kind != "dir"]
+        self._teardown(live)  # processes, mounts, namespaces (the network is rebuilt from the plan)
+        for node in containers:
+            d = self.node_dir(n, node.name)
+            shutil.rmtree(d / "upper", ignore_errors=True)
+            shutil.rmtree(d / "work", ignore_errors=True)
+            subprocess.run(["cp", "-a", "--reflink=auto", str(snap / node.name), str(d / "upper")],
+                           check=True, capture_output=True)
+        self._wire_pod(pod)
+        for node in containers:
+            self._mount_root(n, node.name, node.image or "")
+        self._boot(n, containers)
+
+    # ------------------------------------------------------------------ access
+    def transport(self, pod: int | None, node: str):
+        if pod is not None:
+            plan_node = self.plan.pod(pod).node(node)
+            if not plan_node.is_container:
+                return NetnsTransport(node, self.netns(pod, node))
+        return NsenterTransport(node, self.leader(pod, node))
+
+    def node_running(self, pod: int | None, node: str) -> bool:
+        if pod is not None and not self.plan.pod(pod).node(node).is_container:
+            return Path(f"/run/netns/{self.netns(pod, node)}").exists()
+        pid = self._nspawn_pid(pod, node)
+        return bool(pid and _container_init(pid))
+
+    def ansible_host_vars(self, pod: int | None, node: str) -> dict:
+        return {
+            "ansible_connection": "community.docker.nsenter",
+            "ansible_nsenter_pid": self.leader(pod, node),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }

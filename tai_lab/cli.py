@@ -1,0 +1,257 @@
+"""The `tai-lab` command: a thin face over :mod:`tai_lab.lab`.
+
+No business logic here: parse, call the library, print. One place (``main``) turns
+library errors into one screen of text and an exit code (traceback with --debug).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import TaiLabError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _progress(msg: str) -> None:
+    err.print(f"[dim]…[/dim] {msg}")
+
+
+def _json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _lab(ctx: click.Context):
+    from .lab import Lab
+    return Lab(ctx.obj.get("lab"), progress=_progress)
+
+
+def _probe_table(results, title: str) -> Table:
+    t = Table(title=title)
+    for col in ("pod", "vérification", "résultat", "preuve"):
+        t.add_column(col, overflow="fold")
+    for r in results:
+        mark = "[green]OK[/green]" if r.passed else "[red]ÉCHEC[/red]"
+        t.add_row(str(r.pod), r.probe.title, mark, r.evidence)
+    return t
+
+
+def _report_probes(ctx: click.Context, results, title: str) -> None:
+    if ctx.obj["json"]:
+        _json([r.as_dict() for r in results])
+    else:
+        out.print(_probe_table(results, title))
+        failed = [r for r in results if not r.passed]
+        out.print(f"{len(results) - len(failed)}/{len(results)} vérifications réussies")
+    if any(not r.passed for r in results):
+        ctx.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--lab", "lab", metavar="NAME", help="Lab to act on (default: the only one up).")
+@click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(__version__, prog_name="tai-lab")
+@click.pass_context
+def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None:
+    """Plateau technique TAI: build pods, cut the Internet, reset, verify."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(lab=lab, json=as_json, debug=debug)
+
+
+# ---------------------------------------------------------------- scenarios
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@click.pass_context
+def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
+    """Check a scenario file; print every problem with file:line and a hint."""
+    from .scenario import load_plan
+    plan = load_plan(scenario, pods=pods)
+    if ctx.obj["json"]:
+        _json({"valid": True, "lab": plan.lab, "pods": len(plan.pods)})
+    else:
+        out.print(f"[green]✓[/green] {scenario}: lab {plan.lab!r}, {len(plan.pods)} pod(s), "
+                  f"{len(plan.pods[0].nodes)} nodes per pod")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors)."""
+    from .scenario import scenario_json_schema
+    _json(scenario_json_schema())
+
+
+# ---------------------------------------------------------------- images
+@cli.group()
+def image() -> None:
+    """Root filesystem images (built once, shared copy-on-write)."""
+
+
+@image.command("build")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Rebuild even if the recipe did not change.")
+def image_build(name: str, force: bool) -> None:
+    """Build image NAME from images/NAME/recipe.yaml with debootstrap."""
+    from . import images
+    path = images.build(name, force=force, progress=_progress)
+    out.print(f"[green]✓[/green] image {name}: {path}")
+
+
+@image.command("list")
+@click.pass_context
+def image_list(ctx: click.Context) -> None:
+    """Known recipes and whether they are built."""
+    from . import images
+    rows = [{"name": n, "built": (m := images.manifest(n)) is not None,
+             "built_at": (m or {}).get("built_at")} for n in images.recipe_names()]
+    if ctx.obj["json"]:
+        _json(rows)
+        return
+    t = Table("image", "built")
+    for r in rows:
+        t.add_row(r["name"], r["built_at"] or "[yellow]not built[/yellow] (tai-lab image build " + r["name"] + ")")
+    out.print(t)
+
+
+# ---------------------------------------------------------------- lifecycle
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@click.option("--backend", default="nspawn", show_default=True, help="nspawn (containers).")
+@click.pass_context
+def up(ctx: click.Context, scenario: str, pods: int | None, backend: str) -> None:
+    """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
+    from .lab import Lab
+    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress)
+    if ctx.obj["json"]:
+        _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
+    else:
+        out.print(f"[green]✓[/green] lab {lab.name!r} is up: {len(lab.plan.pods)} pod(s) "
+                  f"in {lab.state.data.get('up_seconds')} s. Next: tai-lab verify")
+
+
+@cli.command()
+@click.pass_context
+def down(ctx: click.Context) -> None:
+    """Remove everything the lab created (and nothing else)."""
+    from .lab import Lab
+    removed = Lab.down(ctx.obj.get("lab"), progress=_progress)
+    if ctx.obj["json"]:
+        _json({"removed": removed})
+    else:
+        out.print(f"[green]✓[/green] removed {len(removed)} resource(s)")
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Pods, their phase and which nodes run."""
+    lab = _lab(ctx)
+    st = lab.status()
+    if ctx.obj["json"]:
+        _json({"lab": lab.name, "title": lab.plan.title, "pods": [s.as_dict() for s in st]})
+        return
+    t = Table(title=f"{lab.plan.title} — lab {lab.name}")
+    for col in ("pod", "phase", "Internet", "nodes", "snapshots"):
+        t.add_column(col)
+    for s in st:
+        nodes = " ".join(f"[green]{n}[/green]" if ok else f"[red]{n}✗[/red]" for n, ok in s.nodes.items())
+        t.add_row(str(s.number), s.phase, "oui" if s.internet else "[yellow]coupé[/yellow]", nodes,
+                  ", ".join(s.snapshots))
+    out.print(t)
+
+
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.argument("pod", type=int)
+@click.argument("node")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--timeout", type=float, default=300.0, show_default=True)
+@click.pass_context
+def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], timeout: float) -> None:
+    """Run COMMAND on NODE of POD, out of band: tai-lab exec 1 pc1 -- ip addr."""
+    res = _lab(ctx).exec(pod, node, command, timeout=timeout,
+                         input=None if sys.stdin.isatty() else sys.stdin.read())
+    if ctx.obj["json"]:
+        _json({"exit_status": res.exit_status, "stdout": res.stdout, "stderr": res.stderr})
+    else:
+        sys.stdout.write(res.stdout)
+        sys.stderr.write(res.stderr)
+    ctx.exit(res.exit_status)
+
+
+@cli.command()
+@click.argument("phase", type=click.Choice(["prep", "jury", "setup"]))
+@click.option("--pod", type=int, help="Only this pod (default: all).")
+@click.pass_context
+def phase(ctx: click.Context, phase: str, pod: int | None) -> None:
+    """prep: cut the Internet, isolate the pods; jury: give the Internet back."""
+    lab = _lab(ctx)
+    lab.set_phase(phase, pod)
+    if ctx.obj["json"]:
+        _json({"phase": phase, "pods": [s.as_dict() for s in lab.status()]})
+    else:
+        what = "Internet coupé, pods isolés" if phase == "prep" else "Internet rétabli"
+        out.print(f"[green]✓[/green] phase {phase}: {what}. Prove it: tai-lab verify")
+
+
+@cli.command()
+@click.option("--pod", type=int, help="Only this pod (default: all).")
+@click.pass_context
+def verify(ctx: click.Context, pod: int | None) -> None:
+    """Health probes from the users' point of view; exit 1 if one fails."""
+    lab = _lab(ctx)
+    _report_probes(ctx, lab.verify(pod), f"Vérification du plateau — lab {lab.name}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--pod", type=int, help="Only this pod (default: all).")
+@click.pass_context
+def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
+    """Save the state of pods under NAME (nodes restart briefly)."""
+    _lab(ctx).snapshot(name, pod)
+    out.print(f"[green]✓[/green] snapshot {name} taken")
+
+
+@cli.command()
+@click.option("--pod", type=int, help="Only this pod (default: all).")
+@click.option("--to", "to", default="baseline", show_default=True, help="Snapshot to go back to.")
+@click.pass_context
+def reset(ctx: click.Context, pod: int | None, to: str) -> None:
+    """Put pods back to a snapshot, then verify them."""
+    lab = _lab(ctx)
+    _report_probes(ctx, lab.reset(pod, to), f"Après remise à zéro ({to})")
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("interrompu")
+        sys.exit(130)
+    except TaiLabError as exc:
+        if debug:
+            raise
+        err.print("[bold red]tai-lab:[/bold red] ", end="")
+        err.print(exc.message, highlight=False, markup=False)
+        if exc.hint:
+            err.print(f"  → {exc.hint}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Exceptions a trainer can read: what went wrong, where, and what to do next.
+
+Every error the library raises for a user mistake or a missing prerequisite is a
+:class:`TaiLabError`; the CLI turns it into one screen of text and an exit code.
+"""
+from __future__ import annotations
+
+
+class TaiLabError(Exception):
+    """Base of every error meant for the user (not a bug)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  → {self.hint}"
+
+
+class ScenarioError(TaiLabError):
+    """The scenario file is malformed; carries every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list["Problem"], path: str) -> None:  # noqa: F821
+        self.problems = problems
+        self.path = path
+        lines = [p.render() for p in problems]
+        super().__init__(
+            f"{path}: {len(problems)} problem(s) in the scenario\n" + "\n".join(lines),
+            None,
+        )
+
+
+class PrerequisiteError(TaiLabError):
+    """The host lacks something (root, a tool, an image)."""
+
+    exit_code = 3
+
+
+class NotFoundError(TaiLabError):
+    """An unknown lab, pod, node, snapshot…"""
+
+    exit_code = 4
+
+
+class LabStateError(TaiLabError):
+    """The lab is not in a state that allows the command (not up, already up…)."""
+
+    exit_code = 5
+
+
+class LockBusyError(TaiLabError):
+    """Another command holds the lab's lock."""
+
+    exit_code = 6
+
+
+class CommandFailed(TaiLabError):
+    """A host command the lab needed failed; carries its output."""
+
+    exit_code = 7

@@ -1,0 +1,195 @@
+"""The API the faces call (CLI, web console, tests): one lab, its pods, its phases.
+
+Every public method takes the lab's lock, so two commands never act on one lab at
+once. Nothing here prints: progress goes through the ``progress`` callback.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import provision
+from .backends.base import get_backend
+from .errors import LabStateError, NotFoundError, PrerequisiteError
+from .hostcheck import require_root
+from .plan import LabPlan
+from .probes import ProbeResult, health_probes, run_probes
+from .scenario import load_plan
+from .state import LabState, lab_lock, resolve_lab
+from .transports.base import CommandResult
+
+Progress = Callable[[str], None]
+BASELINE = "baseline"
+PHASES = ("setup", "prep", "jury")
+# Internet reachable from the pod in each phase.
+INTERNET = {"setup": True, "prep": False, "jury": True}
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    number: int
+    phase: str
+    nodes: dict[str, bool]           # node → running
+    snapshots: list[str]
+    internet: bool
+
+    def as_dict(self) -> dict:
+        return {"pod": self.number, "phase": self.phase, "nodes": self.nodes,
+                "snapshots": self.snapshots, "internet": self.internet}
+
+
+class Lab:
+    """A lab that is up (or was, and left a journal behind)."""
+
+    def __init__(self, name: str | None = None, *, progress: Progress = lambda _m: None) -> None:
+        self.name = resolve_lab(name)
+        self.state = LabState(self.name)
+        self.progress = progress
+        if not self.state.exists:
+            raise LabStateError(f"lab {self.name!r} has no state (a crash during `up`?)",
+                                "`tai-lab down --lab NAME` removes what it created")
+        self.plan: LabPlan = load_plan(self.state.dir / "scenario.yaml", pods=self.state.data["pod_count"])
+        self.backend = get_backend(self.state.data["backend"])(self.state, self.plan, progress)
+
+    # ------------------------------------------------------------------ up / down
+    @classmethod
+    def up(cls, scenario: str | Path, *, pods: int | None = None, backend: str = "nspawn",
+           progress: Progress = lambda _m: None) -> "Lab":
+        """Build the plateau: upstream, pods, provisioning, baseline snapshot, verify."""
+        scenario = Path(scenario)
+        plan = load_plan(scenario, pods=pods)       # every scenario error before any change
+        require_root("tai-lab up")
+        state = LabState(plan.lab)
+        impl = get_backend(backend)(state, plan, progress)
+        impl.check_host()
+        if state.exists or state.journal.live():
+            raise LabStateError(f"lab {plan.lab!r} is already up (or was not cleaned)",
+                                f"run `tai-lab down --lab {plan.lab}` first")
+        started = time.monotonic()
+        with lab_lock(plan.lab, "tai-lab up"):
+            state.dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(scenario, state.dir / "scenario.yaml")
+            state.data = {"lab": plan.lab, "title": plan.title, "backend": backend,
+                          "scenario": str(scenario.resolve()), "pod_count": len(plan.pods),
+                          "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "pods": {}}
+            for pod in plan.pods:
+                state.pod(pod.number).update(phase="building", snapshots=[])
+            state.save()
+            progress("upstream ISP")
+            impl.create_upstream()
+            for pod in plan.pods:
+                progress(f"pod {pod.number}: network and containers")
+                impl.create_pod(pod)
+            progress("provisioning (Ansible)")
+            inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
+                                      upstream=True)
+            provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
+            for pod in plan.pods:
+                progress(f"pod {pod.number}: baseline snapshot")
+                impl.snapshot(pod, BASELINE)
+                state.pod(pod.number).update(phase="setup", snapshots=[BASELINE])
+            state.data["up_seconds"] = round(time.monotonic() - started, 1)
+            state.save()
+            state.journal.event("up", pods=len(plan.pods), seconds=state.data["up_seconds"])
+        return cls(plan.lab, progress=progress)
+
+    @staticmethod
+    def down(name: str | None = None, *, progress: Progress = lambda _m: None) -> list[str]:
+        """Remove exactly what the lab's journal records, then its state directory."""
+        require_root("tai-lab down")
+        lab = resolve_lab(name)
+        state = LabState(lab)
+        with lab_lock(lab, "tai-lab down"):
+            backend = get_backend(state.data.get("backend", "nspawn"))(state, None, progress)
+            removed = backend.destroy_all()
+            leftover = state.journal.live()
+            if leftover:
+                raise LabStateError(f"could not remove: {', '.join(r.name for r in leftover)}",
+                                    "run `tai-lab down` again; see the journal in " + str(state.dir))
+        state.remove_all()
+        return removed
+
+    # ------------------------------------------------------------------ helpers
+    def _pods(self, pod: int | None) -> list[int]:
+        numbers = [p.number for p in self.plan.pods]
+        if pod is None:
+            return numbers
+        if pod not in numbers:
+            raise NotFoundError(f"no pod {pod} in lab {self.name!r}",
+                                f"pods: {', '.join(map(str, numbers))}")
+        return [pod]
+
+    def _node(self, pod: int, node: str) -> None:
+        self._pods(pod)
+        names = [n.name for n in self.plan.pod(pod).nodes]
+        if node not in names:
+            raise NotFoundError(f"no node {node!r} in pod {pod}", f"nodes: {', '.join(names)}")
+
+    def phase_of(self, pod: int) -> str:
+        return self.state.pod(pod).get("phase", "setup")
+
+    # ------------------------------------------------------------------ reading
+    def status(self) -> list[PodStatus]:
+        out = []
+        for p in self.plan.pods:
+            nodes = {n.name: self.backend.node_running(p.number, n.name) for n in p.nodes}
+            phase = self.phase_of(p.number)
+            out.append(PodStatus(p.number, phase, nodes, self.backend.snapshots(p.number),
+                                 INTERNET.get(phase, False)))
+        return out
+
+    def exec(self, pod: int, node: str, command: Sequence[str], *, timeout: float = 300.0,
+             input: str | None = None) -> CommandResult:
+        """Run a command on a node, out of band (works with the lab network broken)."""
+        self._node(pod, node)
+        return self.backend.transport(pod, node).run(list(command), timeout=timeout, input=input)
+
+    def verify(self, pod: int | None = None) -> list[ProbeResult]:
+        """The plateau's health probes, from the users' point of view, per pod and phase."""
+        results: list[ProbeResult] = []
+        for n in self._pods(pod):
+            p = self.plan.pod(n)
+            probes = health_probes(self.plan, p, internet=INTERNET.get(self.phase_of(n), False))
+            results += run_probes(n, probes, self.backend.transport)
+        return results
+
+    # ------------------------------------------------------------------ changing
+    def set_phase(self, phase: str, pod: int | None = None) -> None:
+        """prep: Internet cut at the ISP side and pods isolated; jury/setup: Internet back."""
+        if phase not in PHASES:
+            raise NotFoundError(f"unknown phase {phase!r}", f"phases: {', '.join(PHASES)}")
+        with lab_lock(self.name, f"tai-lab phase {phase}"):
+            for n in self._pods(pod):
+                self.state.journal.event("phase", pod=n, phase=phase)
+                self.backend.set_upstream(n, INTERNET[phase])
+                self.state.pod(n)["phase"] = phase
+                self.state.pod(n)["phase_since"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+            self.state.save()
+
+    def snapshot(self, name: str, pod: int | None = None) -> None:
+        if not name or "/" in name or name.startswith("."):
+            raise PrerequisiteError(f"invalid snapshot name {name!r}", "use letters, digits and dashes")
+        with lab_lock(self.name, f"tai-lab snapshot {name}"):
+            for n in self._pods(pod):
+                self.progress(f"pod {n}: snapshot {name}")
+                self.state.journal.event("snapshot", pod=n, name=name)
+                self.backend.snapshot(self.plan.pod(n), name)
+                self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
+
+    def reset(self, pod: int | None = None, to: str = BASELINE) -> list[ProbeResult]:
+        """Put pods back to a snapshot (default: the baseline of `up`), then verify them."""
+        pods = self._pods(pod)
+        for n in pods:
+            if to not in self.backend.snapshots(n):
+                raise NotFoundError(f"pod {n} has no snapshot {to!r}",
+                                    f"snapshots: {', '.join(self.backend.snapshots(n)) or '(none)'}")
+        with lab_lock(self.name, f"tai-lab reset --to {to}"):
+            for n in pods:
+                self.progress(f"pod {n}: reset to {to}")
+                self.state.journal.event("reset", pod=n, to=to)
+                self.backend.revert(self.plan.pod(n), to)
+                self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
+        return self.verify(pod)

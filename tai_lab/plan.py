@@ -1,0 +1,141 @@
+"""The lab plan: the scenario expanded per candidate pod.
+
+Pure data, no I/O. Every backend builds exactly this: names, addresses, links.
+``scenario.expand`` produces it from a validated scenario.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Literal
+
+NodeKind = Literal["router", "switch", "ap", "server", "client", "printer"]
+# Kinds that are network devices without an operating system image: on the nspawn
+# backend they are plain network namespaces holding bridges.
+NETWORK_DEVICE_KINDS: frozenset[str] = frozenset({"switch", "ap"})
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where an interface plugs in.
+
+    kind ``vlan``: an access port of the pod's switch on VLAN ``name``;
+    kind ``wireless``: the wireless side of access point ``name``;
+    kind ``upstream``: the pod's WAN link to the ISP.
+    """
+
+    kind: Literal["vlan", "wireless", "upstream"]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class InterfacePlan:
+    name: str                          # name inside the node: eth0, wlan0
+    segment: Segment
+    address: IPv4Interface | None      # static address, None when DHCP or unnumbered
+    gateway: IPv4Address | None = None
+    dhcp: bool = False
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str                          # short name in the pod: pc1, srv
+    kind: NodeKind
+    image: str | None                  # None for network devices (switch, ap)
+    interfaces: tuple[InterfacePlan, ...]
+    roles: tuple[str, ...] = ()
+    fqdn: str = ""
+    aliases: tuple[str, ...] = ()      # extra DNS names in the pod's domain
+    wireless: "WirelessPlan | None" = None
+
+    @property
+    def is_container(self) -> bool:
+        return self.image is not None
+
+    def interface(self, name: str) -> InterfacePlan:
+        for i in self.interfaces:
+            if i.name == name:
+                return i
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class WirelessPlan:
+    ssid: str
+    psk: str
+
+
+@dataclass(frozen=True)
+class VlanPlan:
+    name: str
+    id: int
+    subnet: IPv4Network
+    gateway: IPv4Address | None        # the router's address on it, if any
+    dhcp_range: tuple[IPv4Address, IPv4Address] | None = None
+
+
+@dataclass(frozen=True)
+class WanPlan:
+    network: IPv4Network
+    isp_address: IPv4Interface         # ISP side of the pod's WAN link
+    router_address: IPv4Interface      # the pod router's WAN address
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    number: int
+    domain: str
+    vlans: tuple[VlanPlan, ...]
+    nodes: tuple[NodePlan, ...]
+    wan: WanPlan
+    services: dict = field(default_factory=dict, hash=False, compare=False)
+
+    def node(self, name: str) -> NodePlan:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def vlan(self, name: str) -> VlanPlan:
+        for v in self.vlans:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def nodes_with_role(self, role: str) -> list[NodePlan]:
+        return [n for n in self.nodes if role in n.roles]
+
+    def address_of(self, node: str) -> IPv4Address | None:
+        """The first static address of a node (None for DHCP-only nodes)."""
+        for i in self.node(node).interfaces:
+            if i.address is not None and i.segment.kind != "upstream":
+                return i.address.ip
+        return None
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    name: str
+    address: IPv4Address
+
+
+@dataclass(frozen=True)
+class UpstreamPlan:
+    resolver: IPv4Address
+    sites: tuple[SitePlan, ...]
+    image: str = "debian-12"
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    lab: str                           # short lab name, part of every created name
+    title: str
+    source: str                        # scenario file it came from
+    upstream: UpstreamPlan
+    pods: tuple[PodPlan, ...]
+
+    def pod(self, number: int) -> PodPlan:
+        for p in self.pods:
+            if p.number == number:
+                return p
+        raise KeyError(number)

@@ -1,0 +1,130 @@
+"""Provisioning through Ansible (ansible-runner): inventory from the plan, playbooks from playbooks/.
+
+Nodes are reached out of band by the backend's connection (nsenter into a container,
+the guest agent into a VM), never over the lab network.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from . import paths
+from .errors import CommandFailed
+from .plan import LabPlan, NodePlan, PodPlan
+
+Progress = Callable[[str], None]
+HostVars = Callable[[int | None, str], dict]
+
+
+def host_name(pod: int | None, node: str) -> str:
+    return "isp" if pod is None else f"p{pod}-{node}"
+
+
+def _iface_vars(node: NodePlan) -> list[dict]:
+    return [{"name": i.name, "dhcp": i.dhcp,
+             "address": str(i.address) if i.address else None,
+             "gateway": str(i.gateway) if i.gateway else None} for i in node.interfaces]
+
+
+def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
+    """What the playbooks need to configure one node, derived from the plan only."""
+    dns = pod.nodes_with_role("dns")
+    dns_addr = str(pod.address_of(dns[0].name)) if dns else str(plan.upstream.resolver)
+    v: dict = {
+        "pod": pod.number, "inventory_node": node.name, "kind": node.kind,
+        "domain": pod.domain, "roles": list(node.roles), "interfaces": _iface_vars(node),
+        "dns_server": dns_addr, "upstream_resolver": str(plan.upstream.resolver),
+        **pod.services,
+    }
+    if not any(i.dhcp for i in node.interfaces):
+        v["resolver"] = "127.0.0.1" if "dns" in node.roles else dns_addr
+    if node.kind == "router":
+        wan = next(i for i in node.interfaces if i.segment.kind == "upstream")
+        v["wan_interface"] = wan.name
+        dhcp = pod.nodes_with_role("dhcp")
+        if dhcp:
+            v["dhcp_server"] = str(pod.address_of(dhcp[0].name))
+            v["relay_interfaces"] = [i.name for i in node.interfaces if i.segment.kind == "vlan"]
+    if "dns" in node.roles:
+        records = [{"name": "@", "address": str(pod.address_of(node.name))}]
+        for other in pod.nodes:
+            addr = pod.address_of(other.name)
+            if addr is None:
+                continue
+            records.append({"name": other.name, "address": str(addr)})
+            records += [{"name": a, "address": str(addr)} for a in other.aliases]
+        v["dns_records"] = records
+    if "dhcp" in node.roles:
+        v["vlans"] = [{
+            "name": vl.name, "network": str(vl.subnet.network_address), "netmask": str(vl.subnet.netmask),
+            "gateway": str(vl.gateway) if vl.gateway else None,
+            "dhcp_first": str(vl.dhcp_range[0]) if vl.dhcp_range else None,
+            "dhcp_last": str(vl.dhcp_range[1]) if vl.dhcp_range else None,
+        } for vl in pod.vlans]
+    return v
+
+
+def inventory(plan: LabPlan, pods: list[int], host_vars: HostVars, *, upstream: bool) -> dict:
+    groups: dict[str, dict] = {}
+    if upstream:
+        groups["isp"] = {"hosts": {"isp": {
+            "inventory_node": "isp", "pod": 0, "kind": "isp", "roles": [],
+            "interfaces": [], "resolver_address": str(plan.upstream.resolver),
+            "sites": [{"name": s.name, "address": str(s.address)} for s in plan.upstream.sites],
+            **host_vars(None, "isp")}}}
+    for number in pods:
+        pod = plan.pod(number)
+        for node in pod.nodes:
+            if not node.is_container:
+                continue
+            hv = node_vars(plan, pod, node) | host_vars(number, node.name)
+            groups.setdefault(node.kind, {"hosts": {}})["hosts"][host_name(number, node.name)] = hv
+    return {"all": {"children": groups}}
+
+
+def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
+                 limit: str | None = None, extravars: dict | None = None) -> None:
+    """Run one playbook of playbooks/ against the inventory; raise with the failed tasks."""
+    import ansible_runner  # heavy import: only when provisioning
+
+    pdd = workdir
+    if pdd.exists():
+        shutil.rmtree(pdd)
+    (pdd / "inventory").mkdir(parents=True)
+    (pdd / "inventory" / "hosts.json").write_text(json.dumps(inv, indent=1))
+    failures: list[str] = []
+
+    def on_event(ev: dict) -> bool:
+        data = ev.get("event_data", {})
+        if ev.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
+            res = data.get("res", {})
+            msg = res.get("msg") or res.get("stderr") or ""
+            failures.append(f"{data.get('host')}: {data.get('task')}: {str(msg).strip()[:400]}")
+        elif ev.get("event") == "runner_on_unreachable":
+            failures.append(f"{data.get('host')}: unreachable: {data.get('res', {}).get('msg', '')}")
+        elif ev.get("event") == "playbook_on_play_start":
+            progress(f"ansible: {data.get('play', '')}")
+        return True
+
+    env = {
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",
+    }
+    result = ansible_runner.run(
+        private_data_dir=str(pdd), project_dir=str(paths.data_dir("playbooks")),
+        playbook=playbook, inventory=str(pdd / "inventory"), limit=limit,
+        extravars=extravars or {}, forks=int(os.environ.get("TAI_LAB_FORKS", "16")),
+        quiet=True, envvars=env, event_handler=on_event,
+        settings={"suppress_ansible_output": True},
+    )
+    if result.rc != 0 or failures:
+        detail = "\n".join(failures[:10]) or f"ansible exited with {result.rc} ({result.status})"
+        raise CommandFailed(f"provisioning with {playbook} failed:\n{detail}",
+                            f"full output: {pdd / 'artifacts'}")

@@ -1,0 +1,184 @@
+"""Expand a validated scenario into the lab plan: one :class:`PodPlan` per candidate.
+
+Pure and deterministic: the same scenario and pod count always give the same plan.
+The scenario must have been checked for that pod count (``load_plan`` does it);
+expanding an unchecked scenario may raise ``KeyError``/``ValueError``.
+"""
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_network
+from typing import Any
+
+from tai_lab.errors import TaiLabError
+from tai_lab.plan import (
+    InterfacePlan,
+    LabPlan,
+    NodePlan,
+    PodPlan,
+    Segment,
+    SitePlan,
+    UpstreamPlan,
+    VlanPlan,
+    WanPlan,
+    WirelessPlan,
+)
+from tai_lab.scenario.model import MAX_PODS, Interface, Node, Scenario
+
+POD_PLACEHOLDER = "{pod}"
+
+
+def pod_count(scenario: Scenario, pods: int | None) -> int:
+    """The number of pods to build: ``pods`` if given, else the scenario's; 1..16."""
+    count = scenario.pods if pods is None else pods
+    if not 1 <= count <= MAX_PODS:
+        raise TaiLabError(
+            f"pod count must be between 1 and {MAX_PODS}, got {count}",
+            hint=f"{MAX_PODS} candidates is the référentiel's maximum per session",
+        )
+    return count
+
+
+def substitute(text: str, pod: int) -> str:
+    """Replace ``{pod}`` with the pod number (plain replace: other braces are kept)."""
+    return text.replace(POD_PLACEHOLDER, str(pod))
+
+
+def substitute_deep(value: Any, pod: int) -> Any:
+    """``substitute`` through nested dicts and lists (the free-form ``services``)."""
+    if isinstance(value, str):
+        return substitute(value, pod)
+    if isinstance(value, dict):
+        return {k: substitute_deep(v, pod) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [substitute_deep(v, pod) for v in value]
+    return value
+
+
+def network(pattern: str, pod: int) -> IPv4Network:
+    """The network a pattern gives for one pod (strict: host bits must be zero)."""
+    net = ip_network(substitute(pattern, pod), strict=True)
+    if not isinstance(net, IPv4Network):
+        raise ValueError(f"{net} is not an IPv4 network")
+    return net
+
+
+def host_address(subnet: IPv4Network, host: int) -> IPv4Interface:
+    """Host number ``host`` of ``subnet``, with the subnet's prefix length."""
+    return IPv4Interface(f"{subnet.network_address + host}/{subnet.prefixlen}")
+
+
+def wan_plan(pattern: str, pod: int) -> WanPlan:
+    """The pod's WAN link: ISP on the first usable host, router on the second."""
+    net = network(pattern, pod)
+    return WanPlan(
+        network=net,
+        isp_address=host_address(net, 1),
+        router_address=host_address(net, 2),
+    )
+
+
+def expand(scenario: Scenario, *, source: str, pods: int | None = None) -> LabPlan:
+    """Expand ``scenario`` into a :class:`LabPlan`.
+
+    ``source`` is recorded as the scenario file it came from; ``pods`` overrides the
+    scenario's pod count (1..16, else :class:`TaiLabError`).
+    """
+    count = pod_count(scenario, pods)
+    upstream = UpstreamPlan(
+        resolver=scenario.upstream.resolver,
+        sites=tuple(SitePlan(s.name, s.address) for s in scenario.upstream.sites),
+        image=scenario.upstream.image,
+    )
+    return LabPlan(
+        lab=scenario.lab,
+        title=scenario.title,
+        source=source,
+        upstream=upstream,
+        pods=tuple(_expand_pod(scenario, n) for n in range(1, count + 1)),
+    )
+
+
+def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
+    pod = scenario.pod
+    domain = substitute(pod.domain, number)
+    wan = wan_plan(scenario.upstream.wan, number)
+    subnets = {name: network(v.subnet, number) for name, v in pod.vlans.items()}
+    router_name, router = next((n, node) for n, node in pod.nodes.items() if node.kind == "router")
+
+    # The router's static address on a VLAN is that VLAN's default gateway.
+    gateways: dict[str, IPv4Address] = {}
+    for iface in router.interfaces:
+        if iface.vlan is not None and iface.host is not None and iface.vlan not in gateways:
+            gateways[iface.vlan] = host_address(subnets[iface.vlan], iface.host).ip
+
+    vlans = tuple(
+        VlanPlan(
+            name=name,
+            id=v.id,
+            subnet=subnets[name],
+            gateway=gateways.get(name),
+            dhcp_range=None
+            if v.dhcp_range is None
+            else (
+                host_address(subnets[name], v.dhcp_range[0]).ip,
+                host_address(subnets[name], v.dhcp_range[1]).ip,
+            ),
+        )
+        for name, v in pod.vlans.items()
+    )
+    # A wireless station lands on the VLAN its access point bridges to.
+    ap_vlan = {
+        name: next(i.vlan for i in node.interfaces if i.vlan is not None)
+        for name, node in pod.nodes.items()
+        if node.kind == "ap"
+    }
+
+    def interface(node_name: str, iface: Interface) -> InterfacePlan:
+        if iface.upstream:
+            return InterfacePlan(
+                name=iface.name,
+                segment=Segment("upstream"),
+                address=wan.router_address,
+                gateway=wan.isp_address.ip,
+            )
+        if iface.vlan is not None:
+            segment, vlan = Segment("vlan", iface.vlan), iface.vlan
+        else:
+            assert iface.wireless is not None
+            segment, vlan = Segment("wireless", iface.wireless), ap_vlan[iface.wireless]
+        if iface.dhcp:
+            return InterfacePlan(name=iface.name, segment=segment, address=None, dhcp=True)
+        assert iface.host is not None
+        return InterfacePlan(
+            name=iface.name,
+            segment=segment,
+            address=host_address(subnets[vlan], iface.host),
+            # The router is the gateway; it has none on its own LAN side.
+            gateway=None if node_name == router_name else gateways.get(vlan),
+        )
+
+    def node_plan(name: str, node: Node) -> NodePlan:
+        return NodePlan(
+            name=name,
+            kind=node.kind,
+            image=node.image,
+            interfaces=tuple(interface(name, i) for i in node.interfaces),
+            roles=tuple(node.roles),
+            fqdn=f"{name}.{domain}",
+            aliases=tuple(node.aliases),
+            wireless=None
+            if node.wireless is None
+            else WirelessPlan(
+                ssid=substitute(node.wireless.ssid, number),
+                psk=substitute(node.wireless.psk, number),
+            ),
+        )
+
+    return PodPlan(
+        number=number,
+        domain=domain,
+        vlans=vlans,
+        nodes=tuple(node_plan(n, node) for n, node in pod.nodes.items()),
+        wan=wan,
+        services=substitute_deep(pod.services, number),
+    )

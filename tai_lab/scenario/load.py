@@ -1,0 +1,560 @@
+"""Load a scenario file: YAML → :class:`Scenario`, every problem with file:line and a hint.
+
+Three passes, each collecting all it finds before stopping (a trainer fixes a file in
+one go, not one error per run): YAML syntax, then the model's shape (pydantic), then
+the rules that relate parts of the file (:func:`check_scenario`). The later passes
+need the earlier ones to succeed, so a file with a syntax error reports only that.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from difflib import get_close_matches
+from ipaddress import IPv4Address, IPv4Network
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from tai_lab.errors import NotFoundError, ScenarioError
+from tai_lab.plan import LabPlan
+from tai_lab.scenario.expand import expand, network, pod_count, substitute
+from tai_lab.scenario.model import DNS_LABEL_PATTERN, MAX_PODS, NETWORK_DEVICE_KINDS, ROLE_KINDS, Scenario
+
+Loc = tuple[Union[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a scenario file, where it is, and what to do about it."""
+
+    file: str
+    line: int | None           # 1-based; None when the file could not be located
+    column: int | None         # 1-based
+    path: str                  # e.g. pod.nodes.pc1.interfaces[0].vlan
+    message: str
+    hint: str | None = None
+
+    def render(self) -> str:
+        """``file:line: path: message`` and, when there is one, an indented hint line."""
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return text if not self.hint else f"{text}\n  hint: {self.hint}"
+
+
+def format_path(loc: Loc) -> str:
+    """``('pod', 'nodes', 'pc1', 'interfaces', 0)`` → ``pod.nodes.pc1.interfaces[0]``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class SourceMap:
+    """Line and column of every key and list item of a scenario file."""
+
+    def __init__(self, file: str, positions: dict[Loc, tuple[int, int]]) -> None:
+        self.file = file
+        self.positions = positions
+
+    @classmethod
+    def from_yaml(cls, file: str, data: Any) -> SourceMap:
+        """Walk a ruamel round-trip document and record 1-based positions."""
+        positions: dict[Loc, tuple[int, int]] = {(): (1, 1)}
+
+        def walk(node: Any, loc: Loc) -> None:
+            if isinstance(node, CommentedMap):
+                for key, value in node.items():
+                    line, col = node.lc.key(key)
+                    positions[loc + (key,)] = (line + 1, col + 1)
+                    walk(value, loc + (key,))
+            elif isinstance(node, CommentedSeq):
+                for index, value in enumerate(node):
+                    line, col = node.lc.item(index)
+                    positions[loc + (index,)] = (line + 1, col + 1)
+                    walk(value, loc + (index,))
+
+        walk(data, ())
+        return cls(file, positions)
+
+    def position(self, loc: Loc) -> tuple[int, int]:
+        """Position of ``loc``, or of its nearest enclosing part present in the file."""
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.positions:
+                return self.positions[loc[:end]]
+        return (1, 1)
+
+    def problem(self, loc: Loc, message: str, hint: str | None = None) -> Problem:
+        """A :class:`Problem` located at ``loc``."""
+        line, column = self.position(loc)
+        return Problem(self.file, line, column, format_path(loc), message, hint)
+
+
+def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None) -> tuple[Scenario, SourceMap]:
+    """Read and validate a scenario file.
+
+    ``pods`` checks the scenario for that many pods instead of its own ``pods:``.
+    Raises :class:`ScenarioError` carrying every problem found, or
+    :class:`NotFoundError` when the file does not exist.
+    """
+    file = os.fspath(path)
+    try:
+        with open(file, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        raise NotFoundError(f"scenario file not found: {file}", hint="see scenarios/ for examples") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
+
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        raise ScenarioError([_yaml_problem(file, exc)], file) from None
+    smap = SourceMap.from_yaml(file, data)
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [smap.problem((), "the scenario must be a YAML mapping", "start from scenarios/tai-standard.yaml")],
+            file,
+        )
+
+    try:
+        scenario = Scenario.model_validate(_plain(data))
+    except ValidationError as exc:
+        problems = [_pydantic_problem(err, smap) for err in exc.errors()]
+        raise ScenarioError(_sorted(problems), file) from None
+
+    problems = check_scenario(scenario, smap, pod_count(scenario, pods))
+    if problems:
+        raise ScenarioError(_sorted(problems), file)
+    return scenario, smap
+
+
+def load_plan(path: str | os.PathLike[str], pods: int | None = None) -> LabPlan:
+    """Load, validate and expand a scenario file into the lab plan (``pods`` overrides the count)."""
+    scenario, _ = load_scenario(path, pods=pods)
+    return expand(scenario, source=os.fspath(path), pods=pods)
+
+
+# --- YAML and pydantic problems -------------------------------------------------------
+
+
+def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    hint = "check indentation, colons and quotes on this line and the one above"
+    if exc.context:
+        started = f" started on line {exc.context_mark.line + 1}" if exc.context_mark else ""
+        hint = f"{exc.context}{started}; {hint}"
+    if "duplicate key" in str(exc.problem):
+        hint = "each key may appear only once in a mapping"
+    return Problem(file, line, column, "", f"YAML syntax error: {exc.problem}", hint)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types → plain Python, so pydantic sees ordinary data."""
+    if isinstance(node, dict):
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    for kind in (bool, int, float, str):  # bool before int: bool is an int
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+# What a constrained name is, and how to write a valid one; keyed by the field holding it.
+_NAME_HINTS: dict[str, tuple[str, str]] = {
+    "lab": (
+        "lab name",
+        "a lowercase letter then up to 5 lowercase letters or digits (it is part of Linux interface names)",
+    ),
+    "nodes": (
+        "node name",
+        "a lowercase letter then up to 7 lowercase letters or digits (Linux interface names are max 15 chars)",
+    ),
+    "name": (
+        "interface name",
+        "a lowercase letter then up to 5 lowercase letters or digits, e.g. eth0, wlan0",
+    ),
+    "vlans": ("vlan name", "a lowercase letter then up to 7 lowercase letters or digits"),
+    "aliases": ("DNS name", "lowercase letters, digits and '-', e.g. intranet"),
+}
+
+_TYPE_HINTS: dict[str, str] = {
+    "interface_segment": "give exactly one of `vlan: <name>`, `wireless: <ap node>` or `upstream: true`",
+    "interface_address": "give `host: <number>` for a static address or `dhcp: true`, not both",
+    "interface_upstream_address": "the WAN address comes from upstream.wan; remove host/dhcp",
+    "ip_v4_address": "write an IPv4 address, e.g. 198.51.100.53",
+    "missing": "add this key (see scenarios/tai-standard.yaml)",
+}
+
+_LOC_HINTS: dict[Loc, str] = {
+    ("pods",): f"{MAX_PODS} candidates is the référentiel's maximum per session",
+}
+
+
+def _pydantic_problem(err: Any, smap: SourceMap) -> Problem:
+    # Drop pydantic's own markers ("[key]", "function-after[…]") from the location.
+    raw: Loc = tuple(err["loc"])
+    loc: Loc = tuple(p for p in raw if not (isinstance(p, str) and re.fullmatch(r"[\w-]*\[.*\]", p)))
+    kind, message = err["type"], err["msg"]
+    hint = _TYPE_HINTS.get(kind) or _LOC_HINTS.get(loc)
+    field = next((p for p in reversed(loc) if isinstance(p, str)), "value")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        message = f"unknown key '{loc[-1]}'"
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
+    elif kind == "missing":
+        message = f"missing required key '{field}'"
+    elif kind == "string_pattern_mismatch":
+        # A dict key (node, vlan name) is reported as (…, "nodes", key, "[key]").
+        holder = raw[-3] if raw[-1] == "[key]" and len(raw) >= 3 else field
+        what, hint = _NAME_HINTS.get(str(holder), ("value", None))
+        message = f"invalid {what} '{err['input']}'"
+    elif kind == "literal_error":
+        message = f"'{err['input']}' is not a valid {field}"
+        hint = f"use one of {err['ctx']['expected']}"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return smap.problem(loc, message[:1].lower() + message[1:], hint)
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """Field names of the model found at ``loc`` (for "did you mean" hints)."""
+    annotation: Any = Scenario
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    model = _model_in(annotation)
+    return list(model.model_fields) if model else []
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation found one level down ``part`` (a field, a dict value, a list item)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        return field.annotation if field else None
+    origin = get_origin(annotation)
+    if origin is dict and isinstance(part, str):
+        return get_args(annotation)[1]
+    if origin in (list, tuple) and isinstance(part, int):
+        return get_args(annotation)[0]
+    for arg in get_args(annotation):  # X | None, Annotated[X, …]
+        found = _step(arg, part)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model in ``annotation`` (``Model`` or ``Model | None``)."""
+    unions = (Union, UnionType)
+    for arg in (annotation, *(get_args(annotation) if get_origin(annotation) in unions else ())):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+# --- rules across the file --------------------------------------------------------------
+
+
+def check_scenario(scenario: Scenario, smap: SourceMap, pods: int) -> list[Problem]:
+    """Every cross-part rule the model cannot express, checked for pods 1..``pods``."""
+    return _Checker(scenario, smap, pods).run()
+
+
+_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
+
+
+def _valid_dns_name(name: str) -> bool:
+    return 0 < len(name) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
+
+
+class _Checker:
+    """Runs the semantic rules; each rule appends located problems."""
+
+    def __init__(self, scenario: Scenario, smap: SourceMap, pods: int) -> None:
+        self.scenario = scenario
+        self.pod = scenario.pod
+        self.smap = smap
+        self.pods = pods
+        self.problems: list[Problem] = []
+        # Filled by the pattern rules: networks valid for every pod, per vlan and for the WAN.
+        self.subnets: dict[str, list[IPv4Network]] = {}
+        self.wans: list[IPv4Network] = []
+
+    def add(self, loc: Loc, message: str, hint: str | None = None) -> None:
+        self.problems.append(self.smap.problem(loc, message, hint))
+
+    def run(self) -> list[Problem]:
+        self.check_nodes()
+        self.check_topology()
+        self.check_vlans()
+        self.check_patterns()
+        self.check_addresses()
+        self.check_networks_distinct()
+        return self.problems
+
+    # Each node on its own.
+    def check_nodes(self) -> None:
+        vlan_names = list(self.pod.vlans)
+        names_in_dns: dict[str, str] = {name: name for name in self.pod.nodes}
+        for name, node in self.pod.nodes.items():
+            at: Loc = ("pod", "nodes", name)
+            if node.kind in NETWORK_DEVICE_KINDS and node.image is not None:
+                self.add(at + ("image",), f"a {node.kind} is a network device and takes no image",
+                         "remove `image:`; switches and access points are network namespaces")
+            if node.kind not in NETWORK_DEVICE_KINDS and node.image is None:
+                self.add(at + ("kind",), f"a {node.kind} needs an image", "add `image: debian-12`")
+            if node.wireless is not None and node.kind != "ap":
+                self.add(at + ("wireless",), "only an access point (kind: ap) has wireless settings",
+                         "move `wireless:` to a node of kind ap")
+            if node.kind == "ap" and node.wireless is None:
+                self.add(at + ("kind",), "an access point needs wireless settings",
+                         "add `wireless: {ssid: \"TAI-POD{pod}\", psk: \"...\"}`")
+            for i, role in enumerate(node.roles):
+                if node.kind not in ROLE_KINDS[role]:
+                    kinds = " or ".join(sorted(ROLE_KINDS[role]))
+                    self.add(at + ("roles", i), f"role {role} does not fit a {node.kind}",
+                             f"put it on a node of kind {kinds}")
+            for i, alias in enumerate(node.aliases):
+                if alias in names_in_dns:
+                    self.add(at + ("aliases", i), f"DNS name '{alias}' is already used by {names_in_dns[alias]}",
+                             "each node name and alias must be unique in the pod")
+                names_in_dns.setdefault(alias, name)
+            self.check_interfaces(name, node.kind, vlan_names)
+
+    def check_interfaces(self, name: str, kind: str, vlan_names: list[str]) -> None:
+        node = self.pod.nodes[name]
+        at: Loc = ("pod", "nodes", name)
+        if kind == "switch" and node.interfaces:
+            self.add(at + ("interfaces",), "a switch has no interfaces of its own",
+                     "nodes plug into the switch with `vlan: <name>` on their own interfaces")
+        if kind == "ap" and [i.vlan is not None for i in node.interfaces] != [True]:
+            self.add(at + ("interfaces",), "an access point needs exactly one interface, on a vlan",
+                     "give it one uplink, e.g. `- {name: eth0, vlan: users, host: 2}`")
+        seen: set[str] = set()
+        for i, iface in enumerate(node.interfaces):
+            here: Loc = at + ("interfaces", i)
+            if iface.name in seen:
+                self.add(here + ("name",), f"interface name '{iface.name}' is used twice on {name}",
+                         "give each interface of a node its own name")
+            seen.add(iface.name)
+            if iface.vlan is not None and iface.vlan not in self.pod.vlans:
+                close = get_close_matches(iface.vlan, vlan_names, n=1)
+                self.add(here + ("vlan",), f"unknown vlan '{iface.vlan}'",
+                         f"did you mean '{close[0]}'?" if close
+                         else f"vlans of the pod: {', '.join(vlan_names) or 'none (add pod.vlans)'}")
+            if iface.wireless is not None:
+                target = self.pod.nodes.get(iface.wireless)
+                aps = [n for n, nd in self.pod.nodes.items() if nd.kind == "ap"]
+                hint = f"access points of the pod: {', '.join(aps)}" if aps else "add a node of kind ap"
+                if target is None:
+                    self.add(here + ("wireless",), f"unknown node '{iface.wireless}'", hint)
+                elif target.kind != "ap":
+                    self.add(here + ("wireless",), f"'{iface.wireless}' is a {target.kind}, not an access point", hint)
+                elif kind in ("router", "ap"):
+                    self.add(here + ("wireless",), f"a {kind} connects by cable, not over Wi-Fi",
+                             "use `vlan: <name>`")
+            if iface.upstream and kind != "router":
+                self.add(here + ("upstream",), "only the router has an upstream interface",
+                         "plug this interface into a vlan instead")
+            if kind == "router" and iface.dhcp:
+                self.add(here + ("dhcp",), "the router's address is the vlan's gateway and must be static",
+                         "use `host: 1`")
+
+    # One switch, one router, one WAN link per pod.
+    def check_topology(self) -> None:
+        nodes = self.pod.nodes
+        switches = [n for n, nd in nodes.items() if nd.kind == "switch"]
+        for extra in switches[1:]:
+            self.add(("pod", "nodes", extra), "a pod has at most one switch",
+                     "VLANs separate the segments: remove this switch")
+        uses_vlans = any(i.vlan is not None for nd in nodes.values() for i in nd.interfaces)
+        if uses_vlans and not switches:
+            self.add(("pod", "nodes"), "interfaces use vlans but the pod has no switch",
+                     "add `switch: {kind: switch}` under pod.nodes")
+        routers = [n for n, nd in nodes.items() if nd.kind == "router"]
+        if not routers:
+            self.add(("pod", "nodes"), "the pod has no router",
+                     "add a node of kind router with an interface `{name: eth0, upstream: true}`")
+        for extra in routers[1:]:
+            self.add(("pod", "nodes", extra), "a pod has exactly one router", "remove this router or change its kind")
+        if routers:
+            router = nodes[routers[0]]
+            up = [i for i, iface in enumerate(router.interfaces) if iface.upstream]
+            if not up:
+                self.add(("pod", "nodes", routers[0]), "the router has no upstream interface",
+                         "add an interface `{name: eth0, upstream: true}`")
+            for extra in up[1:]:
+                self.add(("pod", "nodes", routers[0], "interfaces", extra), "the router has one upstream interface only",
+                         "remove `upstream: true` here")
+
+    def check_vlans(self) -> None:
+        ids: dict[int, str] = {}
+        for name, vlan in self.pod.vlans.items():
+            if vlan.id in ids:
+                self.add(("pod", "vlans", name, "id"), f"VLAN id {vlan.id} is already used by vlan '{ids[vlan.id]}'",
+                         "give each vlan its own id")
+            ids.setdefault(vlan.id, name)
+        dhcp_vlans = [n for n, v in self.pod.vlans.items() if v.dhcp_range is not None]
+        for name, node in self.pod.nodes.items():
+            if "dhcp" in node.roles and not dhcp_vlans:
+                self.add(("pod", "nodes", name, "roles", node.roles.index("dhcp")),
+                         "a DHCP server needs a vlan with a dhcp_range",
+                         "add e.g. `dhcp_range: [100, 199]` to the vlan of its clients")
+            for i, iface in enumerate(node.interfaces):
+                vlan = self._vlan_of(iface.vlan, iface.wireless)
+                if iface.dhcp and vlan in self.pod.vlans and self.pod.vlans[vlan].dhcp_range is None:
+                    self.add(("pod", "nodes", name, "interfaces", i, "dhcp"),
+                             f"vlan '{vlan}' has no dhcp_range: nothing would give this interface an address",
+                             f"add a dhcp_range to vlan '{vlan}', or use `host: <number>`")
+
+    def _vlan_of(self, vlan: str | None, wireless: str | None) -> str | None:
+        """The vlan an interface lands on: its own, or the one its access point bridges to."""
+        if vlan is not None or wireless is None:
+            return vlan
+        ap = self.pod.nodes.get(wireless)
+        if ap is None or ap.kind != "ap":
+            return None
+        return next((i.vlan for i in ap.interfaces if i.vlan is not None), None)
+
+    # "{pod}" where uniqueness needs it, and valid results for every pod.
+    def check_patterns(self) -> None:
+        many = self.pods > 1
+
+        def needs_pod(loc: Loc, pattern: str, what: str, example: str) -> None:
+            if many and "{pod}" not in pattern:
+                self.add(loc, f"'{pattern}' has no {{pod}}: all {self.pods} pods would share the same {what}",
+                         f"put the pod number in it, e.g. {example}")
+
+        wan = self.scenario.upstream.wan
+        needs_pod(("upstream", "wan"), wan, "WAN network", "100.64.{pod}.0/30")
+        self.wans = self._networks(("upstream", "wan"), wan)
+        if self.wans and any(n.num_addresses < 4 for n in self.wans):
+            self.add(("upstream", "wan"), f"'{wan}' is too small for the ISP and the router",
+                     "use a /30, e.g. 100.64.{pod}.0/30")
+            self.wans = []
+        for name, vlan in self.pod.vlans.items():
+            loc: Loc = ("pod", "vlans", name, "subnet")
+            needs_pod(loc, vlan.subnet, "subnet", f"10.{{pod}}.{vlan.id % 256}.0/24")
+            nets = self._networks(loc, vlan.subnet)
+            if nets:
+                self.subnets[name] = nets
+        domain = self.pod.domain
+        needs_pod(("pod", "domain"), domain, "domain", "pod{pod}.tai.lan")
+        bad = next((substitute(domain, n) for n in self._numbers() if not _valid_dns_name(substitute(domain, n))), None)
+        if bad is not None:
+            self.add(("pod", "domain"), f"'{bad}' is not a valid DNS domain",
+                     "lowercase letters, digits, '-' and dots, e.g. pod{pod}.tai.lan")
+        for i, site in enumerate(self.scenario.upstream.sites):
+            if not _valid_dns_name(site.name):
+                self.add(("upstream", "sites", i, "name"), f"'{site.name}' is not a valid DNS name",
+                         "e.g. www.example.net")
+        for name, node in self.pod.nodes.items():
+            if node.wireless is None:
+                continue
+            for n in self._numbers():
+                psk, ssid = substitute(node.wireless.psk, n), substitute(node.wireless.ssid, n)
+                if not 8 <= len(psk) <= 63:
+                    self.add(("pod", "nodes", name, "wireless", "psk"),
+                             f"WPA passphrase must be 8 to 63 characters (pod {n}: {len(psk)})",
+                             "use a longer passphrase, e.g. plateau-tai-{pod}")
+                    break
+                if not 1 <= len(ssid.encode()) <= 32:
+                    self.add(("pod", "nodes", name, "wireless", "ssid"), "an SSID is 1 to 32 bytes",
+                             "e.g. TAI-POD{pod}")
+                    break
+
+    def _numbers(self) -> range:
+        return range(1, self.pods + 1)
+
+    def _networks(self, loc: Loc, pattern: str) -> list[IPv4Network]:
+        """The network of ``pattern`` for every pod, or [] (and a problem) if one is invalid."""
+        nets = []
+        for n in self._numbers():
+            try:
+                nets.append(network(pattern, n))
+            except ValueError as exc:
+                self.add(loc, f"'{pattern}' gives no valid network for pod {n}: {exc}",
+                         "write an IPv4 network with a zero host part, e.g. 10.{pod}.10.0/24")
+                return []
+        return nets
+
+    # Host numbers inside their subnet, no address twice, DHCP pool clear of static hosts.
+    def check_addresses(self) -> None:
+        taken: dict[tuple[str, int], str] = {}
+        for name, node in self.pod.nodes.items():
+            for i, iface in enumerate(node.interfaces):
+                vlan = self._vlan_of(iface.vlan, iface.wireless)
+                if iface.host is None or vlan not in self.subnets:
+                    continue
+                loc: Loc = ("pod", "nodes", name, "interfaces", i, "host")
+                if not self._fits(loc, iface.host, vlan, "host"):
+                    continue
+                owner = taken.get((vlan, iface.host))
+                if owner is not None:
+                    address = self.subnets[vlan][0].network_address + iface.host
+                    self.add(loc, f"address {address} (host {iface.host} on vlan {vlan}) is already taken by {owner}",
+                             "give each node its own host number on a vlan")
+                else:
+                    taken[(vlan, iface.host)] = f"{name}.{iface.name}"
+        for name, vlan in self.pod.vlans.items():
+            if vlan.dhcp_range is None or name not in self.subnets:
+                continue
+            loc = ("pod", "vlans", name, "dhcp_range")
+            first, last = vlan.dhcp_range
+            if first > last:
+                self.add(loc, f"dhcp_range [{first}, {last}] ends before it starts", "write [first, last]")
+                continue
+            if not (self._fits(loc, first, name, "dhcp_range start") and self._fits(loc, last, name, "dhcp_range end")):
+                continue
+            for (vname, host), owner in taken.items():
+                if vname == name and first <= host <= last:
+                    self.add(loc, f"dhcp_range [{first}, {last}] contains host {host} of {owner}",
+                             "keep static hosts outside the DHCP pool: move the host or shrink the range")
+
+    def _fits(self, loc: Loc, host: int, vlan: str, what: str) -> bool:
+        for net in self.subnets[vlan]:
+            top = net.num_addresses - 2
+            if not 1 <= host <= top:
+                self.add(loc, f"{what} {host} does not fit in {net} (usable hosts 1..{max(top, 0)})",
+                         f"pick a host number between 1 and {top}" if top >= 1 else "use a larger subnet")
+                return False
+        return True
+
+    # No two networks of the lab overlap, within a pod or across pods.
+    def check_networks_distinct(self) -> None:
+        entries: list[tuple[Loc, int, str, IPv4Network]] = []
+        for n in self._numbers():
+            # A pattern without {pod} was already reported: compare only its first pod.
+            if self.wans and ("{pod}" in self.scenario.upstream.wan or n == 1):
+                entries.append((("upstream", "wan"), n, "WAN", self.wans[n - 1]))
+            for name, nets in self.subnets.items():
+                if "{pod}" in self.pod.vlans[name].subnet or n == 1:
+                    entries.append((("pod", "vlans", name, "subnet"), n, f"vlan {name}", nets[n - 1]))
+        reported: set[tuple[Loc, Loc]] = set()
+        for j, (loc_b, pod_b, label_b, net_b) in enumerate(entries):
+            for loc_a, pod_a, label_a, net_a in entries[:j]:
+                if net_a.overlaps(net_b) and (loc_a, loc_b) not in reported:
+                    reported.add((loc_a, loc_b))
+                    self.add(loc_b, f"{net_b} (pod {pod_b}, {label_b}) overlaps {net_a} (pod {pod_a}, {label_a})",
+                             "give every vlan and the WAN distinct networks, e.g. 10.{pod}.<vlan id>.0/24")
+        publics: list[tuple[Loc, IPv4Address]] = [(("upstream", "resolver"), self.scenario.upstream.resolver)]
+        publics += [(("upstream", "sites", i, "address"), s.address) for i, s in enumerate(self.scenario.upstream.sites)]
+        for loc, address in publics:
+            inside = next(((p, label, net) for _, p, label, net in entries if address in net), None)
+            if inside is not None:
+                p, label, net = inside
+                self.add(loc, f"{address} is inside {net} (pod {p}, {label})",
+                         "use a public documentation address, e.g. from 198.51.100.0/24")

@@ -1,0 +1,154 @@
+"""The scenario file as pydantic models: pure data, no I/O, nothing of ours imported.
+
+These models check the *shape* of a scenario (keys, types, name limits, ranges).
+Rules that relate several parts of the file (a VLAN that must exist, one router per
+pod, addresses that must not collide…) live in :mod:`tai_lab.scenario.load`, which
+can point at the exact line of each part.
+
+``{pod}`` in a string value is the candidate's pod number (1, 2, …); it is replaced
+by :mod:`tai_lab.scenario.expand`.
+"""
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+# 16 candidates is the référentiel's maximum per session.
+MAX_PODS = 16
+
+# Linux interface names are at most 15 characters and the backends build
+# "<node>-<iface>" (8 + 1 + 6), so both parts are kept short and plain.
+LAB_NAME_PATTERN = r"^[a-z][a-z0-9]{0,5}$"
+NODE_NAME_PATTERN = r"^[a-z][a-z0-9]{0,7}$"
+IFACE_NAME_PATTERN = r"^[a-z][a-z0-9]{0,5}$"
+VLAN_NAME_PATTERN = r"^[a-z][a-z0-9]{0,7}$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+LabName = Annotated[str, StringConstraints(pattern=LAB_NAME_PATTERN)]
+NodeName = Annotated[str, StringConstraints(pattern=NODE_NAME_PATTERN)]
+InterfaceName = Annotated[str, StringConstraints(pattern=IFACE_NAME_PATTERN)]
+VlanName = Annotated[str, StringConstraints(pattern=VLAN_NAME_PATTERN)]
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)]
+
+NodeKind = Literal["router", "switch", "ap", "server", "client", "printer"]
+Role = Literal["router", "dns", "dhcp", "fileshare", "intranet", "ipp-printer"]
+
+# Kinds without an operating system image (namespace-only network devices).
+NETWORK_DEVICE_KINDS: frozenset[str] = frozenset({"switch", "ap"})
+
+# Which node kinds can carry each role.
+ROLE_KINDS: dict[str, frozenset[str]] = {
+    "router": frozenset({"router"}),
+    "dns": frozenset({"router", "server"}),
+    "dhcp": frozenset({"router", "server"}),
+    "fileshare": frozenset({"server"}),
+    "intranet": frozenset({"server"}),
+    "ipp-printer": frozenset({"printer"}),
+}
+
+
+class _Strict(BaseModel):
+    """Base of every scenario model: unknown keys are errors (typos must not pass)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Site(_Strict):
+    """A public web site the simulated Internet serves."""
+
+    name: str = Field(description="DNS name, e.g. www.example.net")
+    address: IPv4Address
+
+
+class Upstream(_Strict):
+    """The simulated ISP shared by every pod."""
+
+    wan: str = Field(
+        description="Pattern of each pod's point-to-point WAN network, e.g. 100.64.{pod}.0/30; "
+        "the ISP gets the first usable address, the pod's router the second",
+    )
+    resolver: IPv4Address = Field(description="Public DNS resolver served by the ISP")
+    sites: list[Site] = Field(default_factory=list)
+    image: str = Field("debian-12", description="Image of the ISP container")
+
+
+class Vlan(_Strict):
+    """One VLAN of a pod's switch."""
+
+    id: int = Field(ge=1, le=4094)
+    subnet: str = Field(description="Pattern of the pod's subnet, e.g. 10.{pod}.10.0/24")
+    # A two-item list rather than a tuple: pydantic then says "should have 2 items".
+    dhcp_range: Annotated[list[int], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="First and last host number the DHCP server hands out"
+    )
+
+
+class Wireless(_Strict):
+    """Wi-Fi settings of an access point (``{pod}`` allowed)."""
+
+    ssid: str
+    psk: str
+
+
+class Interface(_Strict):
+    """A network interface of a node and where it plugs in."""
+
+    name: InterfaceName
+    vlan: str | None = Field(None, description="Access port on this VLAN of the pod's switch")
+    wireless: str | None = Field(None, description="Associated with this access point node")
+    upstream: bool = Field(False, description="The router's WAN link to the ISP")
+    host: int | None = Field(None, description="Static address: host number in the subnet")
+    dhcp: bool = False
+
+    @model_validator(mode="after")
+    def _one_segment_one_address(self) -> Interface:
+        segments = [self.vlan is not None, self.wireless is not None, self.upstream]
+        if sum(segments) != 1:
+            raise PydanticCustomError(
+                "interface_segment", "needs exactly one of vlan, wireless or upstream: true"
+            )
+        if self.upstream:
+            if self.host is not None or self.dhcp:
+                raise PydanticCustomError(
+                    "interface_upstream_address", "an upstream interface takes no host or dhcp"
+                )
+        elif (self.host is not None) == self.dhcp:
+            raise PydanticCustomError(
+                "interface_address", "needs exactly one of host: <number> or dhcp: true"
+            )
+        return self
+
+
+class Node(_Strict):
+    """A machine or network device of a pod."""
+
+    kind: NodeKind
+    image: str | None = Field(None, description="Required for router/server/client/printer")
+    interfaces: list[Interface] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    aliases: list[DnsLabel] = Field(default_factory=list, description="Extra DNS names")
+    wireless: Wireless | None = Field(None, description="Only on kind ap")
+
+
+class Pod(_Strict):
+    """What every candidate gets; ``{pod}`` makes names and addresses unique."""
+
+    domain: str = Field(description="Pattern of the pod's DNS domain, e.g. pod{pod}.tai.lan")
+    vlans: dict[VlanName, Vlan] = Field(default_factory=dict)
+    nodes: dict[NodeName, Node]
+    services: dict[str, Any] = Field(
+        default_factory=dict, description="What the roles serve; free form, {pod} allowed"
+    )
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    lab: LabName = Field(description="Short lab name, part of every Linux name created")
+    title: str
+    pods: int = Field(1, ge=1, le=MAX_PODS, description="Number of candidate pods")
+    upstream: Upstream
+    pod: Pod

@@ -1,0 +1,188 @@
+"""A lab's state on disk: its directory, the resource journal, and its lock.
+
+``<home>/labs/<lab>/``
+  ``state.json``    what the lab is (scenario, backend, pods, phases, snapshots)
+  ``journal.jsonl`` every resource the lab creates, appended *before* it is created,
+                    and every removal after it is done; replaying it gives what may
+                    exist, so ``down`` works after a crash, a kill or a power cut
+  ``lock``          one lock per lab (``flock``); ``lock.owner`` says who holds it
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import paths
+from .errors import LockBusyError, NotFoundError
+
+Notify = Callable[[str], None]
+
+
+def lab_dir(lab: str) -> Path:
+    return paths.labs_dir() / lab
+
+
+def existing_labs() -> list[str]:
+    root = paths.labs_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "state.json").is_file() or (p / "journal.jsonl").is_file())
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One thing the lab created on the host, by its recorded name."""
+
+    kind: str            # netns, mount, dir, process
+    name: str            # the name (netns), path (mount, dir) or "pod/node" (process)
+    pod: int | None = None
+    data: dict | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+
+class Journal:
+    """Append-only record of created and removed resources."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, sort_keys=True) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def will_create(self, res: Resource) -> None:
+        """Record a resource before creating it."""
+        self._append({"op": "add", "kind": res.kind, "name": res.name, "pod": res.pod,
+                      "data": res.data or {}, "t": time.time()})
+
+    def removed(self, res: Resource) -> None:
+        self._append({"op": "remove", "kind": res.kind, "name": res.name, "t": time.time()})
+
+    def event(self, kind: str, **data: Any) -> None:
+        """A non-resource event worth keeping (phase change, snapshot, reset)."""
+        self._append({"op": "event", "kind": kind, "data": data, "t": time.time()})
+
+    def records(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                # A torn last line after a power cut: everything before it still counts.
+                continue
+        return out
+
+    def live(self) -> list[Resource]:
+        """Resources recorded as created and not yet removed, in creation order."""
+        current: dict[tuple[str, str], Resource] = {}
+        for r in self.records():
+            if r["op"] == "add":
+                res = Resource(r["kind"], r["name"], r.get("pod"), r.get("data") or None)
+                current.pop(res.key, None)
+                current[res.key] = res
+            elif r["op"] == "remove":
+                current.pop((r["kind"], r["name"]), None)
+        return list(current.values())
+
+
+class LabState:
+    """The state file of one lab (small JSON, rewritten atomically)."""
+
+    def __init__(self, lab: str) -> None:
+        self.lab = lab
+        self.dir = lab_dir(lab)
+        self.path = self.dir / "state.json"
+        self.journal = Journal(self.dir / "journal.jsonl")
+        self.data: dict[str, Any] = {}
+        if self.path.is_file():
+            self.data = json.loads(self.path.read_text())
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True))
+        os.replace(tmp, self.path)
+
+    def pod(self, number: int) -> dict:
+        return self.data.setdefault("pods", {}).setdefault(str(number), {})
+
+    def remove_all(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def resolve_lab(lab: str | None) -> str:
+    """The lab a command acts on: the one named, or the only one there is."""
+    labs = existing_labs()
+    if lab:
+        if lab not in labs:
+            raise NotFoundError(f"no lab named {lab!r} is up",
+                                f"labs on this host: {', '.join(labs) or '(none)'}; start one with: tai-lab up SCENARIO")
+        return lab
+    if not labs:
+        raise NotFoundError("no lab is up on this host", "start one with: tai-lab up scenarios/tai-standard.yaml")
+    if len(labs) > 1:
+        raise NotFoundError(f"several labs are up: {', '.join(labs)}", "say which one with --lab NAME")
+    return labs[0]
+
+
+@contextlib.contextmanager
+def lab_lock(lab: str, command: str, *, timeout: float | None = None,
+             notify: Notify = lambda m: print(m, file=sys.stderr)) -> Iterator[None]:
+    """Hold the lab's lock; a second command waits (saying who holds it) or gives up."""
+    if timeout is None:
+        timeout = float(os.environ.get("TAI_LAB_LOCK_TIMEOUT", "600"))
+    d = lab_dir(lab)
+    d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    owner = d / "lock.owner"
+    try:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                who = owner.read_text().strip() if owner.is_file() else "another command"
+                if time.monotonic() >= deadline:
+                    raise LockBusyError(f"lab {lab!r} is busy: {who}",
+                                        "wait for it to finish, then run the command again") from None
+                if not told:
+                    notify(f"waiting for lab {lab!r}: {who}")
+                    told = True
+                time.sleep(0.2)
+        owner.write_text(f"pid {os.getpid()} ({command}) since {time.strftime('%H:%M:%S')}\n")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                owner.unlink()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
