@@ -231,6 +231,15 @@ def reset(ctx: click.Context, pod: int | None, to: str) -> None:
     _report_probes(ctx, lab.reset(pod, to), f"Après remise à zéro ({to})")
 
 
+@cli.command()
+@click.option("--pod", type=int, required=True, help="The pod to rebuild from scratch.")
+@click.pass_context
+def rebuild(ctx: click.Context, pod: int) -> None:
+    """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
+    lab = _lab(ctx)
+    _report_probes(ctx, lab.rebuild(pod), f"Après reconstruction du pod {pod}")
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -80,16 +81,18 @@ class Lab:
             state.save()
             progress("upstream ISP")
             impl.create_upstream()
-            for pod in plan.pods:
-                progress(f"pod {pod.number}: network and containers")
-                impl.create_pod(pod)
+            progress(f"{len(plan.pods)} pod(s): network and containers")
+            # Pods are independent: build a few at once (booting is mostly waiting).
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(impl.create_pod, plan.pods))
             progress("provisioning (Ansible)")
             inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
                                       upstream=True)
             provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
+            progress("baseline snapshot of every pod")
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda p: impl.snapshot(p, BASELINE), plan.pods))
             for pod in plan.pods:
-                progress(f"pod {pod.number}: baseline snapshot")
-                impl.snapshot(pod, BASELINE)
                 state.pod(pod.number).update(phase="setup", snapshots=[BASELINE])
             state.data["up_seconds"] = round(time.monotonic() - started, 1)
             state.save()
@@ -178,6 +181,26 @@ class Lab:
                 self.state.journal.event("snapshot", pod=n, name=name)
                 self.backend.snapshot(self.plan.pod(n), name)
                 self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
+
+    def rebuild(self, pod: int) -> list[ProbeResult]:
+        """Destroy one pod and build it again from the scenario (slow path; reset is the fast one)."""
+        self._pods(pod)
+        p = self.plan.pod(pod)
+        with lab_lock(self.name, f"tai-lab rebuild --pod {pod}"):
+            self.state.journal.event("rebuild", pod=pod)
+            self.progress(f"pod {pod}: destroy")
+            self.backend.destroy_pod(pod)
+            self.progress(f"pod {pod}: network and containers")
+            self.backend.create_pod(p)
+            self.progress(f"pod {pod}: provisioning (Ansible)")
+            inv = provision.inventory(self.plan, [pod], self.backend.ansible_host_vars, upstream=False)
+            provision.run_playbook(self.state.dir / f"ansible-p{pod}", "site.yml", inv,
+                                   progress=self.progress)
+            self.backend.snapshot(p, BASELINE)
+            self.backend.set_upstream(pod, INTERNET[self.phase_of(pod)])
+            self.state.pod(pod)["snapshots"] = [BASELINE]
+            self.state.save()
+        return self.verify(pod)
 
     def reset(self, pod: int | None = None, to: str = BASELINE) -> list[ProbeResult]:
         """Put pods back to a snapshot (default: the baseline of `up`), then verify them."""

@@ -17,7 +17,8 @@ def home() -> Path:
 
 
 def images_dir() -> Path:
-    return home() / "images"
+    """Built images; ``TAI_LAB_IMAGES`` lets tests share one cache across lab homes."""
+    return Path(os.environ.get("TAI_LAB_IMAGES") or home() / "images")
 
 
 def labs_dir() -> Path:

@@ -94,9 +94,12 @@ def health_probes(plan: LabPlan, pod: PodPlan, *, internet: bool) -> list[Probe]
                              "-U", f"{share['user']}%{share['password']}", "-c", "ls"),
                             must_contain="LISEZMOI.txt"))
     for printer in pod.nodes_with_role("ipp-printer"):
-        probes.append(Probe("printer", f"l'imprimante {printer.name} répond en IPP", user,
-                            ("ipptool", "-T", "5", f"ipp://{printer.fqdn}:631/ipp/print",
-                             "get-printer-attributes.test")))
+        # As a user adding the printer: find it by name, then talk IPP to its address
+        # (ippeveprinter refuses Host: headers other than its own address).
+        script = (f"a=$(getent ahostsv4 {printer.fqdn} | head -n1 | cut -d' ' -f1) && [ -n \"$a\" ] && "
+                  f"ipptool -T 5 -t ipp://$a:631/ipp/print get-printer-attributes.test")
+        probes.append(Probe("printer", f"l'imprimante {printer.fqdn} répond en IPP", user,
+                            ("sh", "-c", script), must_contain="[PASS]"))
     for site in plan.upstream.sites[:1]:
         probes.append(Probe(
             "internet", f"{site.name} (Internet) {'s’affiche' if internet else 'est injoignable'} depuis {user}",

@@ -263,8 +263,6 @@ class NspawnBackend:
         log.close()
         self.state.journal.will_create(Resource("process", key, pod, {
             "machine": machine, "pid": proc.pid, "start": _proc_start_time(proc.pid)}))
-        self.state.data.setdefault("processes", {})[key] = {"pid": proc.pid, "machine": machine}
-        self.state.save()
 
     def _nspawn_pid(self, pod: int | None, node: str) -> int | None:
         key = f"{pod if pod is not None else 'isp'}/{node}"
@@ -386,6 +384,7 @@ class NspawnBackend:
 
     def destroy_pod(self, pod: int) -> None:
         self._teardown([r for r in reversed(self.state.journal.live()) if r.pod == pod])
+        shutil.rmtree(self.state.dir / f"pods/{pod}", ignore_errors=True)  # its snapshots too
 
     def destroy_all(self) -> list[str]:
         return self._teardown(list(reversed(self.state.journal.live())))

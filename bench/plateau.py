@@ -1,0 +1,152 @@
+"""Benchmarks of the plateau on the nspawn backend (issue 2).
+
+Measures, in one run so the ratios compare like with like on a noisy machine:
+  * `up` time for each pod count asked (default 1, 4, 16), and memory per pod
+    (the lab's processes' proportional set size, read from /proc/*/smaps_rollup);
+  * `reset` of one pod against destroy + rebuild of the same pod (ratio), several rounds.
+
+Writes a section of docs/benchmarks.md (replacing the previous one of the same name).
+
+    sudo python3 bench/plateau.py [--pods 1,4,16] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tai_lab.lab import Lab  # noqa: E402
+
+LAB = "bench"
+
+
+def scenario_copy(tmp: Path) -> Path:
+    text = (ROOT / "scenarios/tai-standard.yaml").read_text()
+    path = tmp / "bench.yaml"
+    path.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", text, count=1, flags=re.M))
+    return path
+
+
+def lab_pss_kib(lab: Lab) -> dict[str, int]:
+    """PSS of every process inside the lab's containers, grouped by pod ('isp' for the ISP)."""
+    out: dict[str, int] = {}
+    for res in lab.state.journal.live():
+        if res.kind != "process":
+            continue
+        pid = lab.backend._verified_pid(res)
+        if not pid:
+            continue
+        group = "isp" if res.pod is None else str(res.pod)
+        out[group] = out.get(group, 0) + _tree_pss(pid)
+    return out
+
+
+def _tree_pss(pid: int) -> int:
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
+            total += int(re.search(r"^Pss:\s+(\d+) kB", text, re.M).group(1))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, AttributeError):
+            continue
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pods", default="1,4,16")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
+    args = ap.parse_args()
+    counts = [int(x) for x in args.pods.split(",")]
+
+    home = Path(tempfile.mkdtemp(prefix="tai-bench-"))
+    os.environ.setdefault("TAI_LAB_IMAGES", "/var/lib/tai-lab/images")
+    os.environ["TAI_LAB_HOME"] = str(home)
+    scenario = scenario_copy(home)
+    rows_up: list[tuple[int, float, float, int, str]] = []
+    reset_times: list[float] = []
+    rebuild_times: list[float] = []
+    try:
+        for n in counts:
+            t = time.monotonic()
+            lab = Lab.up(scenario, pods=n, progress=lambda m: print(f"  {m}", flush=True))
+            up_s = time.monotonic() - t
+            time.sleep(2)
+            pss = lab_pss_kib(lab)
+            pods = [v for k, v in pss.items() if k != "isp"]
+            ok = sum(r.passed for r in lab.verify())
+            total = len(lab.verify())
+            rows_up.append((n, up_s, statistics.mean(pods) / 1024, len(pods), f"{ok}/{total}"))
+            print(f"up {n} pods: {up_s:.1f} s, {statistics.mean(pods)/1024:.0f} MiB/pod, verify {ok}/{total}",
+                  flush=True)
+            if n == counts[0]:
+                for _ in range(args.rounds):
+                    lab.exec(1, "pc1", ["sh", "-c", "echo x > /root/x"])
+                    t = time.monotonic()
+                    res = lab.reset(pod=1)
+                    reset_times.append(time.monotonic() - t)
+                    assert all(r.passed for r in res), [r.evidence for r in res if not r.passed]
+                    t = time.monotonic()
+                    res = lab.rebuild(1)
+                    rebuild_times.append(time.monotonic() - t)
+                    assert all(r.passed for r in res), [r.evidence for r in res if not r.passed]
+                    print(f"reset {reset_times[-1]:.1f} s, rebuild {rebuild_times[-1]:.1f} s", flush=True)
+            t = time.monotonic()
+            Lab.down(LAB)
+            print(f"down {n} pods: {time.monotonic() - t:.1f} s", flush=True)
+    finally:
+        from tai_lab.state import existing_labs
+        if LAB in existing_labs():
+            Lab.down(LAB)
+
+    write(args, rows_up, reset_times, rebuild_times)
+
+
+def write(args, rows_up, reset_times, rebuild_times) -> None:
+    med_reset, med_rebuild = statistics.median(reset_times), statistics.median(rebuild_times)
+    lines = [
+        "## Plateau on the nspawn backend (issue 2)",
+        "",
+        f"Command: `sudo python3 bench/plateau.py --pods {args.pods} --rounds {args.rounds}`  ",
+        f"Machine: {os.cpu_count()} cores, {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB; "
+        f"run {time.strftime('%Y-%m-%d %H:%M')}.",
+        "",
+        "| pods | `up` (s) | memory per pod (MiB, PSS) | verify after up |",
+        "|---:|---:|---:|---|",
+        *[f"| {n} | {s:.1f} | {m:.0f} | {v} |" for n, s, m, _c, v in rows_up],
+        "",
+        "`up` includes the ISP, every pod's namespaces and containers, Ansible provisioning, and the baseline",
+        "snapshot. Memory is the proportional set size of all processes in a pod's containers.",
+        "",
+        f"| one pod | median of {len(reset_times)} (s) | runs (s) |",
+        "|---|---:|---|",
+        f"| `reset --pod 1` (revert + verify) | {med_reset:.2f} | {', '.join(f'{x:.2f}' for x in reset_times)} |",
+        f"| destroy + rebuild pod 1 (`rebuild --pod 1`, incl. verify) | {med_rebuild:.2f} | "
+        f"{', '.join(f'{x:.2f}' for x in rebuild_times)} |",
+        "",
+        f"**Reset is {med_rebuild / med_reset:.1f}× faster than rebuilding the pod** (target: ≥ 20×).",
+        "",
+    ]
+    out = Path(args.out)
+    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n\n"
+    section = "\n".join(lines)
+    pattern = re.compile(r"## Plateau on the nspawn backend \(issue 2\).*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    out.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

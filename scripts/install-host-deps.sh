@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the host needs to run tai-lab's embedded backend (and its tests).
+set -euo pipefail
+pkgs=(systemd-container debootstrap iproute2 util-linux nftables)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+modprobe overlay 2>/dev/null || true

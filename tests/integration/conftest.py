@@ -1,0 +1,98 @@
+"""Integration fixtures: real plateaus of systemd-nspawn containers, as root.
+
+The lab home is a temporary directory per test session; the debian-12 image is
+shared through TAI_LAB_IMAGES (built once if missing — about a minute).
+Every lab a fixture brings up is brought down again, also when a test fails.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_LAB = "tstd"
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "integration tests build namespaces and containers: they need root"
+    for tool in ("systemd-nspawn", "ip", "nsenter", "debootstrap"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (.ci/run installs it)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _skip_reason()
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def lab_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("tai-lab-home")
+    old = {k: os.environ.get(k) for k in ("TAI_LAB_HOME", "TAI_LAB_IMAGES")}
+    os.environ["TAI_LAB_IMAGES"] = old["TAI_LAB_IMAGES"] or str(Path(os.environ.get(
+        "TAI_LAB_CACHE", "/var/lib/tai-lab")) / "images")
+    os.environ["TAI_LAB_HOME"] = str(home)
+    from tai_lab import images
+    images.build("debian-12", progress=lambda m: print(m))
+    yield home
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def test_scenario(tmp_path_factory) -> Path:
+    """tai-standard under another lab name, so tests never touch a trainer's lab."""
+    text = (ROOT / "scenarios/tai-standard.yaml").read_text()
+    text = re.sub(r"^lab: .*$", f"lab: {TEST_LAB}", text, count=1, flags=re.M)
+    path = tmp_path_factory.mktemp("scenario") / "tai-standard-test.yaml"
+    path.write_text(text)
+    return path
+
+
+def host_leftovers(lab: str) -> list[str]:
+    """Anything of the lab still on the host: namespaces, mounts, nspawn processes."""
+    prefix = f"tai-{lab}-"
+    left = []
+    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    left += [f"netns {n}" for n in ns if n.startswith(prefix)]
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if f"/labs/{lab}/" in fields[4]:
+            left.append(f"mount {fields[4]}")
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                args = (p / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if args and args[0].endswith(b"systemd-nspawn") and any(
+                    a.startswith(f"--machine={prefix}".encode()) for a in args):
+                left.append(f"process {p.name}")
+    return left
+
+
+@pytest.fixture(scope="module")
+def lab2(lab_home, test_scenario):
+    """A 2-pod tai-standard plateau, up for the whole module, down at the end."""
+    from tai_lab.lab import Lab
+    try:
+        lab = Lab.up(test_scenario, pods=2, progress=print)
+        yield lab
+    finally:
+        from tai_lab.state import existing_labs
+        if TEST_LAB in existing_labs():
+            Lab.down(TEST_LAB)

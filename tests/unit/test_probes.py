@@ -1,0 +1,54 @@
+"""Probes judge what the user would see; the plateau's health list follows the plan."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tai_lab.probes import Probe, health_probes, run_probes
+from tai_lab.scenario import load_plan
+from tai_lab.transports.base import CommandResult
+
+STD = Path(__file__).resolve().parents[2] / "scenarios/tai-standard.yaml"
+
+
+def _res(status: int, out: str = "") -> CommandResult:
+    return CommandResult(("x",), status, out, "")
+
+
+def test_judge_reachable_and_unreachable():
+    p = Probe("internet", "t", "pc1", ("curl",), must_contain="TAI-INTERNET-OK")
+    assert p.judge(_res(0, "<h1>TAI-INTERNET-OK</h1>"))
+    assert not p.judge(_res(0, "captive portal"))       # a page, but not the right one
+    assert not p.judge(_res(7))
+    cut = Probe("internet", "t", "pc1", ("curl",), expect_ok=False, must_contain="TAI-INTERNET-OK")
+    assert cut.judge(_res(7)) and not cut.judge(_res(0, "TAI-INTERNET-OK"))
+
+
+def test_lease_probe_checks_the_subnet():
+    p = Probe("lease:pc1", "t", "pc1", ("ip",), in_subnet="10.1.10.0/24")
+    assert p.judge(_res(0, "2: eth0    inet 10.1.10.100/24 brd 10.1.10.255 scope global eth0"))
+    assert not p.judge(_res(0, "2: eth0    inet 169.254.3.4/16 scope link eth0"))
+    assert not p.judge(_res(0, "2: eth0    inet 10.2.10.100/24 scope global eth0"))
+
+
+def test_health_probes_follow_phase_and_pods():
+    plan = load_plan(STD, pods=2)
+    jury = {p.id: p for p in health_probes(plan, plan.pod(1), internet=True)}
+    prep = {p.id: p for p in health_probes(plan, plan.pod(1), internet=False)}
+    assert {"lease:pc1", "lease:pc2", "dns:srv", "intranet", "fileshare", "printer", "internet",
+            "isolation:pod2"} <= set(jury)
+    assert jury["internet"].expect_ok and not prep["internet"].expect_ok
+    assert not jury["isolation:pod2"].expect_ok
+    assert "10.2." in " ".join(jury["isolation:pod2"].command)
+    solo = load_plan(STD, pods=1)
+    assert not any(p.id.startswith("isolation") for p in health_probes(solo, solo.pod(1), internet=True))
+
+
+def test_a_node_that_is_down_fails_its_probes():
+    class Down(Exception):
+        pass
+
+    def transport_for(pod, node):
+        raise Down("pc1 of pod 1 is not running")
+
+    (r,) = run_probes(1, [Probe("intranet", "t", "pc1", ("curl",))], transport_for)
+    assert not r.passed and "not running" in r.evidence

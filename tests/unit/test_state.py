@@ -1,0 +1,90 @@
+"""The journal and the lock: what `down` relies on after a crash."""
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+
+from tai_lab.errors import LockBusyError, NotFoundError
+from tai_lab.state import Journal, LabState, Resource, lab_lock, resolve_lab
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAI_LAB_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_journal_replays_created_minus_removed(tmp_path):
+    j = Journal(tmp_path / "j.jsonl")
+    a, b, c = Resource("netns", "tai-x-a", 1), Resource("mount", "/m", 1), Resource("netns", "tai-x-c", 2)
+    for r in (a, b, c):
+        j.will_create(r)
+    j.removed(b)
+    assert [r.name for r in j.live()] == ["tai-x-a", "tai-x-c"]
+
+
+def test_journal_survives_a_torn_last_line(tmp_path):
+    j = Journal(tmp_path / "j.jsonl")
+    j.will_create(Resource("netns", "tai-x-a", 1))
+    with (tmp_path / "j.jsonl").open("a") as f:
+        f.write('{"op": "add", "kind": "netns", "na')   # power cut mid-write
+    assert [r.name for r in j.live()] == ["tai-x-a"]
+
+
+def test_recording_again_updates_the_resource(tmp_path):
+    j = Journal(tmp_path / "j.jsonl")
+    j.will_create(Resource("process", "1/pc1", 1, {"machine": "m"}))
+    j.will_create(Resource("process", "1/pc1", 1, {"machine": "m", "pid": 42}))
+    (only,) = j.live()
+    assert only.data == {"machine": "m", "pid": 42}
+
+
+def test_state_round_trip():
+    s = LabState("lab1")
+    s.data = {"pods": {}}
+    s.pod(1)["phase"] = "prep"
+    s.save()
+    assert LabState("lab1").pod(1)["phase"] == "prep"
+
+
+def test_resolve_lab_messages():
+    with pytest.raises(NotFoundError, match="no lab is up"):
+        resolve_lab(None)
+    LabState("one").save()
+    assert resolve_lab(None) == "one"
+    LabState("two").save()
+    with pytest.raises(NotFoundError, match="several labs"):
+        resolve_lab(None)
+    with pytest.raises(NotFoundError, match="no lab named 'three'"):
+        resolve_lab("three")
+
+
+def _hold(home: str, ready, release) -> None:
+    import os
+    os.environ["TAI_LAB_HOME"] = home
+    with lab_lock("lk", "tai-lab up"):
+        ready.set()
+        release.wait(10)
+
+
+def test_second_command_is_told_who_holds_the_lock(home):
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=_hold, args=(str(home), ready, release))
+    p.start()
+    try:
+        assert ready.wait(10)
+        told: list[str] = []
+        with pytest.raises(LockBusyError, match=r"pid \d+ \(tai-lab up\)"):
+            with lab_lock("lk", "tai-lab verify", timeout=0.5, notify=told.append):
+                pass
+        assert told and "tai-lab up" in told[0]
+    finally:
+        release.set()
+        p.join(10)
+    t = time.monotonic()
+    with lab_lock("lk", "tai-lab verify", timeout=5):
+        pass
+    assert time.monotonic() - t < 5
