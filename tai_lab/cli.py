@@ -190,16 +190,22 @@ def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], tim
 @cli.command()
 @click.argument("phase", type=click.Choice(["prep", "jury", "setup"]))
 @click.option("--pod", type=int, help="Only this pod (default: all).")
+@click.option("--no-verify", is_flag=True, help="Do not prove the change with the health probes.")
 @click.pass_context
-def phase(ctx: click.Context, phase: str, pod: int | None) -> None:
-    """prep: cut the Internet, isolate the pods; jury: give the Internet back."""
+def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool) -> None:
+    """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
     lab = _lab(ctx)
     lab.set_phase(phase, pod)
-    if ctx.obj["json"]:
-        _json({"phase": phase, "pods": [s.as_dict() for s in lab.status()]})
-    else:
-        what = "Internet coupé, pods isolés" if phase == "prep" else "Internet rétabli"
-        out.print(f"[green]✓[/green] phase {phase}: {what}. Prove it: tai-lab verify")
+    what = "Internet coupé, pods isolés" if phase == "prep" else "Internet rétabli"
+    if no_verify:
+        if ctx.obj["json"]:
+            _json({"phase": phase, "pods": [s.as_dict() for s in lab.status()]})
+        else:
+            out.print(f"[green]✓[/green] phase {phase}: {what}")
+        return
+    if not ctx.obj["json"]:
+        out.print(f"[green]✓[/green] phase {phase}: {what} — preuve :")
+    _report_probes(ctx, lab.verify(pod), f"Phase {phase}")
 
 
 @cli.command()

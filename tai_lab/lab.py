@@ -59,7 +59,10 @@ class Lab:
     @classmethod
     def up(cls, scenario: str | Path, *, pods: int | None = None, backend: str = "nspawn",
            progress: Progress = lambda _m: None) -> "Lab":
-        """Build the plateau: upstream, pods, provisioning, baseline snapshot, verify."""
+        """Build the plateau: upstream, pods, provisioning, baseline snapshot.
+
+        On any failure (or Ctrl-C) everything created so far is removed again.
+        """
         scenario = Path(scenario)
         plan = load_plan(scenario, pods=pods)       # every scenario error before any change
         require_root("tai-lab up")
@@ -79,25 +82,38 @@ class Lab:
             for pod in plan.pods:
                 state.pod(pod.number).update(phase="building", snapshots=[])
             state.save()
-            progress("upstream ISP")
-            impl.create_upstream()
-            progress(f"{len(plan.pods)} pod(s): network and containers")
-            # Pods are independent: build a few at once (booting is mostly waiting).
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(impl.create_pod, plan.pods))
-            progress("provisioning (Ansible)")
-            inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
-                                      upstream=True)
-            provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
-            progress("baseline snapshot of every pod")
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(lambda p: impl.snapshot(p, BASELINE), plan.pods))
-            for pod in plan.pods:
-                state.pod(pod.number).update(phase="setup", snapshots=[BASELINE])
+            try:
+                cls._build(plan, state, impl, progress)
+            except BaseException:
+                # Nothing half-built stays behind: remove what the journal recorded.
+                progress("build failed: removing what was created")
+                impl.destroy_all()
+                if not state.journal.live():
+                    state.remove_all()
+                raise
             state.data["up_seconds"] = round(time.monotonic() - started, 1)
             state.save()
             state.journal.event("up", pods=len(plan.pods), seconds=state.data["up_seconds"])
         return cls(plan.lab, progress=progress)
+
+    @staticmethod
+    def _build(plan: LabPlan, state: LabState, impl, progress: Progress) -> None:
+        progress("upstream ISP")
+        impl.create_upstream()
+        progress(f"{len(plan.pods)} pod(s): network and containers")
+        # Pods are independent: build a few at once (booting is mostly waiting).
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(impl.create_pod, plan.pods))
+        progress("provisioning (Ansible)")
+        inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
+                                  upstream=True)
+        provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
+        progress("baseline snapshot of every pod")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda p: impl.snapshot(p, BASELINE), plan.pods))
+        for pod in plan.pods:
+            impl.set_upstream(pod.number, INTERNET["setup"])
+            state.pod(pod.number).update(phase="setup", snapshots=[BASELINE])
 
     @staticmethod
     def down(name: str | None = None, *, progress: Progress = lambda _m: None) -> list[str]:

@@ -188,9 +188,12 @@ class NspawnBackend:
                     peer_ns, peer, master = self.netns(n, seg.name), f"{node.name}-{iface.name}", "br0"
                 _ip("link", "add", iface.name, "address", mac, "type", "veth",
                     "peer", "name", peer, "netns", peer_ns, netns=ns)
-                _ip_batch(peer_ns, [f"link set {peer} {'master ' + master if master else ''} up"])
                 if seg.kind == "upstream":
+                    # Born cut: the lab connects it when the pod's phase allows the Internet,
+                    # so a pod rebuilt during the prep phase never sees the Internet, not even briefly.
                     _ip_batch(isp, [f"addr add {pod.wan.isp_address} dev {peer}"])
+                else:
+                    _ip_batch(peer_ns, [f"link set {peer} master {master} up"])
             if node.kind == "ap":
                 lines = [f"link set {i.name} master br0 up" for i in node.interfaces]
                 lines += [f"addr add {i.address} dev br0" for i in node.interfaces if i.address]

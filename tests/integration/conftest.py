@@ -63,6 +63,12 @@ def test_scenario(tmp_path_factory) -> Path:
     return path
 
 
+def host_links() -> set[str]:
+    """Interface names in the host's root network namespace."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
+
+
 def host_leftovers(lab: str) -> list[str]:
     """Anything of the lab still on the host: namespaces, mounts, nspawn processes."""
     prefix = f"tai-{lab}-"
@@ -89,8 +95,10 @@ def host_leftovers(lab: str) -> list[str]:
 def lab2(lab_home, test_scenario):
     """A 2-pod tai-standard plateau, up for the whole module, down at the end."""
     from tai_lab.lab import Lab
+    before = host_links()
     try:
         lab = Lab.up(test_scenario, pods=2, progress=print)
+        lab.host_links_before = before  # type: ignore[attr-defined]
         yield lab
     finally:
         from tai_lab.state import existing_labs

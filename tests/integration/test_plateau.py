@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from .conftest import TEST_LAB, host_leftovers
+from .conftest import TEST_LAB, host_leftovers, host_links
 
 WWW = "http://www.example.net/"
 
@@ -30,6 +30,23 @@ def test_verify_passes_after_up(lab2):
     assert not failed
     assert {r.pod for r in results} == {1, 2}
     assert any(r.probe.id == "isolation:pod2" for r in results)
+
+
+def test_no_lab_interface_in_the_host_namespace(lab2):
+    assert host_links() == lab2.host_links_before
+
+
+def test_containers_do_not_inherit_host_settings(lab2):
+    import socket
+    res = lab2.exec(1, "srv", ["sh", "-c", "hostname; cat /etc/resolv.conf"])
+    assert res.text.splitlines()[0] == "srv" != socket.gethostname()
+    assert "nameserver 127.0.0.1" in res.stdout
+    host_resolv = open("/etc/resolv.conf").read()
+    pc1 = lab2.exec(1, "pc1", ["cat", "/etc/resolv.conf"]).stdout
+    assert "nameserver 10.1.20.10" in pc1          # from the pod's DHCP server
+    assert pc1.strip() != host_resolv.strip()
+    mounts = lab2.exec(1, "pc1", ["cat", "/proc/self/mountinfo"]).stdout
+    assert "/etc/resolv.conf" not in mounts and "/etc/localtime" not in mounts
 
 
 @pytest.mark.parametrize("pod", [1, 2])
