@@ -35,7 +35,7 @@ class PodStatus:
     phase: str
     nodes: dict[str, bool]           # node → running
     snapshots: list[str]
-    internet: bool
+    internet: bool                   # the WAN link as it really is, not as the phase says
 
     def as_dict(self) -> dict:
         return {"pod": self.number, "phase": self.phase, "nodes": self.nodes,
@@ -157,7 +157,7 @@ class Lab:
             nodes = {n.name: self.backend.node_running(p.number, n.name) for n in p.nodes}
             phase = self.phase_of(p.number)
             out.append(PodStatus(p.number, phase, nodes, self.backend.snapshots(p.number),
-                                 INTERNET.get(phase, False)))
+                                 self.backend.upstream_is_up(p.number)))
         return out
 
     def exec(self, pod: int, node: str, command: Sequence[str], *, timeout: float = 300.0,

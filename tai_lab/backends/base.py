@@ -34,6 +34,9 @@ class Backend(Protocol):
     def set_upstream(self, pod: int, up: bool) -> None:
         """Connect or cut the pod's WAN link at the ISP side (out of the candidate's reach)."""
 
+    def upstream_is_up(self, pod: int) -> bool:
+        """Whether the pod's WAN link is really connected right now (read from the system)."""
+
     def snapshot(self, pod: PodPlan, name: str) -> None: ...
     def revert(self, pod: PodPlan, name: str) -> None: ...
     def snapshots(self, pod: int) -> list[str]: ...

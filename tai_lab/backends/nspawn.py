@@ -397,8 +397,10 @@ class NspawnBackend:
         _ip("link", "set", f"pod{pod}", "up" if up else "down", netns=self.netns(None, "isp"))
 
     def upstream_is_up(self, pod: int) -> bool:
+        """The real state of the pod's WAN link at the ISP side (administratively up)."""
         proc = _ip("-o", "link", "show", f"pod{pod}", netns=self.netns(None, "isp"), check=False)
-        return proc.returncode == 0 and ",UP" in proc.stdout or "<UP" in proc.stdout
+        flags = proc.stdout.split("<", 1)[1].split(">", 1)[0].split(",") if "<" in proc.stdout else []
+        return proc.returncode == 0 and "UP" in flags
 
     # ------------------------------------------------------------------ snapshots
     def _pod_processes(self, pod: int) -> list[Resource]:

@@ -79,7 +79,7 @@ def test_printer_answers_ipp(lab2):
 def test_prep_phase_cuts_internet_even_for_root_on_pc1(lab2):
     assert _curl(lab2, 1, WWW).ok  # connected before the phase change
     lab2.set_phase("prep")
-    assert [s.phase for s in lab2.status()] == ["prep", "prep"]
+    assert [(s.phase, s.internet) for s in lab2.status()] == [("prep", False), ("prep", False)]
     assert not _curl(lab2, 1, WWW).ok
     # root on pc1 points its default route at the router, then at the AP, then adds a host route
     for cmd in (["ip", "route", "replace", "default", "via", "10.1.10.1"],
@@ -103,6 +103,7 @@ def test_prep_phase_cuts_internet_even_for_root_on_pc1(lab2):
 
 def test_jury_phase_gives_internet_back(lab2):
     lab2.set_phase("jury")
+    assert [(s.phase, s.internet) for s in lab2.status()] == [("jury", True), ("jury", True)]
     lab2.exec(1, "pc1", ["ip", "route", "replace", "default", "via", "10.1.10.1"])
     res = _curl(lab2, 1, WWW)
     assert res.ok and "TAI-INTERNET-OK" in res.stdout
