@@ -28,6 +28,16 @@ def _json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def lab_option(f):
+    """`--lab NAME` accepted after the command too (tai-lab down --lab std)."""
+    def remember(ctx: click.Context, _param, value):
+        if value:
+            ctx.ensure_object(dict)["lab"] = value
+        return value
+    return click.option("--lab", "lab_name", metavar="NAME", expose_value=False, callback=remember,
+                        help="Lab to act on (default: the only one up).")(f)
+
+
 def _lab(ctx: click.Context):
     from .lab import Lab
     return Lab(ctx.obj.get("lab"), progress=_progress)
@@ -139,6 +149,7 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str) -> Non
 
 
 @cli.command()
+@lab_option
 @click.pass_context
 def down(ctx: click.Context) -> None:
     """Remove everything the lab created (and nothing else)."""
@@ -151,6 +162,7 @@ def down(ctx: click.Context) -> None:
 
 
 @cli.command()
+@lab_option
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Pods, their phase and which nodes run."""
@@ -174,6 +186,7 @@ def status(ctx: click.Context) -> None:
 @click.argument("node")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--timeout", type=float, default=300.0, show_default=True)
+@lab_option
 @click.pass_context
 def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], timeout: float) -> None:
     """Run COMMAND on NODE of POD, out of band: tai-lab exec 1 pc1 -- ip addr."""
@@ -191,6 +204,7 @@ def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], tim
 @click.argument("phase", type=click.Choice(["prep", "jury", "setup"]))
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--no-verify", is_flag=True, help="Do not prove the change with the health probes.")
+@lab_option
 @click.pass_context
 def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool) -> None:
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
@@ -210,6 +224,7 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool) -> N
 
 @cli.command()
 @click.option("--pod", type=int, help="Only this pod (default: all).")
+@lab_option
 @click.pass_context
 def verify(ctx: click.Context, pod: int | None) -> None:
     """Health probes from the users' point of view; exit 1 if one fails."""
@@ -220,6 +235,7 @@ def verify(ctx: click.Context, pod: int | None) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--pod", type=int, help="Only this pod (default: all).")
+@lab_option
 @click.pass_context
 def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
     """Save the state of pods under NAME (nodes restart briefly)."""
@@ -230,6 +246,7 @@ def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
 @cli.command()
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--to", "to", default="baseline", show_default=True, help="Snapshot to go back to.")
+@lab_option
 @click.pass_context
 def reset(ctx: click.Context, pod: int | None, to: str) -> None:
     """Put pods back to a snapshot, then verify them."""
@@ -239,6 +256,7 @@ def reset(ctx: click.Context, pod: int | None, to: str) -> None:
 
 @cli.command()
 @click.option("--pod", type=int, required=True, help="The pod to rebuild from scratch.")
+@lab_option
 @click.pass_context
 def rebuild(ctx: click.Context, pod: int) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""

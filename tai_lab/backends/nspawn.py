@@ -63,11 +63,20 @@ def _mac(*parts: object) -> str:
 
 
 def _proc_start_time(pid: int) -> int | None:
+    """Start time of a live process (None if gone or a zombie; a child of ours is reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        # A dead child of this (long-lived) process: reap it so the PID can go.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return None
+    return int(fields[19])
 
 
 def _children(pid: int) -> list[int]:
@@ -258,6 +267,8 @@ class NspawnBackend:
             "--link-journal=no", "--console=passive", "--capability=CAP_NET_ADMIN",
         ]
         self.state.journal.will_create(Resource("process", key, pod, {"machine": machine}))
+        # systemd-nspawn keeps a mount-propagation directory named after the machine.
+        self.state.journal.will_create(Resource("dir", f"/run/systemd/nspawn/propagate/{machine}", pod))
         log = (self.node_dir(pod, node) / "console.log").open("ab")
         # /proc/sys/net writable: a router must be able to turn forwarding on.
         env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from ipaddress import IPv4Address, IPv4Network
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from pathlib import Path
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -26,6 +27,7 @@ from tai_lab.scenario.expand import expand, network, pod_count, substitute
 from tai_lab.scenario.model import DNS_LABEL_PATTERN, MAX_PODS, NETWORK_DEVICE_KINDS, ROLE_KINDS, Scenario
 
 Loc = tuple[Union[str, int], ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,31 @@ class SourceMap:
         """A :class:`Problem` located at ``loc``."""
         line, column = self.position(loc)
         return Problem(self.file, line, column, format_path(loc), message, hint)
+
+
+def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "file") -> tuple[M, SourceMap]:
+    """Read a YAML file into a pydantic model; every problem with file:line and a hint.
+
+    The same reporting as scenarios, for any data file of the project (interventions…).
+    """
+    file = os.fspath(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{what} not found: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        raise ScenarioError([_yaml_problem(file, exc)], file) from None
+    smap = SourceMap.from_yaml(file, data)
+    if not isinstance(data, dict):
+        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping")], file)
+    try:
+        return model.model_validate(_plain(data)), smap
+    except ValidationError as exc:
+        raise ScenarioError(_sorted([_pydantic_problem(e, smap, model) for e in exc.errors()]), file) from None
 
 
 def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None) -> tuple[Scenario, SourceMap]:
@@ -197,7 +224,7 @@ _LOC_HINTS: dict[Loc, str] = {
 }
 
 
-def _pydantic_problem(err: Any, smap: SourceMap) -> Problem:
+def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel] | None = None) -> Problem:
     # Drop pydantic's own markers ("[key]", "function-after[…]") from the location.
     raw: Loc = tuple(err["loc"])
     loc: Loc = tuple(p for p in raw if not (isinstance(p, str) and re.fullmatch(r"[\w-]*\[.*\]", p)))
@@ -205,7 +232,7 @@ def _pydantic_problem(err: Any, smap: SourceMap) -> Problem:
     hint = _TYPE_HINTS.get(kind) or _LOC_HINTS.get(loc)
     field = next((p for p in reversed(loc) if isinstance(p, str)), "value")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], root or Scenario)
         close = get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         message = f"unknown key '{loc[-1]}'"
         hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
@@ -224,9 +251,9 @@ def _pydantic_problem(err: Any, smap: SourceMap) -> Problem:
     return smap.problem(loc, message[:1].lower() + message[1:], hint)
 
 
-def _allowed_keys(loc: Loc) -> list[str]:
+def _allowed_keys(loc: Loc, root: type[BaseModel]) -> list[str]:
     """Field names of the model found at ``loc`` (for "did you mean" hints)."""
-    annotation: Any = Scenario
+    annotation: Any = root
     for part in loc:
         annotation = _step(annotation, part)
         if annotation is None:

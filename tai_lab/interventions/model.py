@@ -1,0 +1,112 @@
+"""An intervention, as the trainer writes it (``scenarios/interventions/<id>.yaml``).
+
+Pure data. The jury reads the French texts; the engine reads the rest: which node to
+break (found on the pod as it is now), which files and services to save first, which
+playbook breaks and repairs it, and the behavioural checks seen from the user's machine.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock"]
+
+
+class Text(BaseModel):
+    model_config = _STRICT
+    fr: str
+    en: str
+
+
+class ProbeSpec(BaseModel):
+    """A check from a node's point of view; passes when things work for the user."""
+
+    model_config = _STRICT
+    probe: ProbeKind
+    on: str = "user"                 # a node name, or "user" (the user's machine)
+    name: str | None = None          # resolve: the name; expect its address with `address`
+    address: str | None = None
+    url: str | None = None           # fetch
+    contains: str | None = None
+    iface: str | None = None         # lease (default: the user's first interface)
+    target: str | None = None        # ping: an address or a name
+    max_rtt_ms: float = 100.0
+    max_loss_pct: float = 0.0
+    max_skew_s: float = 300.0        # clock: tolerated gap with the trainer's clock
+
+
+class Target(BaseModel):
+    """What to break, found on the pod as it is now.
+
+    ``role``: the node that serves it for the user now (dns, dhcp, intranet, fileshare,
+    ipp-printer, router); ``node``: a node by name or ``user``; ``port``: the switch (or
+    access point) port the named node (or ``user``) is plugged into.
+    """
+
+    model_config = _STRICT
+    role: str | None = None
+    node: str | None = None
+    port: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Target":
+        if sum(x is not None for x in (self.role, self.node, self.port)) != 1:
+            raise ValueError("give exactly one of role, node, port")
+        return self
+
+
+class Saves(BaseModel):
+    """Saved before the change (on the target) and put back by restore, whatever the candidate did."""
+
+    model_config = _STRICT
+    files: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+class Variant(BaseModel):
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    title: Text
+    target: Target
+    saves: Saves = Saves()
+    check: tuple[ProbeSpec, ...] | None = None   # overrides the intervention's check
+    note: str | None = None                      # French, for the jury: what exactly is broken
+
+
+class JuryNotes(BaseModel):
+    model_config = _STRICT
+    diagnostic: tuple[str, ...]
+    fixes: tuple[str, ...]
+    pitfalls: tuple[str, ...] = ()
+    watch: tuple[str, ...] = ()                  # which criteria to watch
+
+
+class Intervention(BaseModel):
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    title: Text
+    symptom: str                                 # what the jury member says, in French
+    competencies: tuple[str, ...] = Field(min_length=1)
+    difficulty: int = Field(ge=1, le=3)
+    category: Literal["réseau", "serveur", "poste", "sécurité", "impression"]
+    user: str = "client"                         # the user's machine: a node name or "client" (the first)
+    check: tuple[ProbeSpec, ...] = Field(min_length=1)
+    variants: tuple[Variant, ...] = Field(min_length=1)
+    jury: JuryNotes
+    playbook: str | None = None                  # default: interventions/<id>.yml
+
+    def variant(self, vid: str) -> Variant:
+        for v in self.variants:
+            if v.id == vid:
+                return v
+        raise KeyError(vid)
+
+    def checks_for(self, variant: Variant) -> tuple[ProbeSpec, ...]:
+        return variant.check if variant.check is not None else self.check
+
+    @property
+    def playbook_path(self) -> str:
+        return self.playbook or f"interventions/{self.id}.yml"
