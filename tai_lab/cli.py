@@ -264,6 +264,122 @@ def rebuild(ctx: click.Context, pod: int) -> None:
     _report_probes(ctx, lab.rebuild(pod), f"Après reconstruction du pod {pod}")
 
 
+# ---------------------------------------------------------------- interventions
+@cli.command()
+@click.option("--ccp", help="Only those evaluating this CCP (ccp1, ccp2, ccp3).")
+@click.option("--competency", help="Only those evaluating this competency (c14…).")
+@click.option("--coverage", is_flag=True, help="The référentiel's competencies against the interventions.")
+@click.pass_context
+def interventions(ctx: click.Context, ccp: str | None, competency: str | None, coverage: bool) -> None:
+    """What the jury can pick: title, symptom, competencies, variants."""
+    from .interventions import load_catalogue
+    cat = load_catalogue()
+    if coverage:
+        rows = cat.coverage()
+        if ctx.obj["json"]:
+            _json(rows)
+            return
+        t = Table(title="Couverture du référentiel")
+        for col in ("compétence", "intitulé", "interventions"):
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(r["competency"], r["title"], ", ".join(r["interventions"])
+                      or f"[yellow]— {r['not_covered_because']}[/yellow]")
+        out.print(t)
+        return
+    items = cat.select(ccp=ccp, competency=competency)
+    if ctx.obj["json"]:
+        _json([{"id": i.id, "title": i.title.model_dump(), "symptom": i.symptom, "category": i.category,
+                "competencies": list(i.competencies), "difficulty": i.difficulty,
+                "variants": [{"id": v.id, "title": v.title.model_dump()} for v in i.variants]} for i in items])
+        return
+    t = Table(title="Interventions")
+    for col in ("id", "intitulé", "compétences", "niv.", "variantes"):
+        t.add_column(col, overflow="fold")
+    for i in items:
+        t.add_row(i.id, f"{i.title.fr}\n[dim]{i.symptom}[/dim]", " ".join(i.competencies), str(i.difficulty),
+                  "\n".join(v.id for v in i.variants))
+    out.print(t)
+
+
+def _check_table(results) -> Table:
+    t = Table(title="État des interventions")
+    for col in ("pod", "intervention", "variante", "état", "preuve"):
+        t.add_column(col, overflow="fold")
+    for c in results:
+        state = "[green]RÉPARÉ[/green]" if c.fixed else "[red]EN PANNE[/red]"
+        t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
+            ("✓ " if r.passed else "✗ ") + r.evidence for r in c.results))
+    return t
+
+
+@cli.command()
+@click.argument("intervention")
+@click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
+@click.option("--variant", help="Which cause (default: the first).")
+@click.option("--random", "randomise", is_flag=True, help="Pick a variant at random.")
+@click.option("--seed", type=int, help="Seed of --random (to replay a session).")
+@lab_option
+@click.pass_context
+def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str | None,
+           randomise: bool, seed: int | None) -> None:
+    """Break something on a pod, prove it took, print the symptom to read out."""
+    res = _lab(ctx).inject(intervention, pod, variant=variant, seed=seed, randomise=randomise)
+    if ctx.obj["json"]:
+        _json({"pod": res.pod, "id": res.intervention.id, "variant": res.variant.id,
+               "symptom": res.intervention.symptom, "seconds": res.seconds,
+               "evidence": [r.as_dict() for r in res.evidence]})
+        return
+    out.print(f"[bold]{res.intervention.title.fr}[/bold] — pod {res.pod}, variante {res.variant.id} "
+              f"({res.seconds} s)")
+    out.print(f"[dim]Panne prouvée : " + "; ".join(r.evidence for r in res.evidence if not r.passed) + "[/dim]")
+    out.print(f"\n[bold]À lire à l'utilisateur :[/bold]\n{res.intervention.symptom}")
+
+
+@cli.command()
+@click.argument("intervention", required=False)
+@click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
+@click.option("--watch", is_flag=True, help="Refresh until fixed (Ctrl-C to stop).")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+@lab_option
+@click.pass_context
+def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: bool, interval: float) -> None:
+    """Is each active intervention fixed? With the probes' evidence."""
+    import time as _time
+    from rich.live import Live
+    lab = _lab(ctx)
+    results = lab.check(pod, intervention)
+    if ctx.obj["json"] and not watch:
+        _json([c.as_dict() for c in results])
+        return
+    if not watch:
+        out.print(_check_table(results) if results else "Aucune intervention active.")
+        ctx.exit(0 if all(c.fixed for c in results) else 1)
+    with Live(_check_table(results), console=out, refresh_per_second=4) as live:
+        while results and not all(c.fixed for c in results):
+            _time.sleep(interval)
+            results = lab.check(pod, intervention)
+            live.update(_check_table(results))
+    out.print("[green]Tout est réparé.[/green]")
+
+
+@cli.command()
+@click.argument("intervention", required=False)
+@click.option("--all", "everything", is_flag=True, help="Every active intervention of the pod.")
+@click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
+@lab_option
+@click.pass_context
+def restore(ctx: click.Context, intervention: str | None, everything: bool, pod: int | None) -> None:
+    """Undo an intervention exactly as the journal recorded it."""
+    if bool(intervention) == everything:
+        raise click.UsageError("give an INTERVENTION or --all")
+    done = _lab(ctx).restore(pod, None if everything else intervention)
+    if ctx.obj["json"]:
+        _json({"restored": done})
+    else:
+        out.print(f"[green]✓[/green] restauré : {', '.join(done) or '(rien d’actif)'}")
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:

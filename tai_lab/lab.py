@@ -218,6 +218,52 @@ class Lab:
             self.state.save()
         return self.verify(pod)
 
+    # ------------------------------------------------------------------ interventions
+    def require_pod_up(self, pod: int) -> None:
+        """Refuse to act on a pod whose machines are not all running (say which)."""
+        self._pods(pod)
+        down = [n.name for n in self.plan.pod(pod).nodes if not self.backend.node_running(pod, n.name)]
+        if down:
+            raise LabStateError(f"pod {pod} is not up: {', '.join(down)} not running",
+                                f"bring it back with: tai-lab reset --pod {pod}")
+
+    def default_pod(self, pod: int | None) -> int:
+        if pod is not None:
+            self._pods(pod)
+            return pod
+        if len(self.plan.pods) == 1:
+            return self.plan.pods[0].number
+        raise NotFoundError("which pod? this lab has several", "add --pod N")
+
+    def engine(self):
+        from .interventions.engine import Engine
+        return Engine(self, progress=self.progress)
+
+    def allowed_interventions(self) -> list[str] | None:
+        """The interventions the scenario lets the jury pick (None: the whole catalogue)."""
+        return self.state.data.get("interventions")
+
+    def inject(self, iid: str, pod: int | None = None, *, variant: str | None = None,
+               seed: int | None = None, randomise: bool = False):
+        pod = self.default_pod(pod)
+        allowed = self.allowed_interventions()
+        if allowed is not None and iid not in allowed:
+            self.engine().catalogue.get(iid)  # unknown ids get the full list first
+            raise NotFoundError(f"{iid} is not in this plateau's list", "allowed: " + ", ".join(allowed))
+        with lab_lock(self.name, f"tai-lab inject {iid} --pod {pod}"):
+            return self.engine().inject(iid, pod, variant=variant, seed=seed, randomise=randomise)
+
+    def check(self, pod: int | None = None, iid: str | None = None):
+        return self.engine().check(self.default_pod(pod), iid)
+
+    def restore(self, pod: int | None = None, iid: str | None = None) -> list[str]:
+        pod = self.default_pod(pod)
+        with lab_lock(self.name, f"tai-lab restore {iid or '--all'} --pod {pod}"):
+            return self.engine().restore(pod, iid)
+
+    def active_interventions(self, pod: int | None = None):
+        return self.engine().active(pod)
+
     def reset(self, pod: int | None = None, to: str = BASELINE) -> list[ProbeResult]:
         """Put pods back to a snapshot (default: the baseline of `up`), then verify them."""
         pods = self._pods(pod)
@@ -231,4 +277,5 @@ class Lab:
                 self.state.journal.event("reset", pod=n, to=to)
                 self.backend.revert(self.plan.pod(n), to)
                 self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
+                self.engine().clear(n)   # the revert undid every intervention of the pod
         return self.verify(pod)

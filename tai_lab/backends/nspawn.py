@@ -34,6 +34,13 @@ from ..state import LabState, Resource
 from ..transports.nsenter import NetnsTransport, NsenterTransport
 from .base import Progress
 
+# A node that reboots itself (a candidate types `reboot`) makes systemd-nspawn exit with
+# 133: start it again, as systemd-nspawn@.service does. SIGTERM powers the node off.
+_SUPERVISOR = (
+    'trap \'kill -TERM "$c" 2>/dev/null; wait "$c"; exit 0\' TERM INT; '
+    'while :; do "$@" & c=$!; wait "$c"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; done'
+)
+
 # Boot order inside a pod: the router first, then what serves, then who is served.
 _TIERS = {"router": 0, "server": 1, "printer": 1, "client": 2}
 _BOOT_TIMEOUT = 60.0
@@ -144,6 +151,20 @@ class NspawnBackend:
                                         "load it with: modprobe overlay")
         for img in {n.image for p in self.plan.pods for n in p.nodes if n.image} | {self.plan.upstream.image}:
             images.rootfs(img)  # raises with the build command when missing
+        self._ensure_inotify(sum(n.is_container for p in self.plan.pods for n in p.nodes) + 1)
+
+    def _ensure_inotify(self, containers: int) -> None:
+        """Each container's systemd needs a dozen inotify instances; Debian's default (128)
+        stops at about ten containers ("Failed to allocate manager object: Too many open files")."""
+        need = {"max_user_instances": 8192, "max_user_watches": 1048576} if containers > 4 else \
+            {"max_user_instances": 1024, "max_user_watches": 262144}
+        for key, value in need.items():
+            path = Path(f"/proc/sys/fs/inotify/{key}")
+            current = int(path.read_text())
+            if current < value:
+                self.progress(f"raising fs.inotify.{key} from {current} to {value} (containers need it)")
+                self.state.journal.event("host-sysctl", key=f"fs.inotify.{key}", old=current, new=value)
+                path.write_text(str(value))
 
     # ------------------------------------------------------------------ namespaces
     def _add_netns(self, name: str, pod: int | None) -> None:
@@ -272,7 +293,8 @@ class NspawnBackend:
         log = (self.node_dir(pod, node) / "console.log").open("ab")
         # /proc/sys/net writable: a router must be able to turn forwarding on.
         env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(["sh", "-c", _SUPERVISOR, f"tai-node:{machine}", *argv],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env)
         log.close()
         self.state.journal.will_create(Resource("process", key, pod, {
@@ -287,13 +309,14 @@ class NspawnBackend:
 
     @staticmethod
     def _verified_pid(res: Resource) -> int | None:
-        """The recorded nspawn PID if it is still that very process (not a reused PID)."""
+        """The recorded supervisor PID if it is still that very process (not a reused PID)."""
         data = res.data or {}
         pid = data.get("pid")
         machine = data.get("machine")
         if pid and _proc_start_time(pid) == data.get("start"):
             return pid
         # Crash between spawn and record: find it by its recorded machine name only.
+        orphan = None
         for p in Path("/proc").iterdir():
             if not p.name.isdigit():
                 continue
@@ -301,9 +324,11 @@ class NspawnBackend:
                 args = (p / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            if len(args) > 3 and args[3] == f"tai-node:{machine}".encode():
+                return int(p.name)            # the supervisor
             if args and args[0].endswith(b"systemd-nspawn") and f"--machine={machine}".encode() in args:
-                return int(p.name)
-        return None
+                orphan = int(p.name)          # an nspawn whose supervisor is gone
+        return orphan
 
     def leader(self, pod: int | None, node: str) -> int:
         pid = self._nspawn_pid(pod, node)
@@ -331,11 +356,17 @@ class NspawnBackend:
                     time.sleep(0.05)
             t = NsenterTransport(node, leader)
             while True:
-                res = t.run(["systemctl", "is-system-running", "--wait"], timeout=_BOOT_TIMEOUT)
+                left = max(1.0, deadline - time.monotonic())
+                res = t.run(["systemctl", "is-system-running", "--wait"], timeout=left)
                 if res.text in ("running", "degraded"):
                     return
                 if time.monotonic() > deadline:
-                    raise CommandFailed(f"container {node} (pod {pod}) did not finish booting: {res.text}")
+                    jobs = t.run(["systemctl", "list-jobs", "--no-pager"], timeout=5)
+                    log = self.node_dir(pod, node) / "console.log"
+                    tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+                    raise CommandFailed(f"container {node} (pod {pod}) did not finish booting in "
+                                        f"{_BOOT_TIMEOUT:.0f} s: {res.text or res.stderr}\n"
+                                        f"{jobs.stdout[-600:]}\n{tail}")
                 time.sleep(0.1)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -346,7 +377,7 @@ class NspawnBackend:
         if pid is not None:
             leader = _container_init(pid)
             if graceful:
-                os.kill(pid, signal.SIGTERM)  # nspawn asks the container's systemd to power off
+                os.kill(pid, signal.SIGTERM)  # → nspawn asks the container's systemd to power off
                 deadline = time.monotonic() + 10
                 while _proc_start_time(pid) is not None and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -361,7 +392,11 @@ class NspawnBackend:
                 while _proc_start_time(pid) is not None and time.monotonic() < deadline:
                     time.sleep(0.02)
                 if _proc_start_time(pid) is not None:
-                    os.kill(pid, signal.SIGKILL)
+                    for child in [pid, *_children(pid)]:   # supervisor first: it must not restart
+                        try:
+                            os.kill(child, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
             # reap if it is our child
             try:
                 os.waitpid(pid, os.WNOHANG)

@@ -73,6 +73,9 @@ class Variant(BaseModel):
     target: Target
     saves: Saves = Saves()
     check: tuple[ProbeSpec, ...] | None = None   # overrides the intervention's check
+    # Shell commands run on the target once the saved files and services are back
+    # (e.g. bring an interface up again with its restored configuration).
+    after_restore: tuple[str, ...] = ()
     note: str | None = None                      # French, for the jury: what exactly is broken
 
 

@@ -1,0 +1,167 @@
+"""Find an intervention's target on the pod as it is now.
+
+The candidate may have changed addresses, moved a service or chosen another server
+software: the DNS server is the one the user's machine asks, the DHCP server the one
+listening on port 67, the intranet the address its name resolves to. The plan is the
+fallback when the live pod says nothing.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..errors import LabStateError
+from .model import Intervention, Variant
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+# Server software a technician may have chosen, per service, in order of preference.
+SERVICE_CANDIDATES = {
+    "dns": ("named", "dnsmasq", "unbound"),
+    "dhcp": ("isc-dhcp-server", "dnsmasq", "kea-dhcp4-server"),
+    "web": ("nginx", "apache2", "lighttpd"),
+    "smb": ("smbd",),
+    "printer": ("tai-printer", "cups"),
+}
+
+ROLE_SERVICE = {"dns": "dns", "dhcp": "dhcp", "intranet": "web", "fileshare": "smb", "ipp-printer": "printer"}
+
+
+class Discovery:
+    def __init__(self, lab: "Lab", pod: int) -> None:
+        self.lab = lab
+        self.pod = pod
+        self.plan = lab.plan.pod(pod)
+        self._addr_cache: dict[str, list[str]] = {}
+
+    def run(self, node: str, argv: list[str]) -> str:
+        res = self.lab.backend.transport(self.pod, node).run(argv, timeout=10)
+        return res.stdout if res.ok else ""
+
+    def addresses(self, node: str) -> list[str]:
+        """IPv4 addresses a container has right now."""
+        if node not in self._addr_cache:
+            out = self.run(node, ["ip", "-4", "-o", "addr", "show"])
+            self._addr_cache[node] = [a for a in re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+                                      if not a.startswith("127.")]
+        return self._addr_cache[node]
+
+    def node_at(self, address: str) -> str | None:
+        for n in self.plan.nodes:
+            if n.is_container and address in self.addresses(n.name):
+                return n.name
+        return None
+
+    def user_node(self, item: Intervention) -> str:
+        if item.user == "client":
+            clients = [n.name for n in self.plan.nodes if n.kind == "client"]
+            if not clients:
+                raise LabStateError(f"pod {self.pod} has no client machine to play the user")
+            return clients[0]
+        self.plan.node(item.user)
+        return item.user
+
+    def active_service(self, node: str, kind: str) -> str:
+        names = SERVICE_CANDIDATES[kind]
+        out = self.run(node, ["systemctl", "is-active", *names])
+        states = out.split()
+        for name, state in zip(names, states):
+            if state == "active":
+                return name
+        return names[0]
+
+    def role_node(self, role: str, user: str) -> str:
+        live: str | None = None
+        if role == "dns":
+            out = self.run(user, ["cat", "/etc/resolv.conf"])
+            m = re.search(r"^nameserver\s+(\d+\.\d+\.\d+\.\d+)", out, re.M)
+            live = self.node_at(m.group(1)) if m else None
+        elif role == "dhcp":
+            live = next((n.name for n in self.plan.nodes if n.kind == "server"
+                         and self.run(n.name, ["ss", "-Hlun", "sport = :67"]).strip()), None)
+        elif role == "intranet":
+            out = self.run(user, ["getent", "ahostsv4", f"intranet.{self.plan.domain}"])
+            live = self.node_at(out.split()[0]) if out.split() else None
+        if live:
+            return live
+        planned = self.plan.nodes_with_role(role)
+        if not planned:
+            raise LabStateError(f"pod {self.pod} has no node with the role {role!r}",
+                                "this intervention needs one; pick another")
+        return planned[0].name
+
+    def port_of(self, node: str) -> dict:
+        """The switch (or access point) port a node's first interface is plugged into."""
+        n = self.plan.node(node)
+        iface = n.interfaces[0]
+        seg = iface.segment
+        if seg.kind == "vlan":
+            device = next(x.name for x in self.plan.nodes if x.kind == "switch")
+        elif seg.kind == "wireless":
+            device = seg.name
+        else:
+            raise LabStateError(f"{node} is not plugged into a switch port")
+        netns = self.lab.backend.netns(self.pod, device)
+        port = f"{node}-{iface.name}"
+        out = self.lab.backend.transport(self.pod, device).run(["ip", "-o", "link", "show", port]).stdout
+        m = re.search(r"master (\S+)", out)
+        bridges = [f"vlan{v.id}" for v in self.plan.vlans]
+        current = m.group(1) if m else None
+        other = next((b for b in bridges if b != current), None) if seg.kind == "vlan" else None
+        return {"port_device": device, "port_netns": netns, "port_name": port,
+                "port_bridge": current or "", "other_bridge": other or ""}
+
+    def context(self, item: Intervention, var: Variant) -> dict:
+        """Everything the playbooks and probes need, as the pod is now."""
+        user = self.user_node(item)
+        unode = self.plan.node(user)
+        uiface = unode.interfaces[0]
+        seg = uiface.segment
+        vlan = self.plan.vlan(seg.name) if seg.kind == "vlan" else next(
+            self.plan.vlan(i.segment.name) for i in self.plan.node(seg.name).interfaces
+            if i.segment.kind == "vlan")
+        router = next((n for n in self.plan.nodes if n.kind == "router"), None)
+        printer = next((n for n in self.plan.nodes if "ipp-printer" in n.roles), None)
+        share = dict(self.plan.services.get("fileshare", {}))
+        share_node = self.plan.nodes_with_role("fileshare")
+        ctx: dict = {
+            "pod": self.pod, "domain": self.plan.domain, "user_node": user, "user_iface": uiface.name,
+            "user_subnet": str(vlan.subnet), "gateway": str(vlan.gateway) if vlan.gateway else "",
+            "user_address": (self.addresses(user) or [""])[0],
+            "router_node": router.name if router else "",
+            "router_lan_iface": next((i.name for i in router.interfaces if i.segment.kind == "vlan"
+                                      and i.segment.name == vlan.name), "") if router else "",
+            "router_wan_iface": next((i.name for i in router.interfaces if i.segment.kind == "upstream"),
+                                     "") if router else "",
+            "printer_node": printer.name if printer else "",
+            "printer_fqdn": printer.fqdn if printer else "",
+            "printer_address": str(self.plan.address_of(printer.name)) if printer else "",
+            "share": share.get("share", ""), "share_user": share.get("user", ""),
+            "share_password": share.get("password", ""), "share_path": share.get("path", ""),
+            "share_server": share_node[0].fqdn if share_node else "",
+            "internet_site": self.lab.plan.upstream.sites[0].name if self.lab.plan.upstream.sites else "",
+            "internet_address": str(self.lab.plan.upstream.sites[0].address) if self.lab.plan.upstream.sites else "",
+            "upstream_resolver": str(self.lab.plan.upstream.resolver),
+            "timezone": "Europe/Paris",
+        }
+        ctx["intranet_url"] = f"http://intranet.{self.plan.domain}/"
+        ctx["intranet_marker"] = f"TAI-INTRANET-POD{self.pod}"
+        t = var.target
+        if t.port is not None:
+            node = user if t.port == "user" else t.port
+            ctx.update(self.port_of(node), target_node=self.port_of(node)["port_device"],
+                       target_is_port=True, port_node=node)
+        elif t.node is not None:
+            ctx["target_node"] = user if t.node == "user" else t.node
+            self.plan.node(ctx["target_node"])
+        else:
+            ctx["target_node"] = self.role_node(t.role, user)
+        if not t.port:
+            target = ctx["target_node"]
+            ctx["target_address"] = (self.addresses(target) or [""])[0]
+            kind = ROLE_SERVICE.get(t.role or "")
+            if kind:
+                ctx[f"{kind}_service"] = self.active_service(target, kind)
+        ctx.setdefault("target_is_port", False)
+        return ctx

@@ -1,0 +1,330 @@
+"""Inject a breakdown, tell whether it is fixed, restore it — with a journal first.
+
+inject:  find the target on the pod as it is now → save what the variant touches
+         (files, services) → journal "begin" → run the playbook (action=inject)
+         → journal "applied" → prove it took (the check fails from the user's machine);
+         if it did not take: restore and say so.
+check:   the intervention's behavioural checks from the user's machine: all pass = fixed.
+restore: the saved files and service states put back, whatever the candidate did
+         meanwhile, then the playbook (action=restore); also after a crash mid-inject.
+"""
+from __future__ import annotations
+
+import base64
+import sys
+import json
+import random
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from .. import provision
+from ..errors import LabStateError, NotFoundError, TaiLabError
+from ..probes import FAST_DNS, Probe, ProbeResult, run_probes
+from .catalogue import Catalogue, load_catalogue
+from .discover import Discovery
+from .model import Intervention, ProbeSpec, Variant
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Active:
+    pod: int
+    id: str
+    variant: str
+    step: str                 # begin (inject under way or interrupted), applied
+    since: float
+    ctx: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"pod": self.pod, "id": self.id, "variant": self.variant, "step": self.step,
+                "since": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.since)),
+                "target": self.ctx.get("target_node")}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    pod: int
+    id: str
+    variant: str
+    fixed: bool
+    results: tuple[ProbeResult, ...]
+    since: float
+
+    def as_dict(self) -> dict:
+        return {"pod": self.pod, "id": self.id, "variant": self.variant, "fixed": self.fixed,
+                "seconds_since_inject": round(time.time() - self.since, 1),
+                "evidence": [r.as_dict() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class InjectResult:
+    pod: int
+    intervention: Intervention
+    variant: Variant
+    evidence: tuple[ProbeResult, ...]
+    seconds: float
+
+
+def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
+    """A probe from its spec, with the pod's values ({domain}, {dns_server}…) filled in."""
+    def f(text: str | None) -> str | None:
+        return text.format(**ctx) if text is not None else None
+
+    node = ctx["user_node"] if spec.on == "user" else f(spec.on)
+    pid = f"{spec.probe}#{index}"
+    if spec.probe == "resolve":
+        return Probe(pid, f"{f(spec.name)} se résout", node, (*FAST_DNS, "getent", "ahostsv4", f(spec.name)),
+                     must_contain=f(spec.address), timeout=8)
+    if spec.probe == "fetch":
+        return Probe(pid, f"{f(spec.url)} s'affiche", node,
+                     (*FAST_DNS, "curl", "-fsS", "--connect-timeout", "2", "--max-time", "4", f(spec.url)),
+                     must_contain=f(spec.contains), timeout=8)
+    if spec.probe == "lease":
+        iface = f(spec.iface) or ctx["user_iface"]
+        return Probe(pid, f"{node} a une adresse dans {ctx['user_subnet']}", node,
+                     ("ip", "-4", "-o", "addr", "show", "dev", iface), in_subnet=ctx["user_subnet"])
+    if spec.probe == "ipp":
+        script = (f"a=$(getent ahostsv4 {ctx['printer_fqdn']} | head -n1 | cut -d' ' -f1) && [ -n \"$a\" ] && "
+                  "ipptool -T 2 -t ipp://$a:631/ipp/print get-printer-attributes.test")
+        return Probe(pid, "l'imprimante répond en IPP", node, (*FAST_DNS, "sh", "-c", script), must_contain="[PASS]",
+                     timeout=10)
+    if spec.probe in ("smb-list", "smb-write"):
+        cmd = "ls" if spec.probe == "smb-list" else \
+            "put /etc/hostname tai-test-ecriture.txt; rm tai-test-ecriture.txt"
+        return Probe(pid, f"le partage {ctx['share']} {'s’ouvre' if spec.probe == 'smb-list' else 'accepte un fichier'}",
+                     node, (*FAST_DNS, "smbclient", f"//{ctx['share_server']}/{ctx['share']}", "-U",
+                            f"{ctx['share_user']}%{ctx['share_password']}", "-t", "5", "-c", cmd),
+                     must_not_contain="NT_STATUS", timeout=12)
+    if spec.probe == "ping":
+        return Probe(pid, f"{f(spec.target)} répond vite et sans perte", node,
+                     ("ping", "-q", "-c", "20", "-i", "0.05", "-W", "1", "-w", "3", f(spec.target)),
+                     max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15)
+    if spec.probe == "clock":
+        return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
+                     max_skew_s=spec.max_skew_s, timezone=ctx.get("timezone", "Europe/Paris"))
+    raise ValueError(spec.probe)
+
+
+class Engine:
+    """Interventions on one lab; every public method runs under the lab's lock (taken by Lab)."""
+
+    def __init__(self, lab: "Lab", catalogue: Catalogue | None = None,
+                 progress: Progress = lambda _m: None) -> None:
+        self.lab = lab
+        self._catalogue = catalogue
+        self.progress = progress
+
+    @property
+    def catalogue(self) -> Catalogue:
+        # Loaded on first use: reading the journal (active, clear) must work even if a
+        # catalogue file is broken.
+        if self._catalogue is None:
+            self._catalogue = load_catalogue()
+        return self._catalogue
+
+    # ------------------------------------------------------------------ journal
+    def _record(self, step: str, pod: int, iid: str, variant: str, **data) -> None:
+        self.lab.state.journal.event("intervention", step=step, pod=pod, id=iid, variant=variant, **data)
+
+    def active(self, pod: int | None = None) -> list[Active]:
+        current: dict[tuple[int, str], Active] = {}
+        for r in self.lab.state.journal.records():
+            if r.get("op") != "event" or r.get("kind") != "intervention":
+                continue
+            d = r["data"]
+            key = (d["pod"], d["id"])
+            if d["step"] == "begin":
+                current[key] = Active(d["pod"], d["id"], d["variant"], "begin", r["t"], d.get("ctx", {}))
+            elif d["step"] == "applied" and key in current:
+                current[key].step = "applied"
+            elif d["step"] in ("restored", "rolled-back", "cleared"):
+                current.pop(key, None)
+        return [a for a in current.values() if pod is None or a.pod == pod]
+
+    def _saved_dir(self, pod: int, iid: str) -> Path:
+        return self.lab.state.dir / "interventions" / f"p{pod}-{iid}"
+
+    # ------------------------------------------------------------------ inject
+    def inject(self, iid: str, pod: int, *, variant: str | None = None,
+               seed: int | None = None, randomise: bool = False) -> InjectResult:
+        item = self.catalogue.get(iid)
+        if variant and randomise:
+            raise TaiLabError("choose --variant or --random, not both")
+        if randomise:
+            var = random.Random(seed).choice(item.variants)
+        elif variant:
+            try:
+                var = item.variant(variant)
+            except KeyError:
+                raise NotFoundError(f"intervention {iid!r} has no variant {variant!r}",
+                                    "variants: " + ", ".join(v.id for v in item.variants)) from None
+        else:
+            var = item.variants[0]
+        self.lab.require_pod_up(pod)
+        already = [a for a in self.active(pod) if a.id == iid]
+        if already:
+            raise LabStateError(f"{iid} is already active on pod {pod} (variant {already[0].variant})",
+                                f"restore it first: tai-lab restore {iid} --pod {pod}")
+
+        started = time.monotonic()
+        disc = Discovery(self.lab, pod)
+        ctx = disc.context(item, var)              # raises when the pod lacks the target
+        saved = self._save(pod, item, var, ctx)
+        self._record("begin", pod, iid, var.id, ctx=ctx, saved=saved)
+        try:
+            self._playbook(item, var, ctx, "inject")
+            self._record("applied", pod, iid, var.id)
+            evidence = self._wait_broken(item, var, ctx)
+        except BaseException as exc:
+            self.progress(f"inject failed ({exc}); rolling back")
+            self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
+            raise
+        if evidence is None:
+            self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
+            raise LabStateError(f"{iid} ({var.id}) did not take on pod {pod}: the user's checks still pass",
+                                "the pod was put back; try another variant")
+        return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2))
+
+    def _wait_broken(self, item: Intervention, var: Variant, ctx: dict) -> list[ProbeResult] | None:
+        """The fault must show from the user's machine (a few tries: services take a moment)."""
+        deadline = time.monotonic() + 8
+        while True:
+            results = self._probe(item, var, ctx)
+            if not all(r.passed for r in results):
+                return results
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.3)
+
+    # ------------------------------------------------------------------ check
+    def check(self, pod: int, iid: str | None = None) -> list[CheckResult]:
+        out = []
+        actives = [a for a in self.active(pod) if iid is None or a.id == iid]
+        if iid and not actives:
+            self.catalogue.get(iid)
+            raise LabStateError(f"{iid} is not active on pod {pod}",
+                                "active: " + (", ".join(a.id for a in self.active(pod)) or "(none)"))
+        for a in actives:
+            item = self.catalogue.get(a.id)
+            var = item.variant(a.variant)
+            results = self._probe(item, var, a.ctx)
+            out.append(CheckResult(pod, a.id, a.variant, all(r.passed for r in results), tuple(results), a.since))
+        return out
+
+    def _probe(self, item: Intervention, var: Variant, ctx: dict) -> list[ProbeResult]:
+        probes = [build_probe(s, ctx, n) for n, s in enumerate(item.checks_for(var))]
+        return run_probes(ctx["pod"], probes, self.lab.backend.transport)
+
+    # ------------------------------------------------------------------ restore
+    def restore(self, pod: int, iid: str | None = None) -> list[str]:
+        """Undo what the journal recorded (one intervention, or all with iid None)."""
+        actives = [a for a in self.active(pod) if iid is None or a.id == iid]
+        if iid and not actives:
+            self.catalogue.get(iid)
+            raise LabStateError(f"{iid} is not active on pod {pod}", "nothing to restore")
+        done = []
+        for a in actives:
+            saved = self._saved(pod, a.id)
+            self._undo(pod, a.id, a.variant, a.ctx, saved, "restored")
+            done.append(a.id)
+        return done
+
+    def clear(self, pod: int) -> None:
+        """Forget the pod's active interventions (after a reset put the whole pod back)."""
+        for a in self.active(pod):
+            self._record("cleared", pod, a.id, a.variant)
+
+    def _undo(self, pod: int, iid: str, variant: str, ctx: dict, saved: dict, step: str) -> None:
+        item = self.catalogue.get(iid)
+        var = item.variant(variant)
+        # Saved files and service states first, then the playbook's own restore steps
+        # (which may rely on them, e.g. renew a lease once the DHCP server is back).
+        self._put_back(pod, ctx, saved)
+        self._playbook(item, var, ctx, "restore")
+        if var.after_restore:
+            t = self.lab.backend.transport(pod, ctx["target_node"])
+            for cmd in var.after_restore:
+                t.run(["sh", "-c", cmd.format(**ctx)], timeout=30)
+        self._record(step, pod, iid, variant)
+
+    # ------------------------------------------------------------------ saving
+    def _save(self, pod: int, item: Intervention, var: Variant, ctx: dict) -> dict:
+        """Save the files and service states the variant touches, on the target, before anything."""
+        if not (var.saves.files or var.saves.services):
+            return {"files": {}, "services": {}}
+        t = self.lab.backend.transport(pod, ctx["target_node"])
+        files: dict[str, dict] = {}
+        for pattern in var.saves.files:
+            path = pattern.format(**ctx)
+            q = shlex.quote(path)
+            res = t.run(["sh", "-c", f"if [ -L {q} ]; then echo LINK; readlink {q}; elif [ -e {q} ]; then "
+                                     f"stat -c '%a %u %g' {q}; base64 -w0 {q}; else echo MISSING; fi"])
+            lines = res.stdout.split("\n", 1)
+            if lines[0].strip() == "MISSING":
+                files[path] = {"exists": False}
+            elif lines[0].strip() == "LINK":
+                files[path] = {"exists": True, "link": lines[1].strip()}
+            else:
+                mode, uid, gid = lines[0].split()
+                files[path] = {"exists": True, "mode": mode, "uid": uid, "gid": gid,
+                               "b64": lines[1].strip() if len(lines) > 1 else ""}
+        services: dict[str, dict] = {}
+        for pattern in var.saves.services:
+            unit = pattern.format(**ctx)
+            act = t.run(["systemctl", "is-active", unit]).text
+            ena = t.run(["systemctl", "is-enabled", unit]).text
+            services[unit] = {"active": act == "active", "enabled": ena == "enabled"}
+        saved = {"node": ctx["target_node"], "files": files, "services": services}
+        d = self._saved_dir(pod, item.id)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "saved.json").write_text(json.dumps(saved))
+        return {"node": ctx["target_node"], "dir": str(d)}
+
+    def _saved(self, pod: int, iid: str) -> dict:
+        f = self._saved_dir(pod, iid) / "saved.json"
+        return {"dir": str(f.parent)} if f.is_file() else {"files": {}, "services": {}}
+
+    def _put_back(self, pod: int, ctx: dict, saved: dict) -> None:
+        if "dir" in saved:
+            saved = json.loads((Path(saved["dir"]) / "saved.json").read_text())
+        if not (saved.get("files") or saved.get("services")):
+            return
+        t = self.lab.backend.transport(pod, saved["node"])
+        for path, info in saved["files"].items():
+            q = shlex.quote(path)
+            if not info["exists"]:
+                t.run(["rm", "-rf", path])
+                continue
+            if "link" in info:
+                t.run(["ln", "-sfn", info["link"], path])
+                continue
+            data = base64.b64decode(info["b64"]).decode("latin-1")
+            res = t.run(["sh", "-c", f"mkdir -p $(dirname {q}) && cat > {q} && chmod {info['mode']} {q} && "
+                                     f"chown {info['uid']}:{info['gid']} {q}"], input=data)
+            if not res.ok:
+                raise LabStateError(f"could not put back {path} on {saved['node']}: {res.stderr.strip()}")
+        for unit, st in saved["services"].items():
+            t.run(["systemctl", "enable" if st["enabled"] else "disable", unit])
+            t.run(["systemctl", "restart" if st["active"] else "stop", unit])
+
+    # ------------------------------------------------------------------ playbooks
+    def _playbook(self, item: Intervention, var: Variant, ctx: dict, action: str) -> None:
+        hosts = {"target": ctx["target_node"], "user": ctx["user_node"]}
+        groups: dict[str, dict] = {}
+        for alias, node in hosts.items():
+            if ctx.get("target_is_port") and alias == "target":
+                hv = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+            else:
+                hv = self.lab.backend.ansible_host_vars(ctx["pod"], node)
+            groups[f"tai_{alias}"] = {"hosts": {alias: hv}}
+        inv = {"all": {"children": groups}}
+        provision.run_playbook(self.lab.state.dir / "ansible-interventions", item.playbook_path, inv,
+                               progress=lambda _m: None,
+                               extravars={**ctx, "variant": var.id, "step": action})
