@@ -241,7 +241,7 @@ class Lab:
 
     def allowed_interventions(self) -> list[str] | None:
         """The interventions the scenario lets the jury pick (None: the whole catalogue)."""
-        return self.state.data.get("interventions")
+        return list(self.plan.interventions) if self.plan.interventions is not None else None
 
     def inject(self, iid: str, pod: int | None = None, *, variant: str | None = None,
                seed: int | None = None, randomise: bool = False):

@@ -133,6 +133,8 @@ class LabPlan:
     source: str                        # scenario file it came from
     upstream: UpstreamPlan
     pods: tuple[PodPlan, ...]
+    timezone: str = "Europe/Paris"
+    interventions: tuple[str, ...] | None = None   # what the jury may pick (None: all)
 
     def pod(self, number: int) -> PodPlan:
         for p in self.pods:

@@ -37,6 +37,7 @@ def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
         "pod": pod.number, "inventory_node": node.name, "kind": node.kind,
         "domain": pod.domain, "roles": list(node.roles), "interfaces": _iface_vars(node),
         "dns_server": dns_addr, "upstream_resolver": str(plan.upstream.resolver),
+        "timezone": plan.timezone,
         **pod.services,
     }
     if not any(i.dhcp for i in node.interfaces):

@@ -41,8 +41,9 @@ _SUPERVISOR = (
     'while :; do "$@" & c=$!; wait "$c"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; done'
 )
 
-# Boot order inside a pod: the router first, then what serves, then who is served.
-_TIERS = {"router": 0, "server": 1, "printer": 1, "client": 2}
+# Boot order inside a pod: what serves (router and its DHCP relay, servers, printer)
+# boots together, then who is served, so the clients' first DHCP request is answered.
+_TIERS = {"router": 0, "server": 0, "printer": 0, "client": 1}
 _BOOT_TIMEOUT = 60.0
 
 

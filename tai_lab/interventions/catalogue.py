@@ -83,7 +83,8 @@ def load_catalogue(directory: str | None = None) -> Catalogue:
                 problems.append(smap.problem(("competencies", n), f"unknown competency {cid!r}",
                                              f"ids of the référentiel: {', '.join(sorted(ref_ids))}"))
         if not (playbooks / item.playbook_path).is_file():
-            problems.append(smap.problem(("id",), f"no playbook {item.playbook_path}",
+            problems.append(smap.problem(("playbook",) if item.playbook else ("id",),
+                                         f"no playbook {item.playbook_path}",
                                          f"write playbooks/{item.playbook_path}"))
         ids = [v.id for v in item.variants]
         if len(set(ids)) != len(ids):

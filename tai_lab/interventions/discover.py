@@ -143,7 +143,7 @@ class Discovery:
             "internet_site": self.lab.plan.upstream.sites[0].name if self.lab.plan.upstream.sites else "",
             "internet_address": str(self.lab.plan.upstream.sites[0].address) if self.lab.plan.upstream.sites else "",
             "upstream_resolver": str(self.lab.plan.upstream.resolver),
-            "timezone": "Europe/Paris",
+            "timezone": self.lab.plan.timezone,
         }
         ctx["intranet_url"] = f"http://intranet.{self.plan.domain}/"
         ctx["intranet_marker"] = f"TAI-INTRANET-POD{self.pod}"

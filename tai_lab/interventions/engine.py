@@ -15,6 +15,7 @@ import sys
 import json
 import random
 import shlex
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ class InjectResult:
 
 
 def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
-    """A probe from its spec, with the pod's values ({domain}, {dns_server}…) filled in."""
+    """A probe from its spec, with the pod's values ({domain}, {gateway}…) filled in."""
     def f(text: str | None) -> str | None:
         return text.format(**ctx) if text is not None else None
 
@@ -240,6 +241,7 @@ class Engine:
         """Forget the pod's active interventions (after a reset put the whole pod back)."""
         for a in self.active(pod):
             self._record("cleared", pod, a.id, a.variant)
+            shutil.rmtree(self._saved_dir(pod, a.id), ignore_errors=True)
 
     def _undo(self, pod: int, iid: str, variant: str, ctx: dict, saved: dict, step: str) -> None:
         item = self.catalogue.get(iid)
@@ -253,10 +255,13 @@ class Engine:
             for cmd in var.after_restore:
                 t.run(["sh", "-c", cmd.format(**ctx)], timeout=30)
         self._record(step, pod, iid, variant)
+        shutil.rmtree(self._saved_dir(pod, iid), ignore_errors=True)
 
     # ------------------------------------------------------------------ saving
     def _save(self, pod: int, item: Intervention, var: Variant, ctx: dict) -> dict:
         """Save the files and service states the variant touches, on the target, before anything."""
+        d = self._saved_dir(pod, item.id)
+        shutil.rmtree(d, ignore_errors=True)   # never restore what an earlier inject saved
         if not (var.saves.files or var.saves.services):
             return {"files": {}, "services": {}}
         t = self.lab.backend.transport(pod, ctx["target_node"])
@@ -282,7 +287,6 @@ class Engine:
             ena = t.run(["systemctl", "is-enabled", unit]).text
             services[unit] = {"active": act == "active", "enabled": ena == "enabled"}
         saved = {"node": ctx["target_node"], "files": files, "services": services}
-        d = self._saved_dir(pod, item.id)
         d.mkdir(parents=True, exist_ok=True)
         (d / "saved.json").write_text(json.dumps(saved))
         return {"node": ctx["target_node"], "dir": str(d)}

@@ -95,6 +95,8 @@ def expand(scenario: Scenario, *, source: str, pods: int | None = None) -> LabPl
         source=source,
         upstream=upstream,
         pods=tuple(_expand_pod(scenario, n) for n in range(1, count + 1)),
+        timezone=scenario.timezone,
+        interventions=tuple(scenario.interventions) if scenario.interventions is not None else None,
     )
 
 

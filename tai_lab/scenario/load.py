@@ -330,7 +330,25 @@ class _Checker:
         self.check_patterns()
         self.check_addresses()
         self.check_networks_distinct()
+        self.check_jury()
         return self.problems
+
+    def check_jury(self) -> None:
+        """The time zone exists; the jury's interventions are in the catalogue."""
+        from zoneinfo import available_timezones
+        if self.scenario.timezone not in available_timezones():
+            close = get_close_matches(self.scenario.timezone, sorted(available_timezones()), n=1)
+            self.add(("timezone",), f"unknown time zone {self.scenario.timezone!r}",
+                     f"did you mean {close[0]!r}?" if close else "for example Europe/Paris")
+        if self.scenario.interventions is None:
+            return
+        from tai_lab.interventions.catalogue import load_catalogue  # lazy: the catalogue loads files too
+        ids = load_catalogue().ids
+        for n, iid in enumerate(self.scenario.interventions):
+            if iid not in ids:
+                close = get_close_matches(iid, ids, n=1)
+                self.add(("interventions", n), f"unknown intervention {iid!r}",
+                         f"did you mean {close[0]!r}?" if close else f"valid ids: {', '.join(ids)}")
 
     # Each node on its own.
     def check_nodes(self) -> None:

@@ -152,3 +152,6 @@ class Scenario(_Strict):
     pods: int = Field(1, ge=1, le=MAX_PODS, description="Number of candidate pods")
     upstream: Upstream
     pod: Pod
+    timezone: str = Field("Europe/Paris", description="Time zone of the plateau's machines")
+    interventions: list[str] | None = Field(
+        None, description="Interventions the jury may pick (ids of scenarios/interventions/); default: all")

@@ -1,0 +1,105 @@
+"""Benchmarks of the interventions on the nspawn backend (issue 3).
+
+For every intervention (first variant), over several rounds on one pod: inject latency
+(command to proven broken), check latency while broken and once restored, restore time.
+Medians go to docs/benchmarks.md (the section of the same name is replaced).
+
+    sudo python3 bench/interventions.py [--rounds 3] [--only dns-failure,slowness]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tai_lab.interventions import load_catalogue  # noqa: E402
+from tai_lab.lab import Lab  # noqa: E402
+
+LAB = "bint"
+TITLE = "## Interventions on the nspawn backend (issue 3)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tai-bench-int-"))
+    os.environ.setdefault("TAI_LAB_IMAGES", "/var/lib/tai-lab/images")
+    os.environ["TAI_LAB_HOME"] = str(home)
+    scenario = home / "bint.yaml"
+    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", (ROOT / "scenarios/tai-standard.yaml").read_text(),
+                               count=1, flags=re.M))
+    ids = [x for x in args.only.split(",") if x] or load_catalogue().ids
+    rows = []
+    try:
+        lab = Lab.up(scenario, pods=1)
+        for iid in ids:
+            inj, chk_broken, chk_ok, rst = [], [], [], []
+            for _ in range(args.rounds):
+                t = time.monotonic()
+                lab.inject(iid, 1)
+                inj.append(time.monotonic() - t)
+                t = time.monotonic()
+                (c,) = lab.check(1, iid)
+                chk_broken.append(time.monotonic() - t)
+                assert not c.fixed
+                t = time.monotonic()
+                lab.restore(1, iid)
+                rst.append(time.monotonic() - t)
+                # a check of the same probes once working (what the jury's watch sees after a fix)
+                item = lab.engine().catalogue.get(iid)
+                from tai_lab.interventions.engine import build_probe
+                from tai_lab.interventions.discover import Discovery
+                from tai_lab.probes import run_probes
+                ctx = Discovery(lab, 1).context(item, item.variants[0])
+                probes = [build_probe(s, ctx, n) for n, s in enumerate(item.checks_for(item.variants[0]))]
+                t = time.monotonic()
+                res = run_probes(1, probes, lab.backend.transport)
+                chk_ok.append(time.monotonic() - t)
+                assert all(r.passed for r in res), [r.evidence for r in res if not r.passed]
+            rows.append((iid, statistics.median(inj), statistics.median(chk_broken),
+                         statistics.median(chk_ok), statistics.median(rst)))
+            print(f"{iid}: inject {rows[-1][1]:.2f}s check(broken) {rows[-1][2]:.2f}s "
+                  f"check(ok) {rows[-1][3]:.2f}s restore {rows[-1][4]:.2f}s", flush=True)
+    finally:
+        from tai_lab.state import existing_labs
+        if LAB in existing_labs():
+            Lab.down(LAB)
+    write(args, rows)
+
+
+def write(args, rows) -> None:
+    lines = [
+        TITLE, "",
+        f"Command: `sudo python3 bench/interventions.py --rounds {args.rounds}`  ",
+        f"Machine: {os.cpu_count()} cores; run {time.strftime('%Y-%m-%d %H:%M')}; first variant of each "
+        f"intervention, median of {args.rounds} rounds, one pod.", "",
+        "| intervention | inject → proven broken (s) | check while broken (s) | check when working (s) | restore (s) |",
+        "|---|---:|---:|---:|---:|",
+        *[f"| {i} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |" for i, a, b, c, d in rows], "",
+        f"Median over interventions: inject {statistics.median(r[1] for r in rows):.2f} s, "
+        f"check when working {statistics.median(r[3] for r in rows):.2f} s, "
+        f"check while broken {statistics.median(r[2] for r in rows):.2f} s "
+        "(targets: inject < 3 s, check < 0.5 s).", "",
+    ]
+    out = Path(args.out)
+    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
+    section = "\n".join(lines)
+    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    out.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
