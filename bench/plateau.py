@@ -77,6 +77,7 @@ def main() -> None:
     scenario = scenario_copy(home)
     rows_up: list[tuple[int, float, float, int, str]] = []
     reset_times: list[float] = []
+    steps: list[dict] = []
     rebuild_times: list[float] = []
     try:
         for n in counts:
@@ -97,6 +98,8 @@ def main() -> None:
                     t = time.monotonic()
                     res = lab.reset(pod=1)
                     reset_times.append(time.monotonic() - t)
+                    steps.append(dict(lab.backend.last_timings, verify=round(
+                        reset_times[-1] - sum(lab.backend.last_timings.values()), 3)))
                     assert all(r.passed for r in res), [r.evidence for r in res if not r.passed]
                     t = time.monotonic()
                     res = lab.rebuild(1)
@@ -111,10 +114,10 @@ def main() -> None:
         if LAB in existing_labs():
             Lab.down(LAB)
 
-    write(args, rows_up, reset_times, rebuild_times)
+    write(args, rows_up, reset_times, rebuild_times, steps)
 
 
-def write(args, rows_up, reset_times, rebuild_times) -> None:
+def write(args, rows_up, reset_times, rebuild_times, steps) -> None:
     med_reset, med_rebuild = statistics.median(reset_times), statistics.median(rebuild_times)
     lines = [
         "## Plateau on the nspawn backend (issue 2)",
@@ -137,6 +140,9 @@ def write(args, rows_up, reset_times, rebuild_times) -> None:
         f"{', '.join(f'{x:.2f}' for x in rebuild_times)} |",
         "",
         f"**Reset is {med_rebuild / med_reset:.1f}× faster than rebuilding the pod** (target: ≥ 20×).",
+        "",
+        "Where a reset's time goes (median of the rounds, s): " + ", ".join(
+            f"{k} {statistics.median(s[k] for s in steps):.2f}" for k in steps[0]) if steps else "",
         "",
     ]
     out = Path(args.out)

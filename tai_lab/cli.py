@@ -38,6 +38,16 @@ def lab_option(f):
                         help="Lab to act on (default: the only one up).")(f)
 
 
+def json_option(f):
+    """`--json` accepted after the command too (tai-lab status --json)."""
+    def remember(ctx: click.Context, _param, value):
+        if value:
+            ctx.ensure_object(dict)["json"] = True
+        return value
+    return click.option("--json", "json_flag", is_flag=True, expose_value=False, callback=remember,
+                        help="Print data as JSON.")(f)
+
+
 def _lab(ctx: click.Context):
     from .lab import Lab
     return Lab(ctx.obj.get("lab"), progress=_progress)
@@ -80,6 +90,7 @@ def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@json_option
 @click.pass_context
 def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
     """Check a scenario file; print every problem with file:line and a hint."""
@@ -116,6 +127,7 @@ def image_build(name: str, force: bool) -> None:
 
 
 @image.command("list")
+@json_option
 @click.pass_context
 def image_list(ctx: click.Context) -> None:
     """Known recipes and whether they are built."""
@@ -136,6 +148,7 @@ def image_list(ctx: click.Context) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
 @click.option("--backend", default="nspawn", show_default=True, help="nspawn (containers).")
+@json_option
 @click.pass_context
 def up(ctx: click.Context, scenario: str, pods: int | None, backend: str) -> None:
     """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
@@ -150,6 +163,7 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str) -> Non
 
 @cli.command()
 @lab_option
+@json_option
 @click.pass_context
 def down(ctx: click.Context) -> None:
     """Remove everything the lab created (and nothing else)."""
@@ -163,6 +177,7 @@ def down(ctx: click.Context) -> None:
 
 @cli.command()
 @lab_option
+@json_option
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Pods, their phase and which nodes run."""
@@ -187,6 +202,7 @@ def status(ctx: click.Context) -> None:
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 @lab_option
+@json_option
 @click.pass_context
 def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], timeout: float) -> None:
     """Run COMMAND on NODE of POD, out of band: tai-lab exec 1 pc1 -- ip addr."""
@@ -205,6 +221,7 @@ def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], tim
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--no-verify", is_flag=True, help="Do not prove the change with the health probes.")
 @lab_option
+@json_option
 @click.pass_context
 def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool) -> None:
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
@@ -225,6 +242,7 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool) -> N
 @cli.command()
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @lab_option
+@json_option
 @click.pass_context
 def verify(ctx: click.Context, pod: int | None) -> None:
     """Health probes from the users' point of view; exit 1 if one fails."""
@@ -247,6 +265,7 @@ def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--to", "to", default="baseline", show_default=True, help="Snapshot to go back to.")
 @lab_option
+@json_option
 @click.pass_context
 def reset(ctx: click.Context, pod: int | None, to: str) -> None:
     """Put pods back to a snapshot, then verify them."""
@@ -257,6 +276,7 @@ def reset(ctx: click.Context, pod: int | None, to: str) -> None:
 @cli.command()
 @click.option("--pod", type=int, required=True, help="The pod to rebuild from scratch.")
 @lab_option
+@json_option
 @click.pass_context
 def rebuild(ctx: click.Context, pod: int) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
@@ -269,6 +289,7 @@ def rebuild(ctx: click.Context, pod: int) -> None:
 @click.option("--ccp", help="Only those evaluating this CCP (ccp1, ccp2, ccp3).")
 @click.option("--competency", help="Only those evaluating this competency (c14…).")
 @click.option("--coverage", is_flag=True, help="The référentiel's competencies against the interventions.")
+@json_option
 @click.pass_context
 def interventions(ctx: click.Context, ccp: str | None, competency: str | None, coverage: bool) -> None:
     """What the jury can pick: title, symptom, competencies, variants."""
@@ -320,6 +341,7 @@ def _check_table(results) -> Table:
 @click.option("--random", "randomise", is_flag=True, help="Pick a variant at random.")
 @click.option("--seed", type=int, help="Seed of --random (to replay a session).")
 @lab_option
+@json_option
 @click.pass_context
 def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str | None,
            randomise: bool, seed: int | None) -> None:
@@ -342,6 +364,7 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
 @click.option("--watch", is_flag=True, help="Refresh until fixed (Ctrl-C to stop).")
 @click.option("--interval", type=float, default=2.0, show_default=True)
 @lab_option
+@json_option
 @click.pass_context
 def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: bool, interval: float) -> None:
     """Is each active intervention fixed? With the probes' evidence."""
@@ -368,6 +391,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
 @click.option("--all", "everything", is_flag=True, help="Every active intervention of the pod.")
 @click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
 @lab_option
+@json_option
 @click.pass_context
 def restore(ctx: click.Context, intervention: str | None, everything: bool, pod: int | None) -> None:
     """Undo an intervention exactly as the journal recorded it."""

@@ -113,6 +113,19 @@ def _container_init(nspawn_pid: int) -> int | None:
     return None
 
 
+class _Stopwatch:
+    """Durations of the steps of a long operation (kept for the benchmarks)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = round(now - self._t, 3)
+        self._t = now
+
+
 def _mounted(path: Path) -> bool:
     target = str(path)
     with open("/proc/self/mountinfo") as f:
@@ -130,6 +143,7 @@ class NspawnBackend:
         self.plan = plan  # type: ignore[assignment]
         self.progress = progress
         self.prefix = f"tai-{state.lab}"
+        self.last_timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ names
     def netns(self, pod: int | None, node: str) -> str:
@@ -483,18 +497,24 @@ class NspawnBackend:
             raise NotFoundError(f"pod {n} has no snapshot {name!r}",
                                 f"snapshots of pod {n}: {', '.join(self.snapshots(n)) or '(none)'}")
         containers = [x for x in pod.nodes if x.is_container]
+        clock = _Stopwatch()
         live = [r for r in reversed(self.state.journal.live()) if r.pod == n and r.kind != "dir"]
         self._teardown(live)  # processes, mounts, namespaces (the network is rebuilt from the plan)
+        clock.lap("power off")
         for node in containers:
             d = self.node_dir(n, node.name)
             shutil.rmtree(d / "upper", ignore_errors=True)
             shutil.rmtree(d / "work", ignore_errors=True)
             subprocess.run(["cp", "-a", "--reflink=auto", str(snap / node.name), str(d / "upper")],
                            check=True, capture_output=True)
+        clock.lap("layers back")
         self._wire_pod(pod)
         for node in containers:
             self._mount_root(n, node.name, node.image or "")
+        clock.lap("network and mounts")
         self._boot(n, containers)
+        clock.lap("boot")
+        self.last_timings = clock.laps
 
     # ------------------------------------------------------------------ access
     def transport(self, pod: int | None, node: str):

@@ -84,8 +84,9 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
         return Probe(pid, f"{f(spec.name)} se résout", node, (*FAST_DNS, "getent", "ahostsv4", f(spec.name)),
                      must_contain=f(spec.address), timeout=8)
     if spec.probe == "fetch":
-        return Probe(pid, f"{f(spec.url)} s'affiche", node,
-                     (*FAST_DNS, "curl", "-fsS", "--connect-timeout", "2", "--max-time", "4", f(spec.url)),
+        curl = ("curl", "-fsS", "--connect-timeout", "2", "--max-time", "4", f(spec.url))
+        argv = ("bash", "-lc", shlex.join(curl)) if spec.login else curl
+        return Probe(pid, f"{f(spec.url)} s'affiche", node, (*FAST_DNS, *argv),
                      must_contain=f(spec.contains), timeout=8)
     if spec.probe == "lease":
         iface = f(spec.iface) or ctx["user_iface"]

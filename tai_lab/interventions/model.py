@@ -31,6 +31,7 @@ class ProbeSpec(BaseModel):
     address: str | None = None
     url: str | None = None           # fetch
     contains: str | None = None
+    login: bool = False              # fetch from the user's login shell (their environment, proxy…)
     iface: str | None = None         # lease (default: the user's first interface)
     target: str | None = None        # ping: an address or a name
     max_rtt_ms: float = 100.0

@@ -96,16 +96,18 @@ class SourceMap:
         return Problem(self.file, line, column, format_path(loc), message, hint)
 
 
-def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "file") -> tuple[M, SourceMap]:
+def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "file",
+               hint: str | None = None) -> tuple[M, SourceMap]:
     """Read a YAML file into a pydantic model; every problem with file:line and a hint.
 
-    The same reporting as scenarios, for any data file of the project (interventions…).
+    The same reporting for every data file of the project (scenarios, interventions…);
+    ``hint`` is offered when the file is missing or not a mapping.
     """
     file = os.fspath(path)
     try:
         text = Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NotFoundError(f"{what} not found: {file}") from None
+        raise NotFoundError(f"{what} not found: {file}", hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
     try:
@@ -114,7 +116,7 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
         raise ScenarioError([_yaml_problem(file, exc)], file) from None
     smap = SourceMap.from_yaml(file, data)
     if not isinstance(data, dict):
-        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping")], file)
+        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file)
     try:
         return model.model_validate(_plain(data)), smap
     except ValidationError as exc:
@@ -128,35 +130,11 @@ def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None) -> t
     Raises :class:`ScenarioError` carrying every problem found, or
     :class:`NotFoundError` when the file does not exist.
     """
-    file = os.fspath(path)
-    try:
-        with open(file, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        raise NotFoundError(f"scenario file not found: {file}", hint="see scenarios/ for examples") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
-
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        raise ScenarioError([_yaml_problem(file, exc)], file) from None
-    smap = SourceMap.from_yaml(file, data)
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            [smap.problem((), "the scenario must be a YAML mapping", "start from scenarios/tai-standard.yaml")],
-            file,
-        )
-
-    try:
-        scenario = Scenario.model_validate(_plain(data))
-    except ValidationError as exc:
-        problems = [_pydantic_problem(err, smap) for err in exc.errors()]
-        raise ScenarioError(_sorted(problems), file) from None
-
+    scenario, smap = load_model(path, Scenario, what="scenario",
+                                hint="start from scenarios/tai-standard.yaml")
     problems = check_scenario(scenario, smap, pod_count(scenario, pods))
     if problems:
-        raise ScenarioError(_sorted(problems), file)
+        raise ScenarioError(_sorted(problems), os.fspath(path))
     return scenario, smap
 
 

@@ -28,7 +28,7 @@ VARIANTS = [(i.id, v.id) for i in CATALOGUE.interventions.values() for v in i.va
 
 # What a technician would do to fix each variant (node, shell command), not `restore`.
 # "switch" and "ap" commands stand for the technician's action on the network device.
-RENEW = ("pc1", "dhclient -r eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 10 dhclient -1 eth0")
+RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 20 ifup eth0")
 FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("cable-unplugged", "link-down"): [("switch", "ip link set pc1-eth0 up")],
     ("client-gateway", "static-wrong-gateway"): [("pc1", "printf 'auto eth0\\niface eth0 inet dhcp\\n' > "
@@ -68,6 +68,7 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("intranet-down", "page-missing"): [("srv", "mv /root/index.html.bak /var/www/html/index.html")],
     ("printer-offline", "service-stopped"): [("printer", "systemctl start tai-printer")],
     ("printer-offline", "port-down"): [("switch", "ip link set printer-eth0 up")],
+    ("proxy-misconfigured", "dead-proxy"): [("pc1", "rm /etc/profile.d/proxy.sh")],
     ("slowness", "lan-link-degraded"): [("router", "tc qdisc del dev eth1 root; nft delete table inet tai_link_fault")],
     ("switch-port-shut", "port-disabled"): [("switch", "ip link set pc1-eth0 master vlan10")],
     ("switch-port-vlan", "wrong-vlan"): [("switch", "ip link set pc1-eth0 master vlan10"), RENEW],
@@ -148,7 +149,9 @@ def _reboot(lab, node):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if lab.exec(1, node, ["systemctl", "is-system-running"], timeout=10).text in ("running", "degraded"):
+            # "starting" counts: a PC whose cable is unplugged keeps waiting for DHCP at boot
+            state = lab.exec(1, node, ["systemctl", "is-system-running"], timeout=10).text
+            if state in ("running", "degraded", "starting"):
                 return
         except LabStateError:
             pass
@@ -162,7 +165,7 @@ def test_rebooting_the_users_machine_does_not_fix_it(clean, iid):
     variant = CATALOGUE.get(iid).variants[0].id
     lab.inject(iid, 1, variant=variant)
     _reboot(lab, "pc1")
-    time.sleep(2)   # DHCP after boot
+    time.sleep(3)   # DHCP after boot
     (chk,) = lab.check(1, iid)
     assert not chk.fixed
     lab.restore(1, iid)
