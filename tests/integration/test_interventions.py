@@ -99,10 +99,23 @@ def clean(lab):
     yield lab
     if lab.active_interventions(1):
         lab.restore(1)
+    _settled(lab, "pc1")
     bad = [r for r in lab.verify(1) if not r.passed]
     if bad:
         lab.reset(pod=1)   # a test that failed midway must not poison the next ones
         pytest.fail(f"pod not healthy after the test: {[(r.probe.id, r.evidence) for r in bad]}")
+
+
+def _settled(lab, node, limit=60.0):
+    """Wait until the node is neither booting nor shutting down (a reboot test leaves it booting)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if lab.exec(1, node, ["systemctl", "is-system-running"], timeout=10).text in ("running", "degraded"):
+                return
+        except LabStateError:
+            pass
+        time.sleep(0.5)
 
 
 def _sh(lab, node, cmd, timeout=60):
@@ -144,9 +157,9 @@ def test_technician_fix_is_reported_fixed(clean, iid, variant):
 
 
 def _reboot(lab, node):
-    lab.exec(1, node, ["systemctl", "reboot"])
+    lab.exec(1, node, ["systemctl", "reboot"], timeout=30)
     time.sleep(1)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         try:
             # "starting" counts: a PC whose cable is unplugged keeps waiting for DHCP at boot
