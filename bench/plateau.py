@@ -87,9 +87,11 @@ def main() -> None:
             time.sleep(2)
             pss = lab_pss_kib(lab)
             pods = [v for k, v in pss.items() if k != "isp"]
-            ok = sum(r.passed for r in lab.verify())
-            total = len(lab.verify())
-            rows_up.append((n, up_s, statistics.mean(pods) / 1024, len(pods), f"{ok}/{total}"))
+            results = lab.verify()
+            ok, total = sum(r.passed for r in results), len(results)
+            failed = sorted({f"{r.probe.id}" for r in results if not r.passed})
+            rows_up.append((n, up_s, statistics.mean(pods) / 1024, len(pods),
+                            f"{ok}/{total}" + (f" (failed: {', '.join(failed)})" if failed else "")))
             print(f"up {n} pods: {up_s:.1f} s, {statistics.mean(pods)/1024:.0f} MiB/pod, verify {ok}/{total}",
                   flush=True)
             if n == counts[0]:
