@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -59,7 +59,7 @@ def _probe_table(results, title: str) -> Table:
         t.add_column(col, overflow="fold")
     for r in results:
         mark = "[green]OK[/green]" if r.passed else "[red]ÉCHEC[/red]"
-        t.add_row(str(r.pod), r.probe.title, mark, r.evidence)
+        t.add_row(str(r.pod), escape(r.probe.title), mark, escape(r.evidence))
     return t
 
 
@@ -330,7 +330,7 @@ def _check_table(results) -> Table:
     for c in results:
         state = "[green]RÉPARÉ[/green]" if c.fixed else "[red]EN PANNE[/red]"
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
-            ("✓ " if r.passed else "✗ ") + r.evidence for r in c.results))
+            ("✓ " if r.passed else "✗ ") + escape(r.evidence) for r in c.results))
     return t
 
 
@@ -354,7 +354,8 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
         return
     out.print(f"[bold]{res.intervention.title.fr}[/bold] — pod {res.pod}, variante {res.variant.id} "
               f"({res.seconds} s)")
-    out.print(f"[dim]Panne prouvée : " + "; ".join(r.evidence for r in res.evidence if not r.passed) + "[/dim]")
+    out.print("[dim]Panne prouvée : " + escape("; ".join(r.evidence for r in res.evidence if not r.passed))
+              + "[/dim]")
     out.print(f"\n[bold]À lire à l'utilisateur :[/bold]\n{res.intervention.symptom}")
 
 
