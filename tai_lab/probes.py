@@ -38,6 +38,7 @@ class Probe:
     max_skew_s: float | None = None     # clock: output "<local wall time> " vs the plateau's zone
     timezone: str = "Europe/Paris"
     timeout: float = 10.0
+    stdin: str | None = None            # fed to the command (a script too long to show as evidence)
 
     def judge(self, res: CommandResult) -> bool:
         got = res.ok and (self.must_contain is None or self.must_contain in res.stdout)
@@ -193,7 +194,7 @@ def run_probes(pod: int, probes: list[Probe], transport_for: TransportFor) -> li
         except Exception as exc:  # node not running: the user would see nothing work
             res = CommandResult(p.command, 255, "", str(exc))
         else:
-            res = t.run(p.command, timeout=p.timeout)
+            res = t.run(p.command, timeout=p.timeout, input=p.stdin)
         return ProbeResult(pod, p, p.judge(res), res.brief(), res.seconds)
 
     with ThreadPoolExecutor(max_workers=8) as pool:

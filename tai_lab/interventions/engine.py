@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .. import provision
+from .. import paths, provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
 from ..probes import FAST_DNS, Probe, ProbeResult, run_probes
 from .catalogue import Catalogue, load_catalogue
@@ -111,6 +111,17 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
     if spec.probe == "clock":
         return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
                      max_skew_s=spec.max_skew_s, timezone=ctx.get("timezone", "Europe/Paris"))
+    if spec.probe == "unique-address":
+        # RFC 5227 probe from the user's machine: does another machine answer for its address?
+        # Then, if a page is named, load it (the user's traffic comes back to the user).
+        script = (paths.data_dir("playbooks") / "files" / "arp-tool.py").read_text()
+        iface = f(spec.iface) or ctx["user_iface"]
+        shell = f"python3 - check {shlex.quote(iface)}"
+        if spec.url:
+            shell += f" && curl -fsS --connect-timeout 2 --max-time 4 {shlex.quote(f(spec.url))}"
+        return Probe(pid, f"l'adresse de {node} n'est utilisée par aucune autre machine", node,
+                     (*FAST_DNS, "sh", "-c", shell), stdin=script,
+                     must_contain=f(spec.contains) or "UNIQUE", timeout=10)
     raise ValueError(spec.probe)
 
 
@@ -186,7 +197,14 @@ class Engine:
             evidence = self._wait_broken(item, var, ctx)
         except BaseException as exc:
             self.progress(f"inject failed ({exc}); rolling back")
-            self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
+            try:
+                self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
+            except Exception as undo_exc:
+                # The journal still holds the intervention: restore can finish the job later.
+                raise LabStateError(
+                    f"{iid} ({var.id}) failed on pod {pod} ({exc}) and rolling it back failed too ({undo_exc})",
+                    f"the saved state is kept; once the cause is mended: tai-lab restore {iid} --pod {pod}"
+                ) from exc
             raise
         if evidence is None:
             self._undo(pod, iid, var.id, ctx, saved, "rolled-back")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
-ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock"]
+ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address"]
 
 
 class Text(BaseModel):
@@ -32,7 +32,7 @@ class ProbeSpec(BaseModel):
     url: str | None = None           # fetch
     contains: str | None = None
     login: bool = False              # fetch from the user's login shell (their environment, proxy…)
-    iface: str | None = None         # lease (default: the user's first interface)
+    iface: str | None = None         # lease, unique-address (default: the user's first interface)
     target: str | None = None        # ping: an address or a name
     max_rtt_ms: float = 100.0
     max_loss_pct: float = 0.0
