@@ -56,12 +56,20 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Records parsed so far and where the file was read up to: the journal only grows, so
+        # each call parses just what was appended since (checks and transports read it often).
+        self._parsed: list[dict] = []
+        self._offset = 0
+        self._inode: int | None = None
 
     def _append(self, record: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, sort_keys=True) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line   # a torn last line (power cut): never glue a record to it
             os.write(fd, line.encode())
             os.fsync(fd)
         finally:
@@ -80,19 +88,29 @@ class Journal:
         self._append({"op": "event", "kind": kind, "data": data, "t": time.time()})
 
     def records(self) -> list[dict]:
-        if not self.path.is_file():
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._parsed, self._offset, self._inode = [], 0, None
             return []
-        out = []
-        for line in self.path.read_text().splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                # A torn last line after a power cut: everything before it still counts.
-                continue
-        return out
+        if st.st_ino != self._inode or st.st_size < self._offset:
+            self._parsed, self._offset, self._inode = [], 0, st.st_ino   # a new file: read it all
+        if st.st_size > self._offset:
+            with self.path.open("rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1          # a line still being written waits for the next call
+            for line in chunk[:end].decode(errors="replace").splitlines():
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    self._parsed.append(json.loads(line))
+                except json.JSONDecodeError:
+                    # A torn line after a power cut: everything around it still counts.
+                    continue
+            self._offset += end
+        return list(self._parsed)
 
     def live(self) -> list[Resource]:
         """Resources recorded as created and not yet removed, in creation order."""

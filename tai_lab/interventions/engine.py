@@ -11,6 +11,7 @@ restore: the saved files and service states put back, whatever the candidate did
 from __future__ import annotations
 
 import base64
+import copy
 import sys
 import json
 import random
@@ -154,7 +155,8 @@ class Engine:
             d = r["data"]
             key = (d["pod"], d["id"])
             if d["step"] == "begin":
-                current[key] = Active(d["pod"], d["id"], d["variant"], "begin", r["t"], d.get("ctx", {}))
+                current[key] = Active(d["pod"], d["id"], d["variant"], "begin", r["t"],
+                                      copy.deepcopy(d.get("ctx", {})))
             elif d["step"] == "applied" and key in current:
                 current[key].step = "applied"
             elif d["step"] in ("restored", "rolled-back", "cleared"):

@@ -88,3 +88,25 @@ def test_second_command_is_told_who_holds_the_lock(home):
     with lab_lock("lk", "tai-lab verify", timeout=5):
         pass
     assert time.monotonic() - t < 5
+
+
+def test_a_record_appended_after_a_torn_line_still_counts(tmp_path):
+    j = Journal(tmp_path / "j.jsonl")
+    j.will_create(Resource("netns", "tai-x-a", 1))
+    with (tmp_path / "j.jsonl").open("a") as f:
+        f.write('{"op": "add", "kind": "netns", "na')   # power cut mid-write
+    j.will_create(Resource("netns", "tai-x-b", 1))      # the next command appends
+    assert [r.name for r in Journal(tmp_path / "j.jsonl").live()] == ["tai-x-a", "tai-x-b"]
+
+
+def test_journal_reads_what_another_process_appended(tmp_path):
+    reader, writer = Journal(tmp_path / "j.jsonl"), Journal(tmp_path / "j.jsonl")
+    writer.will_create(Resource("netns", "tai-x-a", 1))
+    assert [r.name for r in reader.live()] == ["tai-x-a"]
+    writer.removed(Resource("netns", "tai-x-a", 1))
+    writer.will_create(Resource("netns", "tai-x-b", 1))
+    assert [r.name for r in reader.live()] == ["tai-x-b"]
+    # the lab was taken down and built again: a new file, read from its start
+    (tmp_path / "j.jsonl").unlink()
+    Journal(tmp_path / "j.jsonl").will_create(Resource("netns", "tai-x-c", 1))
+    assert [r.name for r in reader.live()] == ["tai-x-c"]
