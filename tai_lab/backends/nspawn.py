@@ -536,7 +536,8 @@ class NspawnBackend:
 
     def ansible_host_vars(self, pod: int | None, node: str) -> dict:
         return {
-            "ansible_connection": "community.docker.nsenter",
+            # community.docker.nsenter with pipelining (playbooks/plugins/connection/tai_nsenter.py)
+            "ansible_connection": "tai_nsenter",
             "ansible_nsenter_pid": self.leader(pod, node),
             "ansible_python_interpreter": "/usr/bin/python3",
         }

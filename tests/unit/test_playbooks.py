@@ -34,3 +34,12 @@ def test_the_test_catches_a_broken_playbook(tmp_path):
     res = subprocess.run(["ansible-playbook", "--syntax-check", "-i", "localhost,", str(bad)],
                          capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
     assert res.returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("ansible-doc") is None, reason="ansible-doc is not installed")
+def test_the_pipelining_nsenter_connection_loads(tmp_path):
+    res = subprocess.run(["ansible-doc", "-t", "connection", "tai_nsenter"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "HOME": str(tmp_path), "ANSIBLE_CONNECTION_PLUGINS":
+                                           str(ROOT / "playbooks/plugins/connection")})
+    assert res.returncode == 0, res.stderr
+    assert "nsenter_pid" in res.stdout
