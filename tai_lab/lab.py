@@ -5,6 +5,7 @@ once. Nothing here prints: progress goes through the ``progress`` callback.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from .backends.base import get_backend
 from .errors import LabStateError, NotFoundError, PrerequisiteError
 from .hostcheck import require_root
 from .plan import LabPlan
-from .probes import ProbeResult, health_probes, run_probes
+from .probes import FAST_DNS, ProbeResult, health_probes, run_probes
 from .scenario import load_plan
 from .state import LabState, lab_lock, resolve_lab
 from .transports.base import CommandResult
@@ -172,7 +173,7 @@ class Lab:
         for n in self._pods(pod):
             p = self.plan.pod(n)
             probes = health_probes(self.plan, p, internet=INTERNET.get(self.phase_of(n), False))
-            results += run_probes(n, probes, self.backend.transport)
+            results += _with_second_try(n, run_probes(n, probes, self.backend.transport), self.backend.transport)
         return results
 
     # ------------------------------------------------------------------ changing
@@ -279,3 +280,30 @@ class Lab:
                 self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
                 self.engine().clear(n)   # the revert undid every intervention of the pod
         return self.verify(pod)
+
+
+def _with_second_try(pod: int, results: list[ProbeResult], transport_for) -> list[ProbeResult]:
+    """A user who sees nothing load tries again: so does ``verify``, once, with patience.
+
+    On a loaded host (16 pods booting on two cores) a one-second DNS timeout can expire
+    without anything being wrong. Only what should have worked is tried again, with the
+    resolver's default patience and twice the time; what should have been unreachable and
+    was reached is a real failure at once. A success at the second try says so.
+    """
+    again = [r.probe for r in results if not r.passed and r.probe.expect_ok]
+    if not again:
+        return results
+    time.sleep(1.0)
+    n = len(FAST_DNS)
+    patient = [dataclasses.replace(p, command=p.command[n:] if p.command[:n] == FAST_DNS else p.command,
+                                   timeout=p.timeout * 2) for p in again]
+    second = {r.probe.id: r for r in run_probes(pod, patient, transport_for)}
+    out = []
+    for r in results:
+        s = second.get(r.probe.id)
+        if s is not None and s.passed:
+            r = dataclasses.replace(r, passed=True, evidence=f"(2e essai) {s.evidence}",
+                                    seconds=round(r.seconds + s.seconds, 3))
+        out.append(r)
+    return out
+

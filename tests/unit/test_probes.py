@@ -52,3 +52,29 @@ def test_a_node_that_is_down_fails_its_probes():
 
     (r,) = run_probes(1, [Probe("intranet", "t", "pc1", ("curl",))], transport_for)
     assert not r.passed and "not running" in r.evidence
+
+
+def test_verify_tries_a_failed_probe_once_more_patiently():
+    from tai_lab.lab import _with_second_try
+    from tai_lab.probes import FAST_DNS, ProbeResult
+    from tai_lab.transports.base import CommandResult
+
+    slow = Probe("dns:srv", "srv se résout", "pc1", (*FAST_DNS, "getent", "ahostsv4", "srv"), must_contain="10.")
+    leak = Probe("internet", "Internet injoignable", "pc1", ("curl", "x"), expect_ok=False)
+    broken = Probe("intranet", "page", "pc1", ("curl", "y"), must_contain="OK")
+    seen: list[tuple] = []
+
+    class T:
+        def run(self, argv, timeout=10, input=None):
+            seen.append((tuple(argv), timeout))
+            out = {"getent": "10.1.20.10 STREAM srv", "curl": "nothing"}[argv[0]]
+            return CommandResult(tuple(argv), 0, out, "")
+
+    first = [ProbeResult(1, slow, False, "timeout"), ProbeResult(1, leak, False, "reached"),
+             ProbeResult(1, broken, False, "nothing")]
+    out = {r.probe.id: r for r in _with_second_try(1, first, lambda pod, node: T())}
+    assert out["dns:srv"].passed and out["dns:srv"].evidence.startswith("(2e essai)")
+    assert not out["internet"].passed          # reaching what must be cut is never retried away
+    assert not out["intranet"].passed          # still broken the second time
+    assert {a[0] for a, _ in seen} == {"getent", "curl"} and len(seen) == 2
+    assert all(a[: len(FAST_DNS)] != FAST_DNS for a, _ in seen)   # the resolver's own patience
