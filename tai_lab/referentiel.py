@@ -5,7 +5,7 @@ names the competencies it evaluates by their ids there (c1…c14, t1…t3).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +22,12 @@ class Competency:
     title: str
     ccp: str | None            # None for transversal competencies
     modality: str              # situation, interview, questionnaire, transversal
-    criteria: tuple[str, ...]
+    criteria: tuple[str, ...]               # English paraphrases (the référentiel file)
+    criteria_fr: tuple[str, ...] = ()       # the same, in French, for the jury
+
+    def criteria_in(self, lang: str) -> tuple[str, ...]:
+        """The criteria in the jury's language (French first; English where no translation)."""
+        return self.criteria_fr if lang == "fr" and self.criteria_fr else self.criteria
 
 
 @dataclass(frozen=True)
@@ -57,4 +62,12 @@ def load(name: str = DEFAULT) -> Referentiel:
                                     tuple(c.get("criteria", []))))
     for t in data.get("transversal", []):
         comps.append(Competency(t["id"], t["title"], None, "transversal", tuple(t.get("criteria", []))))
+    french = Path(path).with_name("criteres-fr.yaml")
+    if french.is_file():
+        fr = yaml.safe_load(french.read_text()) or {}
+        for i, c in enumerate(comps):
+            texts = tuple(fr.get(c.id, ()))
+            if texts and len(texts) != len(c.criteria):
+                raise ValueError(f"{french}: {c.id} has {len(texts)} criteria, the référentiel {len(c.criteria)}")
+            comps[i] = replace(c, criteria_fr=texts)
     return Referentiel(data["id"], data["title"], tuple(comps), data.get("session", {}))

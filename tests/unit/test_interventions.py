@@ -683,3 +683,10 @@ def test_restore_does_not_put_back_files_saved_by_an_earlier_variant(live_lab):
     live_lab.log.clear()
     eng.restore(1)
     assert _writes(live_lab.log) == {}, "restore rewrote files this variant never saved"
+
+
+def test_every_criterion_has_its_french_text_for_the_jury():
+    ref = referentiel.load()
+    for c in ref.competencies:
+        assert len(c.criteria_fr) == len(c.criteria) > 0, c.id
+        assert c.criteria_in("fr") == c.criteria_fr and c.criteria_in("en") == c.criteria
