@@ -155,6 +155,10 @@ class Session:
                 return a
         return None
 
+    def applied_attempt(self, iid: str) -> Attempt | None:
+        """The latest attempt of ``iid`` that took (the one checks are about)."""
+        return next((a for a in reversed(self.attempts) if a.id == iid and a.applied is not None), None)
+
     def _fold(self, r: dict) -> None:
         k, t = r["kind"], r["t"]
         if k == "candidate":
@@ -180,7 +184,7 @@ class Session:
             else:
                 a.failed = r.get("error", "?")
         elif k == "check":
-            a = self._last(r["id"])
+            a = self.applied_attempt(r["id"])
             if a is not None and a.open:
                 a.fixed = bool(r.get("fixed"))
                 a.last_evidence = r.get("evidence", [])
@@ -188,9 +192,12 @@ class Session:
                     a.fixed_at = t
         elif k == "restore":
             for iid in r.get("restored") or []:
-                a = self._last(iid)
-                if a is not None and a.restored_at is None:
-                    a.restored_at = t
+                # the latest attempt that may have changed the pod (applied, or interrupted mid-inject)
+                for a in reversed(self.attempts):
+                    if a.id == iid and a.failed is None:
+                        if a.restored_at is None:
+                            a.restored_at = t
+                        break
         elif k == "note":
             self.notes.setdefault(r["id"], []).append(
                 {"at": r["at"], "t": t, "text": r.get("text", ""), "actor": r.get("actor")})
@@ -254,7 +261,7 @@ class LabHook:
         session = self.log.current() if record == "changes" else None
         for c in results:
             if session is not None:
-                a = session._last(c.id)
+                a = session.applied_attempt(c.id)
                 if a is not None and a.open and a.fixed == c.fixed:
                     continue
             self.log.record("check", actor=actor, id=c.id, variant=c.variant, fixed=c.fixed,

@@ -1,0 +1,76 @@
+"""The consoles' words, French first (English for a jury member who prefers it)."""
+from __future__ import annotations
+
+LANGS = ("fr", "en")
+
+WORDS: dict[str, tuple[str, str]] = {
+    "app": ("Console du jury", "Jury console"),
+    "plateau": ("Plateau", "Plateau"),
+    "pod": ("Pod", "Pod"),
+    "candidate": ("Candidat", "Candidate"),
+    "phase": ("Phase", "Phase"),
+    "machines": ("Machines", "Machines"),
+    "internet": ("Internet", "Internet"),
+    "health": ("Santé", "Health"),
+    "active": ("Interventions actives", "Active interventions"),
+    "open": ("Ouvrir", "Open"),
+    "verify": ("Vérifier", "Verify"),
+    "none": ("aucune", "none"),
+    "yes": ("oui", "yes"),
+    "no": ("non", "no"),
+    "session": ("Session", "Session"),
+    "history": ("Historique", "History"),
+    "report": ("Rapport", "Report"),
+    "report_pdf": ("Rapport PDF", "PDF report"),
+    "new_candidate": ("Nouveau candidat", "New candidate"),
+    "candidate_name": ("Nom du candidat", "Candidate's name"),
+    "timer": ("Chronomètre", "Timer"),
+    "start": ("Démarrer", "Start"),
+    "pause": ("Pause", "Pause"),
+    "interventions": ("Interventions du plateau", "Plateau interventions"),
+    "show_all": ("Afficher aussi celles dont les compétences sont déjà évaluées",
+                 "Also show those whose competencies are already evaluated"),
+    "symptom": ("Symptôme à lire", "Symptom to read out"),
+    "competencies": ("Compétences", "Competencies"),
+    "difficulty": ("Difficulté", "Difficulty"),
+    "variant": ("Variante", "Variant"),
+    "random": ("au hasard", "random"),
+    "inject": ("Injecter", "Inject"),
+    "used": ("déjà utilisée", "already used"),
+    "in_session": ("Interventions de la session", "Session interventions"),
+    "nothing_yet": ("Aucune intervention injectée pour ce candidat.", "No intervention injected for this candidate."),
+    "restore": ("Restaurer", "Restore"),
+    "notes": ("Notes du jury", "Jury notes"),
+    "save_note": ("Enregistrer la note", "Save note"),
+    "criteria": ("Critères observés", "Criteria observed"),
+    "status_broken": ("NON RÉPARÉ", "NOT FIXED"),
+    "status_fixed": ("RÉPARÉ", "FIXED"),
+    "status_injecting": ("injection en cours…", "injecting…"),
+    "status_interrupted": ("injection interrompue", "injection interrupted"),
+    "status_failed": ("échec de l’injection", "injection failed"),
+    "status_restored": ("restaurée", "restored"),
+    "status_gone": ("effacée (pod réinitialisé)", "gone (pod reset)"),
+    "time_to_fix": ("Réparé en", "Fixed in"),
+    "since_inject": ("Depuis l’injection", "Since injection"),
+    "evidence": ("Preuve", "Evidence"),
+    "when": ("Quand", "When"),
+    "who": ("Qui", "Who"),
+    "what": ("Quoi", "What"),
+    "details": ("Détails", "Details"),
+    "jury_member": ("Juré", "Jury member"),
+    "login_needed": ("Accès réservé au jury : ouvrez le lien de connexion affiché par « tai-lab serve ».",
+                     "Jury only: open the login link printed by `tai-lab serve`."),
+    "bad_key": ("Clé d’accès invalide.", "Invalid access key."),
+    "diagnostic": ("Pistes de diagnostic", "Diagnostic hints"),
+    "fixes": ("Réparations attendues", "Expected fixes"),
+    "overview": ("Vue d’ensemble", "Overview"),
+    "jobs": ("Actions en cours", "Running actions"),
+    "no_session": ("aucune session", "no session"),
+}
+
+
+def translate(key: str, lang: str = "fr") -> str:
+    pair = WORDS.get(key)
+    if pair is None:
+        return key
+    return pair[1] if lang == "en" else pair[0]
