@@ -95,7 +95,7 @@ class JuryTUI:
         if not iid:
             return
         item = next(i for i in self.svc.interventions(self.pod) if i["id"] == iid)
-        self.out.print(f"[bold]Symptôme à lire :[/] « {escape(item['symptom'])} »")
+        self.out.print(f"[bold]Symptôme à lire :[/] {escape(item['symptom'])}")
         choices = [questionary.Choice(f"{v['id']} — {v['title']}", value=v["id"]) for v in item["variants"]]
         choices.append(questionary.Choice("au hasard", value="random"))
         variant = questionary.select("Variante :", choices=choices).ask()

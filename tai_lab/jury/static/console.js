@@ -111,7 +111,7 @@ if (root) {
     }}, words.save_note);
     c = el("article", {class: "attempt", id: `card-${iid}`, "data-id": iid},
       el("header", {}, el("h3", {}, item.title, " ", el("code", {}, iid)), el("span", {class: "badge"})),
-      el("p", {class: "symptom"}, `${words.symptom} : « ${item.symptom} »`),
+      el("p", {class: "symptom"}, `${words.symptom} : ${item.symptom}`),
       el("p", {class: "meta"}),
       el("ul", {class: "evidence"}),
       el("div", {class: "actions"}, el("button", {class: "restore", onclick: async (e) => {
