@@ -47,6 +47,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "status_fixed": ("RÉPARÉ", "FIXED"),
     "status_injecting": ("injection en cours…", "injecting…"),
     "status_interrupted": ("injection interrompue", "injection interrupted"),
+    "status_aborted": ("interrompue avant tout changement", "interrupted before any change"),
     "status_failed": ("échec de l’injection", "injection failed"),
     "status_restored": ("restaurée", "restored"),
     "status_gone": ("effacée (pod réinitialisé)", "gone (pod reset)"),

@@ -133,7 +133,8 @@ class JuryService:
             if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied:
                 d["fixed"], d["evidence"], d["checked_at"] = lv["fixed"], lv["evidence"], lv["t"]
             if a.open and a.applied is None:
-                d["status"] = "injecting" if a.id in busy else "interrupted"
+                # killed mid-inject: restorable if the engine journalled it, else nothing changed
+                d["status"] = "injecting" if a.id in busy else ("interrupted" if a.id in active else "aborted")
             elif a.failed:
                 d["status"] = "failed"
             elif a.restored_at:

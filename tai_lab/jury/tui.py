@@ -21,6 +21,7 @@ from .service import JuryService
 
 STATUS = {"broken": "[bold red]NON RÉPARÉ[/]", "fixed": "[bold green]RÉPARÉ[/]",
           "injecting": "[blue]injection en cours…[/]", "interrupted": "[yellow]injection interrompue[/]",
+          "aborted": "[dim]interrompue avant tout changement[/]",
           "failed": "[yellow]échec de l'injection[/]", "restored": "[dim]restaurée[/]",
           "gone": "[dim]effacée (pod réinitialisé)[/]"}
 

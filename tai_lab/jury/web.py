@@ -35,6 +35,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_check(host: str, allow_remote: bool) -> str | None:
+    """Refuse a non-loopback address without the flag; with it, the warning to print."""
+    if is_loopback(host):
+        return None
+    if not allow_remote:
+        raise TaiLabError(f"refus d'écouter sur {host} : la console n'est ouverte qu'en local par défaut",
+                          "ajoutez --allow-remote si des jurés se connectent d'autres postes (réseau du jury "
+                          "seulement, jamais celui des candidats)")
+    return (f"ATTENTION : la console écoute sur {host}:{{port}}, hors de cette machine. Le lien de connexion "
+            "donne accès au plateau : ne le montrez à aucun candidat, n'ouvrez pas ce port sur leur réseau.")
+
+
 def create_app(service: JuryService, access_key: str) -> Flask:
     app = Flask("tai_lab.jury", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.config.update(SECRET_KEY=secrets.token_bytes(32), SESSION_COOKIE_HTTPONLY=True,
@@ -250,19 +262,15 @@ def serve(lab_name: str | None, host: str, port: int, *, allow_remote: bool = Fa
     from waitress import create_server
 
     from ..lab import Lab
-    if not is_loopback(host) and not allow_remote:
-        raise TaiLabError(f"refus d'écouter sur {host} : la console n'est ouverte qu'en local par défaut",
-                          "ajoutez --allow-remote si des jurés se connectent d'autres postes (réseau du jury "
-                          "seulement, jamais celui des candidats)")
+    warning = bind_check(host, allow_remote)
     service = JuryService(lambda: Lab(lab_name))
     key = secrets.token_urlsafe(24)
     app = create_app(service, key)
     server = create_server(app, host=host, port=port, threads=threads, ident="tai-lab")
     real_port = server.effective_port  # type: ignore[attr-defined]
     shown = f"[{host}]" if ":" in host else host
-    if not is_loopback(host):
-        echo(f"ATTENTION : la console écoute sur {host}:{real_port}, hors de cette machine. Le lien ci-dessous "
-             "donne accès au plateau : ne le montrez à aucun candidat.")
+    if warning:
+        echo(warning.format(port=real_port))
     echo(f"Console du jury, lab {service.name} — lien de connexion (affiché une seule fois) :")
     echo(f"  http://{shown}:{real_port}/login?key={key}")
     try:

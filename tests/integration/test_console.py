@@ -284,3 +284,46 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
     sessions = web_lab.evidence(1).sessions()
     assert sessions[-1].candidate == "Léa Martin"
     assert "Note avant redémarrage" in [n["text"] for n in sessions[-1].notes["printer-offline"]]
+
+
+def test_terminal_console_on_a_real_pod(web_lab, workdir):
+    pexpect = pytest.importorskip("pexpect", reason="pexpect is in the test extra")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color"}
+    child = pexpect.spawn(sys.executable, ["-m", "tai_lab.cli", "jury", "--lab", LAB, "--pod", "1",
+                                           "--name", "Mme Martin"], cwd=str(workdir), env=env,
+                          encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child.logfile_read = (workdir / "jury-pty.log").open("w")
+    try:
+        child.expect("Action")
+        child.send("7\r")
+        child.expect("Nom du candidat")
+        child.send("Noé Petit\r")
+        child.expect("candidat : Noé Petit")
+        child.expect("Action")
+        child.send("1\r")
+        child.expect("Intervention")
+        child.send("intranet-down")
+        child.send("\r")
+        child.expect("Variante")
+        child.send("\r")
+        child.expect("injectée en", timeout=180)
+        child.expect("Action")
+        child.send("2\r")
+        child.expect("NON RÉPARÉ", timeout=30)
+        _cli("exec", "--lab", LAB, "1", "srv", "sh", "-c", "systemctl enable --now nginx")
+        child.expect("fin du suivi", timeout=90)              # the live view ends once it is fixed
+        child.expect("Action")
+        child.send("5\r")
+        child.expect("Restaurer :")
+        child.send("\r")
+        child.expect("intranet-down restaurée", timeout=180)
+        child.expect("Action")
+        child.send("9\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    s = web_lab.evidence(1).current()
+    assert s.candidate == "Noé Petit"
+    (a,) = s.attempts
+    assert a.actor == "tui:Mme Martin" and a.fixed_at is not None and a.restored_at is not None
+    assert web_lab.active_interventions(1) == []

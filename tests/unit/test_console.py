@@ -17,7 +17,7 @@ from tai_lab.errors import LabStateError, TaiLabError
 from tai_lab.evidence import EvidenceLog, LabHook
 from tai_lab.interventions.catalogue import load_catalogue
 from tai_lab.jury.service import JuryService
-from tai_lab.jury.web import create_app, is_loopback, serve
+from tai_lab.jury.web import bind_check, create_app, is_loopback, serve
 
 KEY = "s3cret-key-for-tests"
 ORIGIN = "http://localhost"
@@ -229,6 +229,23 @@ def test_serve_refuses_a_remote_address_without_the_flag():
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
     with pytest.raises(TaiLabError, match="allow-remote"):
         serve("whatever", "0.0.0.0", 0)
+    with pytest.raises(TaiLabError, match="allow-remote"):
+        bind_check("192.168.1.10", False)
+    assert bind_check("127.0.0.1", False) is None
+    assert "ATTENTION" in bind_check("0.0.0.0", True).format(port=8765)
+
+
+def test_a_killed_inject_shows_as_interrupted_or_aborted(client, lab):
+    log = lab.evidence(1)
+    log.record("inject-begin", id="dns-failure", variant=None)        # the console died here…
+    log.record("inject-begin", id="intranet-down", variant=None)      # … and here, after the engine began
+    lab.actives["intranet-down"] = FakeActive(1, "intranet-down", "service-stopped", step="begin")
+    st = {a["id"]: a["status"] for a in client.get("/api/pod/1/state").get_json()["attempts"]}
+    assert st == {"dns-failure": "aborted", "intranet-down": "interrupted"}
+    job = wait_job(client, post(client, "/api/pod/1/restore", {"id": "intranet-down"}).get_json())
+    assert job["state"] == "done"
+    st = {a["id"]: a["status"] for a in client.get("/api/pod/1/state").get_json()["attempts"]}
+    assert st["intranet-down"] == "restored"
 
 
 # ------------------------------------------------------------------ pages
