@@ -34,6 +34,7 @@ if not (CHROMIUM and DRIVER):
     pytest.skip("Debian's chromium and chromium-driver are needed (scripts/install-host-deps.sh)",
                 allow_module_level=True)
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -118,7 +119,10 @@ def workdir(tmp_path_factory):
 
 def _wait(drv, cond, timeout: float, what: str):
     try:
-        return WebDriverWait(drv, timeout, poll_frequency=0.1).until(lambda d: cond(d))
+        # the page may reload under us (a new candidate): elements go stale, then come back
+        return WebDriverWait(drv, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                             ).until(lambda d: cond(d))
     except Exception as exc:
         DOCS.mkdir(exist_ok=True)
         drv.save_screenshot(str(Path(os.environ.get("TMPDIR", "/tmp")) / "tweb-failure.png"))
@@ -133,6 +137,13 @@ def _status(drv, iid: str) -> str | None:
 def _records(lab) -> list[dict]:
     path = lab.state.dir / "evidence" / "pod-1.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _shot(drv, name: str) -> None:
+    DOCS.mkdir(exist_ok=True)
+    drv.execute_script("window.scrollTo(0, 0)")
+    time.sleep(0.3)
+    drv.save_screenshot(str(DOCS / name))
 
 
 def _login(drv, serve: Serve) -> None:
@@ -170,8 +181,7 @@ def test_browser_flow(web_lab, browser, workdir):
         inject_to_broken = time.monotonic() - t0
         card = drv.find_element(By.ID, "card-intranet-down")
         assert "NON RÉPARÉ" in card.text and "✗" in card.text          # the probe's evidence is shown
-        DOCS.mkdir(exist_ok=True)
-        drv.save_screenshot(str(DOCS / "console-session-broken.png"))
+        _shot(drv, "console-session-broken.png")
 
         t1 = time.monotonic()
         _cli("exec", "--lab", LAB, "1", "srv", "sh", "-c", "systemctl enable --now nginx")
@@ -189,7 +199,7 @@ def test_browser_flow(web_lab, browser, workdir):
         box.click()
         _wait(drv, lambda d: any(r["kind"] == "criterion" and r["checked"] for r in _records(web_lab)), 10,
               "the criterion in the log")
-        drv.save_screenshot(str(DOCS / "console-session-fixed.png"))
+        _shot(drv, "console-session-fixed.png")
 
         # the report: from the console (signed-in browser session) and from the CLI
         cookie = drv.get_cookie("tai_jury")["value"]
@@ -207,14 +217,14 @@ def test_browser_flow(web_lab, browser, workdir):
 
         drv.get(serve.base + "/")
         _wait(drv, lambda d: "intranet-down" in d.find_element(By.ID, "overview").text, 10, "the overview")
-        drv.save_screenshot(str(DOCS / "console-overview.png"))
+        _shot(drv, "console-overview.png")
         drv.get(serve.base + "/pod/1")
         _wait(drv, lambda d: _status(d, "intranet-down") == "fixed", 20, "the card again")
         drv.find_element(By.CSS_SELECTOR, "#card-intranet-down button.restore").click()
         _wait(drv, lambda d: _status(d, "intranet-down") == "restored", 120, "restored")
         drv.get(serve.base + "/pod/1/history")
         assert "Camille Dupont" in drv.page_source
-        drv.save_screenshot(str(DOCS / "console-history.png"))
+        _shot(drv, "console-history.png")
     finally:
         serve.kill()
     recs = _records(web_lab)
@@ -254,10 +264,14 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
     assert _records(web_lab)[:len(before)] == before                      # appended only
 
     # kill -9 in the middle of an inject (after the engine journalled it, during the playbook)
+    def begun() -> int:
+        return sum(1 for r in web_lab.state.journal.records() if r.get("op") == "event"
+                   and r.get("kind") == "intervention" and r["data"]["id"] == "dns-failure"
+                   and r["data"]["step"] == "begin")
+    already = begun()
     _inject(drv, "dns-failure", "service-stopped")
     deadline = time.monotonic() + 60
-    while not any(r.get("op") == "event" and r.get("kind") == "intervention" and r["data"]["id"] == "dns-failure"
-                  and r["data"]["step"] == "begin" for r in web_lab.state.journal.records()):
+    while begun() == already:
         assert time.monotonic() < deadline, "the inject never began"
         time.sleep(0.05)
     time.sleep(0.3)
@@ -272,7 +286,7 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
         drv.get(serve.base + "/pod/1")
         _wait(drv, lambda d: _status(d, "dns-failure") == "interrupted", 30, "the interrupted inject")
         assert _status(drv, "printer-offline") == "broken"
-        drv.save_screenshot(str(DOCS / "console-interrupted.png"))
+        _shot(drv, "console-interrupted.png")
         for iid in ("dns-failure", "printer-offline"):
             drv.find_element(By.CSS_SELECTOR, f"#card-{iid} button.restore").click()
             _wait(drv, lambda d: _status(d, iid) == "restored", 120, f"{iid} restored")
