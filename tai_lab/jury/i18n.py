@@ -66,6 +66,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "fixes": ("Réparations attendues", "Expected fixes"),
     "overview": ("Vue d’ensemble", "Overview"),
     "jobs": ("Actions en cours", "Running actions"),
+    "kind_candidate": ("nouveau candidat", "new candidate"),
+    "kind_timer": ("chronomètre", "timer"),
+    "kind_inject-begin": ("injection demandée", "inject requested"),
+    "kind_inject": ("injectée (panne prouvée)", "injected (proven broken)"),
+    "kind_inject-failed": ("échec de l’injection", "inject failed"),
+    "kind_check": ("vérification", "check"),
+    "kind_restore": ("restaurée", "restored"),
+    "kind_note": ("note", "note"),
+    "kind_criterion": ("critère", "criterion"),
     "no_session": ("aucune session", "no session"),
 }
 

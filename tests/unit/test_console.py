@@ -5,6 +5,7 @@ API, the access secret and the cross-site protection are checked fast and withou
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -363,6 +364,8 @@ def test_history_and_report(client, lab):
     post(client, "/api/pod/1/note", {"id": "intranet-down", "text": "a trouvé le service arrêté"})
     h = client.get("/pod/1/history").text
     assert "Camille Dupont" in h and "Ancien" in h and "a trouvé le service arrêté" in h
+    assert "injectée (panne prouvée)" in h                  # kinds in French
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", h)
     html = client.get("/pod/1/report").text
     assert "Camille Dupont" in html and "a trouvé le service arrêté" in html and "non réparé" in html
     assert "Ancien" not in html                      # the report is the current candidate's
