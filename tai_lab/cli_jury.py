@@ -56,18 +56,20 @@ def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
 
 @click.command()
 @click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
+@click.option("--session", "session", type=int, metavar="N",
+              help="Which candidate of the pod: 1 = the first (default: the current one; see the history).")
 @click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="pdf", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: a name "
               "from the lab, pod and candidate, in the current directory).")
 @lab_option
 @click.pass_context
-def report(ctx: click.Context, pod: int | None, fmt: str, output: str | None) -> None:
+def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, output: str | None) -> None:
     """The candidate's session report, in French (HTML or PDF), from the evidence log."""
     from . import report as rep
     lab = _lab(ctx)
     pod = lab.default_pod(pod)
-    html = rep.render_html(lab, pod)
-    path = Path(output or f"{rep.filename(lab, pod)}.{fmt}")
+    html = rep.render_html(lab, pod, session)
+    path = Path(output or f"{rep.filename(lab, pod, session)}.{fmt}")
     if path.parent and not path.parent.is_dir():
         raise PrerequisiteError(f"no directory {path.parent}", "create it first, or choose another -o")
     if fmt == "pdf":

@@ -13,7 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import referentiel
-from .errors import PrerequisiteError
+from .errors import NotFoundError, PrerequisiteError
 from .evidence import EvidenceLog, Session
 
 TEMPLATES = Path(__file__).parent / "jury" / "templates"
@@ -76,15 +76,29 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"])}
 
 
-def render_html(lab, pod: int) -> str:
-    """The report of the pod's current candidate (``lab``: a Lab, or anything with name, plan, evidence)."""
+def pick_session(log: EvidenceLog, number: int | None) -> Session:
+    """The pod's session ``number`` (1 = its first candidate; None = the current one)."""
+    if number is None:
+        return log.current()
+    sessions = log.sessions()
+    if not 1 <= number <= len(sessions):
+        raise NotFoundError(f"pod {log.pod} has no session {number}",
+                            f"sessions: 1 to {len(sessions)}" if sessions else "nothing recorded on this pod yet")
+    return sessions[number - 1]
+
+
+def render_html(lab, pod: int, session: int | None = None) -> str:
+    """The report of a candidate of the pod (default: the current one).
+
+    ``lab``: a Lab, or anything with name, plan and evidence(pod)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
     title = getattr(lab.plan, "title", lab.name)
-    return env.get_template("report.html").render(**context(lab.name, title, lab.evidence(pod)))
+    log = lab.evidence(pod)
+    return env.get_template("report.html").render(**context(lab.name, title, log, pick_session(log, session)))
 
 
-def filename(lab, pod: int) -> str:
-    s = lab.evidence(pod).current()
+def filename(lab, pod: int, session: int | None = None) -> str:
+    s = pick_session(lab.evidence(pod), session)
     who = re.sub(r"[^A-Za-z0-9]+", "-", (s.candidate or "candidat")).strip("-") or "candidat"
     return f"rapport-{lab.name}-pod{pod}-{who}"
 

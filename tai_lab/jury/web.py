@@ -149,17 +149,23 @@ def create_app(service: JuryService, access_key: str) -> Flask:
     def history(pod: int):
         pod_ok(pod)
         sessions = service.lab.evidence(pod).sessions()
-        return render_template("history.html", pod=pod, sessions=list(reversed(sessions)))
+        return render_template("history.html", pod=pod,
+                               sessions=list(reversed(list(enumerate(sessions, 1)))))
 
     @app.get("/pod/<int:pod>/report")
     def report(pod: int):
         pod_ok(pod)
         from .. import report as rep
         fmt = request.args.get("format", "html")
-        html = rep.render_html(service.lab, pod)
+        number = request.args.get("session", type=int)
+        try:
+            html = rep.render_html(service.lab, pod, number)
+        except TaiLabError:
+            abort(404)
         if fmt == "pdf":
+            name = rep.filename(service.lab, pod, number)
             return Response(rep.html_to_pdf(html), mimetype="application/pdf",
-                            headers={"Content-Disposition": f'inline; filename="{rep.filename(service.lab, pod)}.pdf"'})
+                            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
         return Response(html, mimetype="text/html")
 
     @app.get("/lang/<code>")

@@ -341,3 +341,44 @@ def test_terminal_console_on_a_real_pod(web_lab, workdir):
     (a,) = s.attempts
     assert a.actor == "tui:Mme Martin" and a.fixed_at is not None and a.restored_at is not None
     assert web_lab.active_interventions(1) == []
+
+
+def test_console_and_cli_at_once(web_lab, browser, workdir):
+    """An inject from the console and one from the CLI on the same pod at once: the lab lock
+    serialises them, both land, both are in the evidence log with who did them."""
+    drv = browser
+    serve = Serve(workdir)
+    try:
+        _login(drv, serve)
+        drv.get(serve.base + "/pod/1")
+        drv.find_element(By.ID, "candidate-input").send_keys("Sam Bernard")
+        drv.find_element(By.CSS_SELECTOR, "#candidate-form button").click()
+        _wait(drv, lambda d: d.find_element(By.ID, "candidate-name").text == "Sam Bernard", 10, "the name")
+        _inject(drv, "intranet-down", "page-missing")
+        cli = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "inject", "printer-offline", "--lab", LAB,
+                                "--pod", "1", "--variant", "service-stopped"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        _wait(drv, lambda d: _status(d, "intranet-down") == "broken", 180, "the console's inject")
+        out, _ = cli.communicate(timeout=300)
+        assert cli.returncode == 0, out
+        assert {a.id for a in web_lab.active_interventions(1)} == {"intranet-down", "printer-offline"}
+        # the CLI's inject shows up in the console too (same log)
+        _wait(drv, lambda d: _status(d, "printer-offline") == "broken", 30, "the CLI's inject in the console")
+        for iid in ("intranet-down", "printer-offline"):
+            drv.find_element(By.CSS_SELECTOR, f"#card-{iid} button.restore").click()
+            _wait(drv, lambda d: _status(d, iid) == "restored", 180, f"{iid} restored")
+        s = web_lab.evidence(1).current()
+        # the overview keeps itself current: a candidate named elsewhere shows up without a reload
+        drv.get(serve.base + "/")
+        _wait(drv, lambda d: "Sam Bernard" in d.find_element(By.ID, "overview").text, 10, "the overview")
+        drv.execute_script("window.__sameDocument = 7")
+        web_lab.evidence(1).record("candidate", actor="test", name="Zoé Suivante")
+        _wait(drv, lambda d: "Zoé Suivante" in d.find_element(By.ID, "overview").text, 15, "the overview's refresh")
+        assert drv.execute_script("return window.__sameDocument") == 7
+    finally:
+        serve.kill()
+    actors = {a.id: a.actor for a in s.attempts}
+    assert actors["intranet-down"] == "web:jury" and actors["printer-offline"].startswith("cli")
+    assert web_lab.active_interventions(1) == []
+    failed = [r for r in web_lab.verify(1) if not r.passed]
+    assert not failed, [f"{r.probe.title}: {r.evidence}" for r in failed]

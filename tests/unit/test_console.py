@@ -369,5 +369,9 @@ def test_history_and_report(client, lab):
     html = client.get("/pod/1/report").text
     assert "Camille Dupont" in html and "a trouvé le service arrêté" in html and "non réparé" in html
     assert "Ancien" not in html                      # the report is the current candidate's
+    old = client.get("/pod/1/report?session=1").text            # an earlier candidate's report
+    assert "Ancien" in old and "Camille Dupont" not in old
+    assert client.get("/pod/1/report?session=9").status_code == 404
+    assert "/pod/1/report?session=2" in h
     pdf = client.get("/pod/1/report?format=pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

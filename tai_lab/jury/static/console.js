@@ -53,6 +53,23 @@ $$("button.verify").forEach((b) => b.addEventListener("click", async () => {
   wait();
 }));
 
+// ------------------------------------------------------------------ overview: kept current
+const overview = $("#overview");
+if (overview) {
+  setInterval(async () => {
+    const r = await fetch("/api/overview", {credentials: "same-origin"}).catch(() => null);
+    if (!r || !r.ok) return;
+    for (const p of (await r.json()).pods) {
+      const tr = $(`tr[data-pod="${p.pod}"]`, overview);
+      if (!tr) continue;
+      $(".candidate", tr).textContent = p.candidate || "—";
+      $(".phase-cell", tr).replaceChildren(el("span", {class: `phase phase-${p.phase}`}, p.phase));
+      const tags = p.active.map((a) => el("span", {class: "tag"}, `${a.id} (${a.variant})`));
+      $(".active-list", tr).replaceChildren(...(tags.length ? tags : [overview.dataset.none]));
+    }
+  }, 3000);
+}
+
 // ------------------------------------------------------------------ session page
 const root = $("#session");
 if (root) {
