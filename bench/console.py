@@ -48,7 +48,7 @@ def main() -> None:
         os.environ["TAI_LAB_HOME"] = str(home)
         scenario = home / "bweb.yaml"
         scenario.write_text(re.sub(r"^lab: .*$", f"lab: {args.lab}",
-                                   (ROOT / "scenarios/tai-standard.yaml").read_text(), count=1, flags=re.M))
+                                   (ROOT / "scenarios/tai-standard.yaml").read_text(), count=1, flags=re.MULTILINE))
         Lab.up(scenario, pods=1, progress=print)
     try:
         rows = run(args)
@@ -103,16 +103,16 @@ def run(args) -> list[tuple[str, float, float, float]]:
                 Select(row.find_element(By.CSS_SELECTOR, "select.variant")).select_by_value(variant)
                 t0 = time.monotonic()
                 row.find_element(By.CSS_SELECTOR, "button.inject").click()
-                wait(lambda: status(iid) == "broken")
+                wait(lambda i=iid: status(i) == "broken")
                 t_broken = time.monotonic() - t0
                 t1 = time.monotonic()
                 subprocess.run([sys.executable, "-m", "tai_lab.cli", "exec", "--lab", args.lab, "1", node,
                                 "sh", "-c", fix], env=env, check=True, capture_output=True)
-                wait(lambda: status(iid) == "fixed")
+                wait(lambda i=iid: status(i) == "fixed")
                 t_fixed = time.monotonic() - t1
                 t2 = time.monotonic()
                 drv.find_element(By.CSS_SELECTOR, f"#card-{iid} button.restore").click()
-                wait(lambda: status(iid) == "restored")
+                wait(lambda i=iid: status(i) == "restored")
                 t_restored = time.monotonic() - t2
                 rows.append((iid, t_broken, t_fixed, t_restored))
                 print(f"{iid}: inject→non réparé {t_broken:.2f} s, fix→réparé {t_fixed:.2f} s, "
@@ -145,7 +145,7 @@ def write(args, rows) -> None:
     out = Path(args.out)
     text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
     section = "\n".join(lines)
-    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.S)
+    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.DOTALL)
     text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     out.write_text(text)
     print(section)

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import click
-
 from rich.console import Console
 
 from .errors import PrerequisiteError

@@ -28,9 +28,10 @@ import getpass
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
          "note", "criterion")
@@ -86,7 +87,7 @@ class EvidenceLog:
                 continue          # a torn last line after a power cut; the rest still counts
         return out
 
-    def sessions(self) -> list["Session"]:
+    def sessions(self) -> list[Session]:
         """The pod's candidates in order; records before the first ``candidate`` form an unnamed one."""
         groups: list[list[dict]] = []
         for r in self.records():
@@ -95,7 +96,7 @@ class EvidenceLog:
             groups[-1].append(r)
         return [Session(self.pod, g) for g in groups]
 
-    def current(self) -> "Session":
+    def current(self) -> Session:
         s = self.sessions()
         return s[-1] if s else Session(self.pod, [])
 

@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).parent / "jury" / "templates"
 def _hms(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 60} min {s % 60:02d} s"
 
 

@@ -10,9 +10,10 @@ import itertools
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .. import referentiel
 from ..errors import TaiLabError

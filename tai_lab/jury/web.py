@@ -11,13 +11,13 @@ import hmac
 import ipaddress
 import secrets
 import time
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Flask, Response, abort, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, session, url_for
 
 from ..errors import TaiLabError
 from .i18n import LANGS, translate

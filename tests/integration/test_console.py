@@ -34,9 +34,9 @@ if not (CHROMIUM and DRIVER):
     pytest.skip("Debian's chromium and chromium-driver are needed (scripts/install-host-deps.sh)",
                 allow_module_level=True)
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
 def _cli(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -70,7 +70,11 @@ class Serve:
     def kill(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
-            self.proc.wait(20)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(20)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +91,7 @@ def web_lab(lab_home, tmp_path_factory):
         return
     text = (ROOT / "scenarios/tai-standard.yaml").read_text()
     scenario = tmp_path_factory.mktemp("scenario") / "tweb.yaml"
-    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", text, count=1, flags=re.M))
+    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", text, count=1, flags=re.MULTILINE))
     try:
         lab = Lab.up(scenario, pods=1, progress=print)
         lab.set_phase("jury")
@@ -115,6 +119,19 @@ def browser():
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("console")
+
+
+@pytest.fixture
+def serves(workdir):
+    """Start `tai-lab serve`; every one started is stopped at the end, also when the test fails."""
+    started: list[Serve] = []
+
+    def start() -> Serve:
+        started.append(Serve(workdir))
+        return started[-1]
+    yield start
+    for s in started:
+        s.kill()
 
 
 def _wait(drv, cond, timeout: float, what: str):
@@ -159,9 +176,9 @@ def _inject(drv, iid: str, variant: str) -> None:
     row.find_element(By.CSS_SELECTOR, "button.inject").click()
 
 
-def test_browser_flow(web_lab, browser, workdir):
+def test_browser_flow(web_lab, browser, workdir, serves):
     drv = browser
-    serve = Serve(workdir)
+    serve = serves()
     try:
         # refused without the secret
         drv.get(serve.base + "/pod/1")
@@ -236,10 +253,10 @@ def test_browser_flow(web_lab, browser, workdir):
     print(f"\nconsole: inject→'non réparé' {inject_to_broken:.1f} s, fix→'réparé' {fix_to_fixed:.1f} s")
 
 
-def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir):
+def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir, serves):
     drv = browser
     before = _records(web_lab)
-    serve = Serve(workdir)
+    serve = serves()
     _login(drv, serve)
     drv.get(serve.base + "/pod/1")
     drv.find_element(By.ID, "candidate-input").send_keys("Léa Martin")
@@ -255,7 +272,7 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
     _wait(drv, lambda d: "redémarrage" in d.find_element(By.CSS_SELECTOR, "#card-printer-offline ul.notes").text,
           10, "the note")
     serve.kill(signal.SIGTERM)
-    serve = Serve(workdir)
+    serve = serves()
     _login(drv, serve)
     drv.get(serve.base + "/pod/1")
     _wait(drv, lambda d: _status(d, "printer-offline") == "broken", 30, "the attempt after a restart")
@@ -280,7 +297,7 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
     recs = [json.loads(line) for line in lines]                          # every line whole
     assert recs[-1]["kind"] == "inject-begin" and recs[-1]["id"] == "dns-failure"
 
-    serve = Serve(workdir)
+    serve = serves()
     try:
         _login(drv, serve)
         drv.get(serve.base + "/pod/1")
@@ -289,7 +306,7 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
         _shot(drv, "console-interrupted.png")
         for iid in ("dns-failure", "printer-offline"):
             drv.find_element(By.CSS_SELECTOR, f"#card-{iid} button.restore").click()
-            _wait(drv, lambda d: _status(d, iid) == "restored", 120, f"{iid} restored")
+            _wait(drv, lambda d, i=iid: _status(d, i) == "restored", 120, f"{iid} restored")
     finally:
         serve.kill()
     assert web_lab.active_interventions(1) == []
@@ -343,11 +360,11 @@ def test_terminal_console_on_a_real_pod(web_lab, workdir):
     assert web_lab.active_interventions(1) == []
 
 
-def test_console_and_cli_at_once(web_lab, browser, workdir):
+def test_console_and_cli_at_once(web_lab, browser, workdir, serves):
     """An inject from the console and one from the CLI on the same pod at once: the lab lock
     serialises them, both land, both are in the evidence log with who did them."""
     drv = browser
-    serve = Serve(workdir)
+    serve = serves()
     try:
         _login(drv, serve)
         drv.get(serve.base + "/pod/1")
@@ -366,7 +383,7 @@ def test_console_and_cli_at_once(web_lab, browser, workdir):
         _wait(drv, lambda d: _status(d, "printer-offline") == "broken", 30, "the CLI's inject in the console")
         for iid in ("intranet-down", "printer-offline"):
             drv.find_element(By.CSS_SELECTOR, f"#card-{iid} button.restore").click()
-            _wait(drv, lambda d: _status(d, iid) == "restored", 180, f"{iid} restored")
+            _wait(drv, lambda d, i=iid: _status(d, i) == "restored", 180, f"{iid} restored")
         s = web_lab.evidence(1).current()
         # the overview keeps itself current: a candidate named elsewhere shows up without a reload
         drv.get(serve.base + "/")
