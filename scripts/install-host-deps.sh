@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the host needs to run tai-lab's embedded backend (and its tests).
 set -euo pipefail
-pkgs=(systemd-container debootstrap iproute2 util-linux nftables)
+pkgs=(systemd-container debootstrap iproute2 util-linux nftables
+      # PDF reports (WeasyPrint from pip draws with pango) and their font
+      libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+      # jury console tests: headless browser, its driver, PDF text extraction
+      chromium chromium-driver poppler-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -405,6 +405,12 @@ def restore(ctx: click.Context, intervention: str | None, everything: bool, pod:
         out.print(f"[green]✓[/green] restauré : {', '.join(done) or '(rien d’actif)'}")
 
 
+# ---------------------------------------------------------------- jury (consoles, report): tai_lab/cli_jury.py
+from .cli_jury import register as _register_jury  # noqa: E402  (after cli, which it extends)
+
+_register_jury(cli)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:

@@ -245,22 +245,47 @@ class Lab:
         return list(self.plan.interventions) if self.plan.interventions is not None else None
 
     def inject(self, iid: str, pod: int | None = None, *, variant: str | None = None,
-               seed: int | None = None, randomise: bool = False):
+               seed: int | None = None, randomise: bool = False, actor: str | None = None):
         pod = self.default_pod(pod)
         allowed = self.allowed_interventions()
         if allowed is not None and iid not in allowed:
             self.engine().catalogue.get(iid)  # unknown ids get the full list first
             raise NotFoundError(f"{iid} is not in this plateau's list", "allowed: " + ", ".join(allowed))
         with lab_lock(self.name, f"tai-lab inject {iid} --pod {pod}"):
-            return self.engine().inject(iid, pod, variant=variant, seed=seed, randomise=randomise)
+            ev = self._evidence_hook(pod)
+            ev.before_inject(iid, variant, randomise, seed, actor)
+            try:
+                res = self.engine().inject(iid, pod, variant=variant, seed=seed, randomise=randomise)
+            except BaseException as exc:
+                ev.inject_failed(iid, variant, exc, actor)
+                raise
+            ev.after_inject(res, actor)
+            return res
 
-    def check(self, pod: int | None = None, iid: str | None = None):
-        return self.engine().check(self.default_pod(pod), iid)
+    def check(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None,
+              record: str = "all"):
+        """record: "all" (every result goes to the evidence log), "changes" (only a new verdict), "none"."""
+        pod = self.default_pod(pod)
+        results = self.engine().check(pod, iid)
+        self._evidence_hook(pod).after_check(results, actor, record)
+        return results
 
-    def restore(self, pod: int | None = None, iid: str | None = None) -> list[str]:
+    def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:
         pod = self.default_pod(pod)
         with lab_lock(self.name, f"tai-lab restore {iid or '--all'} --pod {pod}"):
-            return self.engine().restore(pod, iid)
+            done = self.engine().restore(pod, iid)
+            self._evidence_hook(pod).after_restore(iid, done, actor)
+            return done
+
+    # ------------------------------------------------------------------ evidence log (jury)
+    def evidence(self, pod: int | None = None):
+        """The pod's evidence log (tai_lab.evidence): what the jury did and saw, per candidate."""
+        from .evidence import EvidenceLog
+        return EvidenceLog(self.state.dir, self.default_pod(pod))
+
+    def _evidence_hook(self, pod: int):
+        from .evidence import LabHook
+        return LabHook(self.evidence(pod))
 
     def active_interventions(self, pod: int | None = None):
         return self.engine().active(pod)

@@ -1,0 +1,272 @@
+"""The evidence log of a candidate's jury session: what the jury did and saw, when, who.
+
+``<lab state dir>/evidence/pod-<N>.jsonl`` — one JSON object per line, appended only
+(``O_APPEND`` + ``flock`` + ``fsync``), so the CLI, the web console and the terminal
+console can all write at once and nothing is lost when one of them is killed.
+
+Every record: ``t`` (epoch seconds), ``at`` (local ISO time), ``pod``, ``kind``,
+``actor`` (who: the Unix user for the CLI, the jury member's name in the consoles)
+and the kind's own fields:
+
+``candidate``       name — a new candidate on the pod: starts a new *session*
+``timer``           action (start, pause)
+``inject-begin``    id, variant (None: the first), random — written before anything changes
+``inject``          id, variant, seconds, evidence — the fault took
+``inject-failed``   id, variant, error
+``check``           id, variant, fixed, evidence
+``restore``         id (None: all), restored
+``note``            id, text
+``criterion``       id, competency, index, text, checked
+
+Records are never rewritten: a note edited or a criterion unticked is a new record;
+readers (:class:`Session`) fold them into the state the jury sees.
+"""
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
+         "note", "criterion")
+
+
+def default_actor() -> str:
+    """Who acts from the command line: the Unix user (``cli`` if it cannot be told)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name in a bare container
+        return "cli"
+
+
+class EvidenceLog:
+    """The append-only log of one pod (all its candidates, one session after another)."""
+
+    def __init__(self, state_dir: Path, pod: int) -> None:
+        self.pod = pod
+        self.path = Path(state_dir) / "evidence" / f"pod-{pod}.jsonl"
+
+    def record(self, kind: str, *, actor: str | None = None, **data: Any) -> dict:
+        if kind not in KINDS:
+            raise ValueError(f"unknown evidence kind {kind!r}")
+        now = time.time()
+        rec = {"t": round(now, 3), "at": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now)),
+               "pod": self.pod, "kind": kind, "actor": actor or default_actor(), **data}
+        line = (json.dumps(rec, ensure_ascii=False, default=str) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            # One write per record under an exclusive lock: lines never interleave,
+            # even between processes on filesystems where O_APPEND alone is not atomic.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        return rec
+
+    def records(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue          # a torn last line after a power cut; the rest still counts
+        return out
+
+    def sessions(self) -> list[Session]:
+        """The pod's candidates in order; records before the first ``candidate`` form an unnamed one."""
+        groups: list[list[dict]] = []
+        for r in self.records():
+            if r["kind"] == "candidate" or not groups:
+                groups.append([])
+            groups[-1].append(r)
+        return [Session(self.pod, g) for g in groups]
+
+    def current(self) -> Session:
+        s = self.sessions()
+        return s[-1] if s else Session(self.pod, [])
+
+
+@dataclass
+class Attempt:
+    """One injection of an intervention in a session, and what became of it."""
+
+    id: str
+    variant: str | None
+    began: float
+    actor: str
+    applied: float | None = None
+    failed: str | None = None
+    fixed_at: float | None = None           # first check that saw it fixed
+    fixed: bool | None = None               # the last check's verdict
+    last_evidence: list = field(default_factory=list)
+    restored_at: float | None = None
+    inject_evidence: list = field(default_factory=list)
+
+    @property
+    def seconds_to_fix(self) -> float | None:
+        if self.fixed_at is None or self.applied is None:
+            return None
+        return round(self.fixed_at - self.applied, 1)
+
+    @property
+    def open(self) -> bool:
+        return self.restored_at is None and self.failed is None
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "variant": self.variant, "began": self.began, "applied": self.applied,
+                "failed": self.failed, "fixed": self.fixed, "fixed_at": self.fixed_at,
+                "seconds_to_fix": self.seconds_to_fix, "restored_at": self.restored_at,
+                "evidence": self.last_evidence, "inject_evidence": self.inject_evidence,
+                "actor": self.actor, "open": self.open}
+
+
+class Session:
+    """One candidate's records, folded into what the jury sees."""
+
+    def __init__(self, pod: int, records: Iterable[dict]) -> None:
+        self.pod = pod
+        self.records = list(records)
+        self.candidate: str | None = None
+        self.started: float | None = self.records[0]["t"] if self.records else None
+        self.attempts: list[Attempt] = []
+        self.notes: dict[str, list[dict]] = {}
+        self.criteria: dict[str, dict[str, set[int]]] = {}   # intervention → competency → indexes
+        self._timer_runs: list[list[float | None]] = []
+        for r in self.records:
+            self._fold(r)
+
+    def _last(self, iid: str) -> Attempt | None:
+        for a in reversed(self.attempts):
+            if a.id == iid:
+                return a
+        return None
+
+    def applied_attempt(self, iid: str) -> Attempt | None:
+        """The latest attempt of ``iid`` that took (the one checks are about)."""
+        return next((a for a in reversed(self.attempts) if a.id == iid and a.applied is not None), None)
+
+    def _fold(self, r: dict) -> None:
+        k, t = r["kind"], r["t"]
+        if k == "candidate":
+            self.candidate = r.get("name") or None
+        elif k == "timer":
+            if r.get("action") == "start" and not self.timer_running:
+                self._timer_runs.append([t, None])
+            elif r.get("action") == "pause" and self.timer_running:
+                self._timer_runs[-1][1] = t
+        elif k == "inject-begin":
+            self.attempts.append(Attempt(r["id"], r.get("variant"), t, r.get("actor", "?")))
+        elif k in ("inject", "inject-failed"):
+            a = self._last(r["id"])
+            if a is None or a.applied is not None or a.failed is not None:
+                a = Attempt(r["id"], r.get("variant"), t, r.get("actor", "?"))
+                self.attempts.append(a)
+            a.variant = r.get("variant") or a.variant
+            if k == "inject":
+                a.applied = t
+                a.fixed = False
+                a.inject_evidence = r.get("evidence", [])
+                a.last_evidence = a.inject_evidence
+            else:
+                a.failed = r.get("error", "?")
+        elif k == "check":
+            a = self.applied_attempt(r["id"])
+            if a is not None and a.open:
+                a.fixed = bool(r.get("fixed"))
+                a.last_evidence = r.get("evidence", [])
+                if a.fixed and a.fixed_at is None:
+                    a.fixed_at = t
+        elif k == "restore":
+            for iid in r.get("restored") or []:
+                # the latest attempt that may have changed the pod (applied, or interrupted mid-inject)
+                for a in reversed(self.attempts):
+                    if a.id == iid and a.failed is None:
+                        if a.restored_at is None:
+                            a.restored_at = t
+                        break
+        elif k == "note":
+            self.notes.setdefault(r["id"], []).append(
+                {"at": r["at"], "t": t, "text": r.get("text", ""), "actor": r.get("actor")})
+        elif k == "criterion":
+            ticked = self.criteria.setdefault(r["id"], {}).setdefault(r["competency"], set())
+            (ticked.add if r.get("checked") else ticked.discard)(int(r["index"]))
+
+    # ------------------------------------------------------------------ views
+    @property
+    def timer_running(self) -> bool:
+        return bool(self._timer_runs) and self._timer_runs[-1][1] is None
+
+    def elapsed(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        return sum((end if end is not None else now) - start for start, end in self._timer_runs)
+
+    def used(self) -> list[str]:
+        """Interventions injected (and taken) in this session, in order, without repeats."""
+        seen: list[str] = []
+        for a in self.attempts:
+            if a.applied is not None and a.id not in seen:
+                seen.append(a.id)
+        return seen
+
+    def ticked(self, iid: str) -> dict[str, list[int]]:
+        return {c: sorted(ix) for c, ix in self.criteria.get(iid, {}).items() if ix}
+
+    def as_dict(self, now: float | None = None) -> dict:
+        return {"pod": self.pod, "candidate": self.candidate, "started": self.started,
+                "timer": {"running": self.timer_running, "elapsed": round(self.elapsed(now), 1)},
+                "attempts": [a.as_dict() for a in self.attempts], "used": self.used(),
+                "notes": self.notes, "criteria": {i: self.ticked(i) for i in self.criteria}}
+
+
+def evidence_dicts(results) -> list[dict]:
+    """Probe results as short dicts for the log (title, passed, evidence)."""
+    return [{"title": r.probe.title, "passed": r.passed, "evidence": r.evidence} for r in results]
+
+
+class LabHook:
+    """What :class:`tai_lab.lab.Lab` writes to the log around inject, check and restore."""
+
+    def __init__(self, log: EvidenceLog) -> None:
+        self.log = log
+
+    def before_inject(self, iid: str, variant: str | None, randomise: bool, seed: int | None,
+                      actor: str | None) -> None:
+        self.log.record("inject-begin", actor=actor, id=iid, variant=variant, random=randomise, seed=seed)
+
+    def inject_failed(self, iid: str, variant: str | None, exc: BaseException, actor: str | None) -> None:
+        self.log.record("inject-failed", actor=actor, id=iid, variant=variant,
+                        error=str(exc) or type(exc).__name__)
+
+    def after_inject(self, res, actor: str | None) -> None:
+        self.log.record("inject", actor=actor, id=res.intervention.id, variant=res.variant.id,
+                        seconds=res.seconds, evidence=evidence_dicts(res.evidence))
+
+    def after_check(self, results, actor: str | None, record: str) -> None:
+        if record == "none":
+            return
+        session = self.log.current() if record == "changes" else None
+        for c in results:
+            if session is not None:
+                a = session.applied_attempt(c.id)
+                if a is not None and a.open and a.fixed == c.fixed:
+                    continue
+            self.log.record("check", actor=actor, id=c.id, variant=c.variant, fixed=c.fixed,
+                            evidence=evidence_dicts(c.results))
+
+    def after_restore(self, iid: str | None, done: list[str], actor: str | None) -> None:
+        self.log.record("restore", actor=actor, id=iid, restored=done)

@@ -1,0 +1,112 @@
+"""The candidate's session report, in French: HTML, and PDF through WeasyPrint.
+
+Built from the pod's evidence log only (what was injected, checked, restored, noted,
+ticked — with times and who), so it can be printed after the lab is down too, as long
+as the state directory is kept.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from . import referentiel
+from .errors import NotFoundError, PrerequisiteError
+from .evidence import EvidenceLog, Session
+
+TEMPLATES = Path(__file__).parent / "jury" / "templates"
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    return f"{s // 60} min {s % 60:02d} s"
+
+
+def _clock(t: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t)) if t else "—"
+
+
+def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None = None) -> dict:
+    from .interventions.catalogue import load_catalogue
+    session = session or log.current()
+    cat = load_catalogue()
+    ref = referentiel.load()
+    items = []
+    for n, a in enumerate(session.attempts, 1):
+        try:
+            iv = cat.get(a.id)
+            title_fr, symptom, comps = iv.title.fr, iv.symptom, list(iv.competencies)
+            var_title = next((v.title.fr for v in iv.variants if v.id == a.variant), a.variant)
+        except Exception:  # noqa: BLE001 - an intervention since removed from the catalogue
+            title_fr, symptom, comps, var_title = a.id, "", [], a.variant
+        ticked = session.ticked(a.id)
+        criteria = []
+        for cid in comps:
+            try:
+                c = ref.competency(cid)
+            except KeyError:
+                continue
+            criteria.append({"id": cid, "title": c.title,
+                             "lines": [{"text": t, "ticked": i in ticked.get(cid, [])}
+                                       for i, t in enumerate(c.criteria)]})
+        if a.failed:
+            verdict = "injection échouée"
+        elif a.applied is None:
+            verdict = "injection interrompue"
+        elif a.fixed_at is not None:
+            verdict = "réparé"
+        else:
+            verdict = "non réparé"
+        items.append({"n": n, "id": a.id, "title": title_fr, "symptom": symptom, "variant": a.variant,
+                      "variant_title": var_title, "competencies": comps, "actor": a.actor,
+                      "began": _clock(a.began), "applied": _clock(a.applied), "fixed_at": _clock(a.fixed_at),
+                      "to_fix": _hms(a.seconds_to_fix), "restored": _clock(a.restored_at), "verdict": verdict,
+                      "fixed": a.fixed_at is not None, "error": a.failed, "notes": session.notes.get(a.id, []),
+                      "criteria": criteria, "evidence": a.last_evidence})
+    first = session.records[0]["t"] if session.records else time.time()
+    return {"lab": lab_name, "title": title, "pod": log.pod, "candidate": session.candidate or "(non renseigné)",
+            "date": time.strftime("%d/%m/%Y", time.localtime(first)), "items": items,
+            "elapsed": _hms(session.elapsed()), "minutes": ref.jury_phase_minutes(),
+            "referentiel": f"{ref.id} — {ref.title}",
+            "generated": time.strftime("%d/%m/%Y %H:%M", time.localtime()),
+            "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"])}
+
+
+def pick_session(log: EvidenceLog, number: int | None) -> Session:
+    """The pod's session ``number`` (1 = its first candidate; None = the current one)."""
+    if number is None:
+        return log.current()
+    sessions = log.sessions()
+    if not 1 <= number <= len(sessions):
+        raise NotFoundError(f"pod {log.pod} has no session {number}",
+                            f"sessions: 1 to {len(sessions)}" if sessions else "nothing recorded on this pod yet")
+    return sessions[number - 1]
+
+
+def render_html(lab, pod: int, session: int | None = None) -> str:
+    """The report of a candidate of the pod (default: the current one).
+
+    ``lab``: a Lab, or anything with name, plan and evidence(pod)."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    title = getattr(lab.plan, "title", lab.name)
+    log = lab.evidence(pod)
+    return env.get_template("report.html").render(**context(lab.name, title, log, pick_session(log, session)))
+
+
+def filename(lab, pod: int, session: int | None = None) -> str:
+    s = pick_session(lab.evidence(pod), session)
+    who = re.sub(r"[^A-Za-z0-9]+", "-", (s.candidate or "candidat")).strip("-") or "candidat"
+    return f"rapport-{lab.name}-pod{pod}-{who}"
+
+
+def html_to_pdf(html: str) -> bytes:
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:     # OSError: pango missing
+        raise PrerequisiteError(f"PDF impossible : WeasyPrint indisponible ({exc})",
+                                "installez les dépendances : scripts/install-host-deps.sh puis pip install -e .") from exc
+    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
