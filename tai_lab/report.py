@@ -52,7 +52,7 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                 continue
             criteria.append({"id": cid, "title": c.title,
                              "lines": [{"text": t, "ticked": i in ticked.get(cid, [])}
-                                       for i, t in enumerate(c.criteria)]})
+                                       for i, t in enumerate(c.criteria_in("fr"))]})
         if a.failed:
             verdict = "injection échouée"
         elif a.applied is None:

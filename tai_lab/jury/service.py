@@ -71,7 +71,7 @@ class JuryService:
         from ..interventions.catalogue import load_catalogue
         return load_catalogue()
 
-    def interventions(self, pod: int) -> list[dict]:
+    def interventions(self, pod: int, lang: str = "fr") -> list[dict]:
         """The plateau's interventions for this candidate: used ones and useful ones marked."""
         session = self.session(pod)
         items = self.catalogue().select(allowed=self.lab.allowed_interventions())
@@ -84,18 +84,18 @@ class JuryService:
                         "competencies": list(i.competencies), "difficulty": i.difficulty,
                         "category": i.category, "used": i.id in used, "useful": bool(todo),
                         "variants": [{"id": v.id, "title": v.title.fr, "title_en": v.title.en} for v in i.variants],
-                        "criteria": self.criteria(i.competencies),
+                        "criteria": self.criteria(i.competencies, lang),
                         "jury": {"diagnostic": list(i.jury.diagnostic), "fixes": list(i.jury.fixes)}})
         return out
 
-    def criteria(self, competencies) -> list[dict]:
+    def criteria(self, competencies, lang: str = "fr") -> list[dict]:
         out = []
         for cid in competencies:
             try:
                 c = self.ref.competency(cid)
             except KeyError:
                 continue
-            out.append({"id": c.id, "title": c.title, "criteria": list(c.criteria)})
+            out.append({"id": c.id, "title": c.title, "criteria": list(c.criteria_in(lang))})
         return out
 
     def jury_minutes(self) -> int:
@@ -174,7 +174,7 @@ class JuryService:
         item = self.catalogue().get(iid)
         if competency not in item.competencies:
             raise TaiLabError(f"{iid} n'évalue pas {competency}", "compétences : " + ", ".join(item.competencies))
-        crit = self.ref.competency(competency).criteria
+        crit = self.ref.competency(competency).criteria_in("fr")   # the evidence log is in French
         if not 0 <= index < len(crit):
             raise TaiLabError(f"pas de critère n°{index} pour {competency}", f"0 à {len(crit) - 1}")
         self.lab.evidence(pod).record("criterion", actor=actor, id=iid, competency=competency, index=index,

@@ -142,7 +142,7 @@ def create_app(service: JuryService, access_key: str) -> Flask:
     @app.get("/pod/<int:pod>")
     def pod_page(pod: int):
         pod_ok(pod)
-        return render_template("session.html", pod=pod, interventions=service.interventions(pod),
+        return render_template("session.html", pod=pod, interventions=service.interventions(pod, lang()),
                                minutes=service.jury_minutes(), session_=service.session(pod))
 
     @app.get("/pod/<int:pod>/history")
@@ -191,7 +191,7 @@ def create_app(service: JuryService, access_key: str) -> Flask:
     @app.get("/api/pod/<int:pod>/interventions")
     @api
     def api_interventions(pod: int):
-        return service.interventions(pod_ok(pod))
+        return service.interventions(pod_ok(pod), lang())
 
     @app.post("/api/actor")
     @api
