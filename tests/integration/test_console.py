@@ -5,7 +5,8 @@ see "not fixed", fix it with `tai-lab exec`, see "fixed" without reloading, add 
 tick a criterion, print the report (PDF text checked with pdftotext). Then the evidence
 log survives a restart of `tai-lab serve` and a kill of it in the middle of an inject.
 
-Screenshots go to docs/console-*.png. Lab name: tweb. For a quicker loop while developing,
+Screenshots go to a temporary directory, or to docs/console-*.png when TAI_LAB_SCREENSHOTS=docs
+(to refresh the ones in the repository). Lab name: tweb. For a quicker loop while developing,
 TAI_TEST_REUSE_LAB_HOME=<a TAI_LAB_HOME where tweb is already up> reuses that lab.
 """
 from __future__ import annotations
@@ -26,7 +27,9 @@ import pytest
 from .conftest import ROOT
 
 LAB = "tweb"
-DOCS = ROOT / "docs"
+# The repository's screenshots are refreshed on request only: a test run leaves the checkout as it was.
+DOCS = ROOT / "docs" if os.environ.get("TAI_LAB_SCREENSHOTS") == "docs" else \
+    Path(os.environ.get("TMPDIR", "/tmp")) / "tai-lab-console-screenshots"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
@@ -141,7 +144,7 @@ def _wait(drv, cond, timeout: float, what: str):
                              ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
                              ).until(lambda d: cond(d))
     except Exception as exc:
-        DOCS.mkdir(exist_ok=True)
+        DOCS.mkdir(parents=True, exist_ok=True)
         drv.save_screenshot(str(Path(os.environ.get("TMPDIR", "/tmp")) / "tweb-failure.png"))
         raise AssertionError(f"timed out waiting for {what}") from exc
 
@@ -157,7 +160,7 @@ def _records(lab) -> list[dict]:
 
 
 def _shot(drv, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
     drv.execute_script("window.scrollTo(0, 0)")
     time.sleep(0.3)
     drv.save_screenshot(str(DOCS / name))
