@@ -382,7 +382,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
     with Live(_check_table(results), console=out, refresh_per_second=4) as live:
         while results and not all(c.fixed for c in results):
             _time.sleep(interval)
-            results = lab.check(pod, intervention)
+            results = lab.check(pod, intervention, record="changes")   # the log keeps verdict changes
             live.update(_check_table(results))
     out.print("[green]Tout est réparé.[/green]")
 

@@ -17,6 +17,7 @@ and the kind's own fields:
 ``restore``         id (None: all), restored
 ``note``            id, text
 ``criterion``       id, competency, index, text, checked
+``reset``           to (the snapshot), cleared (interventions the revert undid)
 
 Records are never rewritten: a note edited or a criterion unticked is a new record;
 readers (:class:`Session`) fold them into the state the jury sees.
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
-         "note", "criterion")
+         "note", "criterion", "reset")
 
 
 def default_actor() -> str:

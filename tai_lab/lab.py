@@ -290,7 +290,7 @@ class Lab:
     def active_interventions(self, pod: int | None = None):
         return self.engine().active(pod)
 
-    def reset(self, pod: int | None = None, to: str = BASELINE) -> list[ProbeResult]:
+    def reset(self, pod: int | None = None, to: str = BASELINE, *, actor: str | None = None) -> list[ProbeResult]:
         """Put pods back to a snapshot (default: the baseline of `up`), then verify them."""
         pods = self._pods(pod)
         for n in pods:
@@ -303,7 +303,9 @@ class Lab:
                 self.state.journal.event("reset", pod=n, to=to)
                 self.backend.revert(self.plan.pod(n), to)
                 self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
+                cleared = [a.id for a in self.engine().active(n)]
                 self.engine().clear(n)   # the revert undid every intervention of the pod
+                self.evidence(n).record("reset", actor=actor, to=to, cleared=cleared)
         return self.verify(pod)
 
 

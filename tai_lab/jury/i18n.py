@@ -75,6 +75,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "kind_restore": ("restaurée", "restored"),
     "kind_note": ("note", "note"),
     "kind_criterion": ("critère", "criterion"),
+    "kind_reset": ("pod réinitialisé", "pod reset"),
     "no_session": ("aucune session", "no session"),
 }
 
