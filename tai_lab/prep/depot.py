@@ -1,0 +1,135 @@
+"""The offline package depot: built once on the host, served inside the lab.
+
+Built under ``<images>/<name>/`` (never inside an image directory): ``repo/`` holds the
+``.deb`` files with ``Packages``, ``Packages.gz`` and ``Release`` (a flat repository),
+``manifest.json`` what it holds. Dependencies are resolved by the host's apt against the
+*image's* dpkg status, so the depot holds exactly what a node of that image lacks, plus
+the listed packages themselves (``--reinstall``), whatever the host has installed.
+Nothing of the host's apt state is changed: no lock, no cache written.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .. import images, paths
+from ..errors import CommandFailed, NotFoundError, PrerequisiteError
+from ..hostcheck import require_root, require_tools
+
+Progress = Callable[[str], None]
+DEFAULT_DEPOT = "depot-bookworm"
+
+
+@dataclass(frozen=True)
+class DepotRecipe:
+    name: str
+    description: str
+    image: str
+    packages: tuple[str, ...]
+    digest: str
+
+
+def load_recipe(name: str = DEFAULT_DEPOT) -> DepotRecipe:
+    path = paths.data_dir("images") / name / "depot.yaml"
+    if not path.is_file():
+        known = sorted(p.parent.name for p in paths.data_dir("images").glob("*/depot.yaml"))
+        raise NotFoundError(f"unknown depot {name!r}", f"known depots: {', '.join(known) or '(none)'}")
+    raw = path.read_bytes()
+    data = yaml.safe_load(raw)
+    return DepotRecipe(data["name"], data.get("description", ""), data["image"],
+                       tuple(data["packages"]), hashlib.sha256(raw).hexdigest()[:16])
+
+
+def depot_dir(name: str = DEFAULT_DEPOT) -> Path:
+    return paths.images_dir() / name
+
+
+def repo_dir(name: str = DEFAULT_DEPOT) -> Path:
+    """The built flat repository; raises with the build command if absent."""
+    d = depot_dir(name)
+    if not (d / "manifest.json").is_file():
+        raise PrerequisiteError(f"the package depot {name!r} is not built",
+                                f"build it once (needs the host's apt sources): tai-lab prep depot build {name}")
+    return d / "repo"
+
+
+def manifest(name: str = DEFAULT_DEPOT) -> dict | None:
+    path = depot_dir(name) / "manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _apt_options(status: Path, archives: Path) -> list[str]:
+    # The image's dpkg status, our own archive dir, no lock and no cache file of the host's.
+    return ["-o", f"Dir::State::status={status}", "-o", f"Dir::Cache::archives={archives}",
+            "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+            "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"]
+
+
+def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
+    """Fetch the recipe's packages and their missing dependencies; index them."""
+    require_root("building the package depot")
+    require_tools("apt-get", "dpkg-scanpackages")
+    recipe = load_recipe(name)
+    current = manifest(name)
+    if current and current.get("recipe_digest") == recipe.digest and not force:
+        progress(f"depot {name} is already built ({current['built_at']})")
+        return depot_dir(name) / "repo"
+    rootfs = images.rootfs(recipe.image)
+    target = depot_dir(name)
+    work = target.parent / f".{name}.building"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "repo/partial").mkdir(parents=True)
+    log = work / "build.log"
+    started = time.time()
+    cmd = ["apt-get", "install", "-y", "-q", "--download-only", "--reinstall", "--no-install-recommends",
+           *_apt_options(rootfs / "var/lib/dpkg/status", work / "repo"), *recipe.packages]
+    progress(f"downloading {len(recipe.packages)} packages and their dependencies (host's apt sources)")
+    with log.open("w") as out:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
+                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive",
+                                   "LC_ALL": "C"})
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
+        raise CommandFailed(f"depot download failed:\n{tail}",
+                            f"full log: {log}; the host needs working apt sources (apt-get update)")
+    shutil.rmtree(work / "repo/partial", ignore_errors=True)
+    (work / "repo/lock").unlink(missing_ok=True)
+    debs = sorted((work / "repo").glob("*.deb"))
+    progress(f"indexing {len(debs)} packages")
+    index(work / "repo")
+    data = {"name": name, "recipe_digest": recipe.digest, "image": recipe.image,
+            "packages": list(recipe.packages), "debs": [d.name for d in debs],
+            "bytes": sum(d.stat().st_size for d in debs),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build_seconds": round(time.time() - started, 1)}
+    (work / "manifest.json").write_text(json.dumps(data, indent=2))
+    if target.exists():
+        shutil.rmtree(target)
+    work.rename(target)
+    progress(f"depot {name}: {len(debs)} packages, {data['bytes'] // 2**20} MiB, in {data['build_seconds']} s")
+    return target / "repo"
+
+
+def index(repo: Path) -> None:
+    """``Packages``, ``Packages.gz`` and a ``Release`` with their hashes (flat repository)."""
+    proc = subprocess.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CommandFailed(f"dpkg-scanpackages failed: {proc.stderr.strip()[-400:]}")
+    packages = proc.stdout.encode()
+    (repo / "Packages").write_bytes(packages)
+    (repo / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
+    lines = ["Origin: tai-lab", "Label: tai-lab depot", "Suite: plateau", "Codename: plateau",
+             "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()), "SHA256:"]
+    for f in ("Packages", "Packages.gz"):
+        b = (repo / f).read_bytes()
+        lines.append(f" {hashlib.sha256(b).hexdigest()} {len(b)} {f}")
+    (repo / "Release").write_text("\n".join(lines) + "\n")
