@@ -176,11 +176,16 @@ class Lab:
         return results
 
     # ------------------------------------------------------------------ changing
-    def set_phase(self, phase: str, pod: int | None = None) -> None:
-        """prep: Internet cut at the ISP side and pods isolated; jury/setup: Internet back."""
+    def set_phase(self, phase: str, pod: int | None = None, *, override_seal: bool = False) -> None:
+        """prep: Internet cut at the ISP side and pods isolated; jury/setup: Internet back.
+
+        A pod sealed after its prep phase is verified first (see :mod:`tai_lab.prep.seal`).
+        """
         if phase not in PHASES:
             raise NotFoundError(f"unknown phase {phase!r}", f"phases: {', '.join(PHASES)}")
         with lab_lock(self.name, f"tai-lab phase {phase}"):
+            from .prep.hooks import before_phase
+            before_phase(self, self._pods(pod), phase, override_seal=override_seal)
             for n in self._pods(pod):
                 self.state.journal.event("phase", pod=n, phase=phase)
                 self.backend.set_upstream(n, INTERNET[phase])

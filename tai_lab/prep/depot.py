@@ -10,6 +10,7 @@ Nothing of the host's apt state is changed: no lock, no cache written.
 from __future__ import annotations
 
 import gzip
+import re
 import hashlib
 import json
 import shutil
@@ -133,3 +134,77 @@ def index(repo: Path) -> None:
         b = (repo / f).read_bytes()
         lines.append(f" {hashlib.sha256(b).hexdigest()} {len(b)} {f}")
     (repo / "Release").write_text("\n".join(lines) + "\n")
+
+
+# --- serving it inside the lab ------------------------------------------------------------
+#
+# The depot lives in the ISP container, on its own documentation address. During the prep
+# phase a pod's WAN link is up but the ISP's input filter (nftables, in the ISP's namespace,
+# out of every candidate's reach) drops everything from that pod except HTTP to the depot;
+# the ISP never forwards between pods. Nothing else outside the pod answers.
+
+APT_SOURCE = "deb [trusted=yes] http://{address}/ ./\n"
+_NFT_TABLE = "tai_prep"
+
+
+def apt_source(address: object) -> str:
+    return ("# tai-lab: the plateau's offline package depot (the only package source in the lab)\n"
+            + APT_SOURCE.format(address=address))
+
+
+def _isp_run(backend, argv: list[str], *, input: str | None = None, what: str) -> None:
+    res = backend.transport(None, "isp").run(argv, timeout=60, input=input)
+    if not res.ok:
+        raise CommandFailed(f"the ISP could not {what}: {res.brief()}")
+
+
+def serve(lab, name: str, address: object) -> None:
+    """Copy the depot into the ISP container (once) and serve it on ``address``; idempotent."""
+    backend = lab.backend
+    repo = repo_dir(name)
+    root = backend.node_dir(None, "isp") / "root"
+    dest = root / "srv/tai-depot"
+    built = (manifest(name) or {}).get("built_at", "")
+    stamp = dest / ".tai-depot"
+    if not stamp.is_file() or stamp.read_text() != built:
+        lab.progress(f"depot {name}: copied into the ISP")
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-a", "--reflink=auto", str(repo), str(dest)], check=True, capture_output=True)
+        stamp.write_text(built)
+    subprocess.run(["ip", "-n", backend.netns(None, "isp"), "addr", "replace", f"{address}/32", "dev", "lo"],
+                   check=True, capture_output=True)
+    site = root / "etc/nginx/sites-enabled/tai-depot"
+    conf = (f"# tai-lab: the plateau's offline package depot\n"
+            f"server {{\n  listen {address}:80;\n  root /srv/tai-depot;\n  autoindex on;\n}}\n")
+    if not site.is_file() or site.read_text() != conf:
+        site.write_text(conf)
+        _isp_run(backend, ["systemctl", "reload-or-restart", "nginx"], what="serve the depot")
+    rules = (f"table inet {_NFT_TABLE} {{\n"
+             "  set pods { type ifname; }\n"
+             "  chain input {\n"
+             "    type filter hook input priority -10; policy accept;\n"
+             f"    iifname @pods ip daddr {address} tcp dport 80 accept\n"
+             "    iifname @pods drop\n"
+             "  }\n}\n")
+    if not backend.transport(None, "isp").run(["nft", "list", "table", "inet", _NFT_TABLE], timeout=10).ok:
+        _isp_run(backend, ["nft", "-f", "-"], input=rules, what="filter the prep phase")
+
+
+def open_for(lab, pod: int) -> None:
+    """The pod reaches the depot, and nothing else outside itself."""
+    _isp_run(lab.backend, ["nft", "add", "element", "inet", _NFT_TABLE, "pods", f"{{ pod{pod} }}"],
+             what=f"filter pod {pod}")
+    lab.backend.set_upstream(pod, True)
+
+
+def close_for(lab, pod: int) -> None:
+    """Forget the pod's depot filter (the phase's own rule, link up or down, applies again)."""
+    t = lab.backend.transport(None, "isp")
+    if t.run(["nft", "list", "set", "inet", _NFT_TABLE, "pods"], timeout=10).ok:
+        t.run(["nft", "delete", "element", "inet", _NFT_TABLE, "pods", f"{{ pod{pod} }}"], timeout=10)
+
+
+def is_open_for(lab, pod: int) -> bool:
+    res = lab.backend.transport(None, "isp").run(["nft", "list", "set", "inet", _NFT_TABLE, "pods"], timeout=10)
+    return res.ok and re.search(rf'"pod{pod}"', res.stdout) is not None
