@@ -414,7 +414,9 @@ if __name__ != "__main__":  # `python -m tai_lab.cli` re-enters through the pack
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
+        rc = cli.main(standalone_mode=False)
+        if isinstance(rc, int):   # ctx.exit(N) comes back as a return value without standalone mode
+            sys.exit(rc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

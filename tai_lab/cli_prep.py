@@ -49,8 +49,9 @@ def prep_check(ctx: click.Context, pod: int | None) -> None:
             t.add_column(col, overflow="fold")
         for r in results:
             mark = "[green]OK[/green]" if r.passed else "[red]NON[/red]"
-            evidence = "\n".join(f"{'✓' if c.passed else '✗'} {escape(c.probe.title)} — {escape(c.evidence)}"
-                                 for c in r.results)
+            # The output the user would see, not the command line (that is in --json).
+            evidence = "\n".join(f"{'✓' if c.passed else '✗'} {escape(c.probe.title)} — "
+                                 f"{escape(c.evidence.split(' → ', 1)[-1][:160])}" for c in r.results)
             t.add_row(str(r.pod), f"{escape(r.id)}\n{escape(r.title)}", mark, evidence)
         out.print(t)
         met = sum(r.passed for r in results)
