@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the host needs to run tai-lab's embedded backend (and its tests).
 set -euo pipefail
-pkgs=(systemd-container debootstrap iproute2 util-linux nftables)
+pkgs=(systemd-container debootstrap iproute2 util-linux nftables
+      dpkg-dev                              # dpkg-scanpackages: the prep phase's package depot
+      libpango-1.0-0 libpangoft2-1.0-0      # WeasyPrint (PDF documents)
+      poppler-utils)                        # pdftotext: tests read the PDFs back
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
