@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tai_lab.lab import Lab  # noqa: E402
 from tai_lab.prep import depot, phase, seal  # noqa: E402
 
-LAB = "bprep"
+LAB = "tpr2"
 TITLE = "## Prep phase on the nspawn backend (issue 6)"
 WORK = ("printf 'auto lo\\niface lo inet loopback\\nauto eth0\\niface eth0 inet static\\n  address {srv}/24\\n"
         "  gateway {gw}\\n' > /etc/network/interfaces && ifup eth0 && apt-get update -q && "

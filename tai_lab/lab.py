@@ -157,8 +157,17 @@ class Lab:
             nodes = {n.name: self.backend.node_running(p.number, n.name) for n in p.nodes}
             phase = self.phase_of(p.number)
             out.append(PodStatus(p.number, phase, nodes, self.backend.snapshots(p.number),
-                                 self.backend.upstream_is_up(p.number)))
+                                 self._internet_is_up(p.number)))
         return out
+
+    def _internet_is_up(self, pod: int) -> bool:
+        """The WAN link is up and no prep-phase filter leaves only the package depot."""
+        if not self.backend.upstream_is_up(pod):
+            return False
+        if (self.state.pod(pod).get("prep") or {}).get("depot"):
+            from .prep.depot import is_open_for
+            return not is_open_for(self, pod)
+        return True
 
     def exec(self, pod: int, node: str, command: Sequence[str], *, timeout: float = 300.0,
              input: str | None = None) -> CommandResult:

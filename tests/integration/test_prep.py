@@ -84,6 +84,7 @@ def test_prep_start_cuts_everything_but_the_depot(lab):
     for pod in (1, 2):
         rec = lab.state.pod(pod)
         assert rec["phase"] == "prep" and rec["prep"]["started"] and rec["prep"]["depot"]
+    assert [s.internet for s in lab.status()] == [False, False]     # the link is up, but filtered
     # The router is configured (baseline): only the depot answers outside the pod.
     assert "Origin: tai-lab" in _sh(lab, 1, "router", "curl -fsS -m 5 http://198.51.100.10/Release").stdout
     assert not _sh(lab, 1, "router", "curl -fsS -m 3 http://198.51.100.80/").ok            # the web
@@ -93,6 +94,7 @@ def test_prep_start_cuts_everything_but_the_depot(lab):
     # Root on the router cannot widen it: the filter is in the ISP's namespace.
     _sh(lab, 1, "router", "nft flush ruleset; ip route replace default via 100.64.1.1")
     assert not _sh(lab, 1, "router", "curl -fsS -m 3 http://198.51.100.80/").ok
+    assert _sh(lab, 1, "router", "nft -f /etc/nftables.conf").ok           # its NAT back for the candidate
     # Bare server: the role packages are gone, the depot is the only package source.
     srv = _sh(lab, 1, "srv", "dpkg -s isc-dhcp-server bind9 samba 2>&1; cat /etc/apt/sources.list; "
                              "ls /etc/apt/sources.list.d")
@@ -167,13 +169,14 @@ def test_seal_catches_a_change_and_accepts_an_untouched_pod(lab):
     events = [r for r in lab.state.journal.records() if r.get("kind") == "seal-override"]
     assert events and events[-1]["data"]["changes"][0]["path"] == "/etc/dhcp/dhcpd.conf"
     assert lab.state.pod(1)["seal"]["intact"] is False and lab.state.pod(2)["seal"]["intact"] is True
+    assert all(s.internet for s in lab.status())
     for pod in (1, 2):
         assert _until(lambda: not _missing(lab, pod), 60), _missing(lab, pod)
 
 
 # --- interventions on the candidates' own services ----------------------------------------------
 
-RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 20 ifup eth0")
+RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 30 ifup eth0")
 # (pod, intervention, variant) → what a technician types. Pod 1: isc-dhcp-server + bind9; pod 2: dnsmasq.
 FIXES = {
     (1, "dns-failure", "service-stopped"): [("srv", "systemctl enable --now named")],
@@ -181,7 +184,8 @@ FIXES = {
                                                    "rndc reload $DOMAIN")],
     (1, "dns-failure", "forwarder-wrong"): [("srv", "sed -i 's/192.0.2.53/198.51.100.53/' "
                                                     "/etc/bind/named.conf.options && systemctl restart named")],
-    (1, "dhcp-failure", "service-stopped"): [("srv", "systemctl enable --now isc-dhcp-server"), RENEW],
+    (1, "dhcp-failure", "service-stopped"): [("srv", "systemctl enable isc-dhcp-server; "
+                                                     "systemctl start isc-dhcp-server"), RENEW],
     (1, "dhcp-failure", "scope-exhausted"): [("srv", 'sed -i -E "s/range [0-9.]+ [0-9.]+;/range $FIRST $LAST;/" '
                                                      "/etc/dhcp/dhcpd.conf && systemctl restart isc-dhcp-server"),
                                              RENEW],
@@ -193,7 +197,7 @@ FIXES = {
                                                    "/etc/dnsmasq.d/dns.conf && systemctl restart dnsmasq")],
     (2, "dns-failure", "forwarder-wrong"): [("srv", "sed -i 's/^server=192.0.2.53/server=198.51.100.53/' "
                                                     "/etc/dnsmasq.d/dns.conf && systemctl restart dnsmasq")],
-    (2, "dhcp-failure", "service-stopped"): [("srv", "systemctl enable --now dnsmasq"), RENEW],
+    (2, "dhcp-failure", "service-stopped"): [("srv", "systemctl enable dnsmasq; systemctl start dnsmasq"), RENEW],
     (2, "dhcp-failure", "scope-exhausted"): [("srv", 'sed -i -E "s/^dhcp-range=.*/dhcp-range=$FIRST,$LAST,'
                                                      '255.255.255.0,1h/" /etc/dnsmasq.d/dhcp.conf && '
                                                      "systemctl restart dnsmasq"), RENEW],
@@ -215,6 +219,10 @@ def test_intervention_on_the_candidates_setup(lab, pod, iid, variant):
     for node, cmd in FIXES[(pod, iid, variant)]:
         res = _sh(lab, pod, node, _env(lab, pod) + cmd, timeout=90)
         assert res.ok or node == "pc1", res.brief()
-    assert _until(lambda: lab.check(pod, iid)[0].fixed, 40), lab.check(pod, iid)[0].as_dict()
+    if not _until(lambda: lab.check(pod, iid)[0].fixed, 40):
+        server = _sh(lab, pod, "srv", "systemctl status --no-pager -n 15 isc-dhcp-server named dnsmasq 2>&1 | "
+                                      "grep -v '^ *[│├└]'").stdout
+        pytest.fail(f"not fixed: {lab.check(pod, iid)[0].as_dict()}\nfix output: {res.stdout[-800:]}\n"
+                    f"{res.stderr[-800:]}\nserver: {server[-3000:]}")
     assert lab.restore(pod, iid) == [iid]
     assert _until(lambda: not _missing(lab, pod), 60), _missing(lab, pod)

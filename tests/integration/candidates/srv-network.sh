@@ -11,4 +11,4 @@ EOT
 printf 'search %s\nnameserver 127.0.0.1\n' "$DOMAIN" > /etc/resolv.conf
 ifdown --force eth0 >/dev/null 2>&1 || true
 ifup eth0
-apt-get update -q
+apt-get update -q --error-on=any   # the depot must answer
