@@ -95,6 +95,11 @@ def write(args, res: dict[str, list[float]]) -> None:
         f"{', '.join(f'{x:.2f}' for x in res['verify'])} |",
         f"| `phase jury --pod 1` on a sealed pod (verify + boot + Internet) | {med['jury']:.2f} | "
         f"{', '.join(f'{x:.2f}' for x in res['jury'])} |", "",
+        "The seal's cost grows with what the candidate wrote (here: a server address and dnsmasq installed "
+        "from the depot); its verification hashes the same files. `prep start` is per pod and serial: "
+        "the first time scales with the pods (purge + snapshot), afterwards each pod is a revert.",
+        *([f"Run with {args.pods} pods on a machine shared with other agents; the 16-pod run "
+           "(`--pods 16`) is still to do."] if args.pods < 16 else []), "",
     ]
     out = Path(args.out)
     text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
