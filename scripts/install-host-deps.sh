@@ -2,9 +2,10 @@
 # Debian packages the host needs to run tai-lab's embedded backend (and its tests).
 set -euo pipefail
 pkgs=(systemd-container debootstrap iproute2 util-linux nftables
-      # PDF reports (WeasyPrint from pip draws with pango) and their font
+      # PDF reports and cahier des charges (WeasyPrint from pip draws with pango) and their font
       libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
-      # jury console tests: headless browser, its driver, PDF text extraction
+      dpkg-dev                              # dpkg-scanpackages: the prep phase's package depot
+      # jury console tests: headless browser, its driver; pdftotext reads the PDFs back
       chromium chromium-driver poppler-utils)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -220,13 +220,14 @@ def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], tim
 @click.argument("phase", type=click.Choice(["prep", "jury", "setup"]))
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--no-verify", is_flag=True, help="Do not prove the change with the health probes.")
+@click.option("--override-seal", is_flag=True, help="jury: go on even if a sealed pod changed (journaled).")
 @lab_option
 @json_option
 @click.pass_context
-def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool) -> None:
+def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, override_seal: bool) -> None:
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
     lab = _lab(ctx)
-    lab.set_phase(phase, pod)
+    lab.set_phase(phase, pod, override_seal=override_seal)
     what = "Internet coupé, pods isolés" if phase == "prep" else "Internet rétabli"
     if no_verify:
         if ctx.obj["json"]:
@@ -405,16 +406,21 @@ def restore(ctx: click.Context, intervention: str | None, everything: bool, pod:
         out.print(f"[green]✓[/green] restauré : {', '.join(done) or '(rien d’actif)'}")
 
 
-# ---------------------------------------------------------------- jury (consoles, report): tai_lab/cli_jury.py
-from .cli_jury import register as _register_jury  # noqa: E402  (after cli, which it extends)
+if __name__ != "__main__":  # `python -m tai_lab.cli` re-enters through the package module below
+    # The prep phase's commands and the jury's (consoles, report) live in their own modules.
+    from .cli_prep import prep  # noqa: E402
+    from .cli_jury import register as _register_jury  # noqa: E402  (after cli, which it extends)
 
-_register_jury(cli)
+    cli.add_command(prep)
+    _register_jury(cli)
 
 
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
+        rc = cli.main(standalone_mode=False)
+        if isinstance(rc, int):   # ctx.exit(N) comes back as a return value without standalone mode
+            sys.exit(rc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -434,4 +440,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from tai_lab.cli import main as _main  # the module with every command group registered
+    _main()

@@ -158,8 +158,17 @@ class Lab:
             nodes = {n.name: self.backend.node_running(p.number, n.name) for n in p.nodes}
             phase = self.phase_of(p.number)
             out.append(PodStatus(p.number, phase, nodes, self.backend.snapshots(p.number),
-                                 self.backend.upstream_is_up(p.number)))
+                                 self._internet_is_up(p.number)))
         return out
+
+    def _internet_is_up(self, pod: int) -> bool:
+        """The WAN link is up and no prep-phase filter leaves only the package depot."""
+        if not self.backend.upstream_is_up(pod):
+            return False
+        if (self.state.pod(pod).get("prep") or {}).get("depot"):
+            from .prep.depot import is_open_for
+            return not is_open_for(self, pod)
+        return True
 
     def exec(self, pod: int, node: str, command: Sequence[str], *, timeout: float = 300.0,
              input: str | None = None) -> CommandResult:
@@ -177,11 +186,16 @@ class Lab:
         return results
 
     # ------------------------------------------------------------------ changing
-    def set_phase(self, phase: str, pod: int | None = None) -> None:
-        """prep: Internet cut at the ISP side and pods isolated; jury/setup: Internet back."""
+    def set_phase(self, phase: str, pod: int | None = None, *, override_seal: bool = False) -> None:
+        """prep: Internet cut at the ISP side and pods isolated; jury/setup: Internet back.
+
+        A pod sealed after its prep phase is verified first (see :mod:`tai_lab.prep.seal`).
+        """
         if phase not in PHASES:
             raise NotFoundError(f"unknown phase {phase!r}", f"phases: {', '.join(PHASES)}")
         with lab_lock(self.name, f"tai-lab phase {phase}"):
+            from .prep.hooks import before_phase
+            before_phase(self, self._pods(pod), phase, override_seal=override_seal)
             for n in self._pods(pod):
                 self.state.journal.event("phase", pod=n, phase=phase)
                 self.backend.set_upstream(n, INTERNET[phase])

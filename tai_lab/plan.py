@@ -82,6 +82,55 @@ class WanPlan:
 
 
 @dataclass(frozen=True)
+class CheckPlan:
+    """One behavioural check of a requirement, with the pod's values filled in."""
+
+    check: str                          # lease, gateway, resolve, fetch, smb-read, smb-write, ipp, reach
+    node: str                           # the machine it runs on
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RequirementPlan:
+    id: str
+    title: str
+    text: str                           # French, with this pod's values
+    competencies: tuple[str, ...]
+    checks: tuple[CheckPlan, ...]
+
+
+@dataclass(frozen=True)
+class NodeStartPlan:
+    node: str
+    state: str                          # baseline | bare
+    remove_packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrepPlan:
+    """The prep phase of one pod: its start state and its cahier des charges."""
+
+    title: str
+    minutes: int
+    context: str
+    depot: str
+    depot_address: IPv4Address
+    start: tuple[NodeStartPlan, ...]
+    requirements: tuple[RequirementPlan, ...]
+    values: dict = field(default_factory=dict, hash=False, compare=False)   # every placeholder's value
+
+    @property
+    def depot_url(self) -> str:
+        return f"http://{self.depot_address}/"
+
+    def start_of(self, node: str) -> NodeStartPlan:
+        for s in self.start:
+            if s.node == node:
+                return s
+        return NodeStartPlan(node, "baseline")
+
+
+@dataclass(frozen=True)
 class PodPlan:
     number: int
     domain: str
@@ -89,6 +138,7 @@ class PodPlan:
     nodes: tuple[NodePlan, ...]
     wan: WanPlan
     services: dict = field(default_factory=dict, hash=False, compare=False)
+    prep: PrepPlan | None = field(default=None, compare=False)
 
     def node(self, name: str) -> NodePlan:
         for n in self.nodes:

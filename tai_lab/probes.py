@@ -32,6 +32,7 @@ class Probe:
     expect_ok: bool = True
     must_contain: str | None = None
     in_subnet: str | None = None   # output must show an ``inet`` address inside this subnet
+    in_range: tuple[str, str] | None = None   # … or between these two addresses (a DHCP pool)
     must_not_contain: str | None = None
     max_rtt_ms: float | None = None     # ping statistics: average round trip …
     max_loss_pct: float | None = None   # … and packet loss
@@ -48,6 +49,10 @@ class Probe:
             net = ipaddress.ip_network(self.in_subnet)
             found = re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", res.stdout)
             got = any(ipaddress.ip_address(a) in net for a in found)
+        if got and self.in_range:
+            first, last = (ipaddress.ip_address(a) for a in self.in_range)
+            found = re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", res.stdout)
+            got = any(first <= ipaddress.ip_address(a) <= last for a in found)
         if self.max_loss_pct is not None or self.max_rtt_ms is not None:
             got = _ping_ok(res.stdout, self.max_loss_pct, self.max_rtt_ms)
         if got and self.max_skew_s is not None:
@@ -200,3 +205,62 @@ def run_probes(pod: int, probes: list[Probe], transport_for: TransportFor) -> li
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(one, probes))
 
+
+
+# --- the prep phase's requirements ---------------------------------------------------
+
+def prep_probe(pod: PodPlan, check, index: int) -> Probe:
+    """The probe of one check of the cahier des charges (a :class:`~tai_lab.plan.CheckPlan`).
+
+    Like every probe, it judges what the user sees, not how it was configured: any
+    DHCP or DNS server software, any way of configuring the client, passes.
+    """
+    p = check.params
+    node = check.node
+    pid = f"{check.check}#{index}"
+    if check.check == "lease":
+        iface = p.get("iface") or pod.node(node).interfaces[0].name
+        vlan = pod.vlan(p["vlan"])
+        assert vlan.dhcp_range is not None
+        first, last = (str(a) for a in vlan.dhcp_range)
+        server = pod.address_of(p["server"]) if p.get("server") else None
+        # The address the user's machine holds, and the server that handed out its last lease.
+        script = (f"ip -4 -o addr show dev {iface}; "
+                  "cat /var/lib/dhcp/*.leases 2>/dev/null | grep -h dhcp-server-identifier | tail -n1")
+        by = f" par {p['server']} ({server})" if server else ""
+        return Probe(pid, f"{node} obtient une adresse entre {first} et {last}{by}", node, ("sh", "-c", script),
+                     in_range=(first, last), must_contain=f"dhcp-server-identifier {server};" if server else None)
+    if check.check == "gateway":
+        return Probe(pid, f"{node} a pour passerelle {p['address']}", node, ("ip", "-4", "route", "show", "default"),
+                     must_contain=f"default via {p['address']} ")
+    if check.check == "resolve":
+        # getent prints "<address>  STREAM <name>": the space keeps .10 from matching .100.
+        return Probe(pid, f"{p['name']} se résout en {p['address']} depuis {node}", node,
+                     (*FAST_DNS, "getent", "ahostsv4", p["name"]), must_contain=f"{p['address']} ", timeout=8)
+    if check.check == "fetch":
+        return Probe(pid, f"{p['url']} s'affiche sur {node}", node,
+                     (*FAST_DNS, "curl", "-fsS", "--connect-timeout", "3", "--max-time", "8", p["url"]),
+                     must_contain=p["contains"], timeout=12)
+    if check.check == "reach":
+        return Probe(pid, f"{node} joint {p['address']}", node, ("ping", "-c", "2", "-W", "1", p["address"]))
+    if check.check == "ipp":
+        script = (f"a=$(getent ahostsv4 {p['name']} | head -n1 | cut -d' ' -f1) && [ -n \"$a\" ] && "
+                  "ipptool -T 5 -t ipp://$a:631/ipp/print get-printer-attributes.test")
+        return Probe(pid, f"l'imprimante {p['name']} répond en IPP depuis {node}", node,
+                     (*FAST_DNS, "sh", "-c", script), must_contain="[PASS]", timeout=12)
+    if check.check in ("smb-read", "smb-write"):
+        base = (*FAST_DNS, "smbclient", p["share"], "-U", f"{p['user']}%{p['password']}", "-t", "5", "-c")
+        if check.check == "smb-read":
+            return Probe(pid, f"{p['user']} ouvre le partage {p['share']} depuis {node}", node, (*base, "ls"),
+                         must_not_contain="NT_STATUS", timeout=12)
+        name = f"tai-verif-{p['user']}.txt"
+        command = (*base, f"put /etc/hostname {name}; rm {name}")
+        if p.get("expect", "allowed") == "allowed":
+            return Probe(pid, f"{p['user']} peut écrire dans {p['share']}", node, command,
+                         must_not_contain="NT_STATUS", timeout=12)
+        # Denied means the server said so: a share that does not exist or a server that
+        # does not answer proves nothing about permissions.
+        return Probe(pid, f"{p['user']} ne peut pas écrire dans {p['share']}", node,
+                     (*FAST_DNS, "sh", "-c", 'smbclient "$@" 2>&1; true', "sh", *command[len(FAST_DNS) + 1:]),
+                     must_contain="NT_STATUS_ACCESS_DENIED", timeout=12)
+    raise ValueError(f"unknown check {check.check!r}")

@@ -40,6 +40,10 @@ class Backend(Protocol):
     def snapshot(self, pod: PodPlan, name: str) -> None: ...
     def revert(self, pod: PodPlan, name: str) -> None: ...
     def snapshots(self, pod: int) -> list[str]: ...
+    def stop_pod(self, pod: PodPlan) -> None:
+        """Power the pod's machines off (the prep seal); its network stays."""
+    def start_pod(self, pod: PodPlan) -> None:
+        """Boot the pod's machines that are off."""
 
     # access
     def transport(self, pod: int | None, node: str) -> Transport:

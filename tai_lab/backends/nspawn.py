@@ -541,3 +541,13 @@ class NspawnBackend:
             "ansible_nsenter_pid": self.leader(pod, node),
             "ansible_python_interpreter": "/usr/bin/python3",
         }
+
+    # ------------------------------------------------------------------ power (prep seal)
+    def stop_pod(self, pod: PodPlan) -> None:
+        """Power the pod's machines off cleanly; network and overlay mounts stay (the seal)."""
+        self._teardown(self._pod_processes(pod.number), graceful=True)
+
+    def start_pod(self, pod: PodPlan) -> None:
+        """Boot the pod's machines that are not running, in dependency order."""
+        self._boot(pod.number, [x for x in pod.nodes if x.is_container
+                                and not self.node_running(pod.number, x.name)])

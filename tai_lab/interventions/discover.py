@@ -27,6 +27,15 @@ SERVICE_CANDIDATES = {
 
 ROLE_SERVICE = {"dns": "dns", "dhcp": "dhcp", "intranet": "web", "fileshare": "smb", "ipp-printer": "printer"}
 
+# The files a service's interventions touch, found on the pod for the software that runs
+# (the candidate's choice), with the Debian default as the fallback.
+SERVICE_FILES: dict[str, tuple[str, ...]] = {
+    "dns": ("dns_zone_file", "dns_options_file"),
+    "dhcp": ("dhcp_config_file", "dhcp_leases_file"),
+}
+_DNSMASQ_CONF = "/etc/dnsmasq.conf /etc/dnsmasq.d"
+_WHAT = {"dns": "DNS", "dhcp": "DHCP", "web": "web", "smb": "SMB", "printer": "IPP"}
+
 
 class Discovery:
     def __init__(self, lab: "Lab", pod: int) -> None:
@@ -63,13 +72,50 @@ class Discovery:
         return item.user
 
     def active_service(self, node: str, kind: str) -> str:
+        """The server software that runs for ``kind`` on ``node``.
+
+        A pod that answers and runs none of the known ones (a candidate who configured no
+        DHCP server at all) is refused here, before anything is saved or injected; a node
+        that says nothing leaves the plan's default.
+        """
         names = SERVICE_CANDIDATES[kind]
-        out = self.run(node, ["systemctl", "is-active", *names])
-        states = out.split()
+        res = self.lab.backend.transport(self.pod, node).run(["systemctl", "is-active", *names], timeout=10)
+        states = res.stdout.split()   # is-active exits non-zero when one is inactive: read it anyway
         for name, state in zip(names, states):
             if state == "active":
                 return name
+        if len(states) == len(names):
+            raise LabStateError(
+                f"pod {self.pod}: no {_WHAT.get(kind, kind)} server runs on {node} "
+                f"(looked for {', '.join(names)}): this intervention cannot apply to this candidate's setup",
+                "pick another intervention, or check the candidate's server first (tai-lab prep check)")
         return names[0]
+
+    def _first_file(self, node: str, script: str, default: str) -> str:
+        out = self.run(node, ["sh", "-c", script]).strip().splitlines()
+        return out[0].strip() if out and out[0].startswith("/") else default
+
+    def service_files(self, node: str, kind: str, service: str) -> dict[str, str]:
+        """Where the running software keeps what the interventions change."""
+        d = self.plan.domain
+        if kind == "dns" and service == "dnsmasq":
+            return {"dns_zone_file": self._first_file(
+                        node, f"grep -rlE '^[^#]*intranet' {_DNSMASQ_CONF} /etc/hosts 2>/dev/null", "/etc/dnsmasq.conf"),
+                    "dns_options_file": self._first_file(
+                        node, f"grep -rlE '^server=' {_DNSMASQ_CONF} 2>/dev/null", "/etc/dnsmasq.conf")}
+        if kind == "dns":
+            # The zone file holding the intranet record (the candidate names it as they like).
+            zone = self._first_file(node, "grep -rlE '^intranet([.[:space:]]|$)' /etc/bind /var/lib/bind "
+                                          "/var/cache/bind 2>/dev/null | grep -v '\\.jnl$'", f"/etc/bind/db.{d}")
+            return {"dns_zone_file": zone, "dns_options_file": self._first_file(
+                node, "grep -rlE '^[[:space:]]*forwarders' /etc/bind 2>/dev/null", "/etc/bind/named.conf.options")}
+        if kind == "dhcp" and service == "dnsmasq":
+            return {"dhcp_config_file": self._first_file(
+                        node, f"grep -rlE '^dhcp-range' {_DNSMASQ_CONF} 2>/dev/null", "/etc/dnsmasq.conf"),
+                    "dhcp_leases_file": "/var/lib/misc/dnsmasq.leases"}
+        if kind == "dhcp":
+            return {"dhcp_config_file": "/etc/dhcp/dhcpd.conf", "dhcp_leases_file": "/var/lib/dhcp/dhcpd.leases"}
+        return {}
 
     def role_node(self, role: str, user: str) -> str:
         live: str | None = None
@@ -163,5 +209,6 @@ class Discovery:
             kind = ROLE_SERVICE.get(t.role or "")
             if kind:
                 ctx[f"{kind}_service"] = self.active_service(target, kind)
+                ctx.update(self.service_files(target, kind, ctx[f"{kind}_service"]))
         ctx.setdefault("target_is_port", False)
         return ctx

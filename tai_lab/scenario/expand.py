@@ -11,10 +11,14 @@ from typing import Any
 
 from tai_lab.errors import TaiLabError
 from tai_lab.plan import (
+    CheckPlan,
     InterfacePlan,
     LabPlan,
     NodePlan,
+    NodeStartPlan,
     PodPlan,
+    PrepPlan,
+    RequirementPlan,
     Segment,
     SitePlan,
     UpstreamPlan,
@@ -22,7 +26,8 @@ from tai_lab.plan import (
     WanPlan,
     WirelessPlan,
 )
-from tai_lab.scenario.model import MAX_PODS, Interface, Node, Scenario
+from tai_lab.scenario.model import MAX_PODS, Interface, Node, Prep, Scenario
+from tai_lab.scenario.values import fill, pod_values
 
 POD_PLACEHOLDER = "{pod}"
 
@@ -176,7 +181,7 @@ def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
             ),
         )
 
-    return PodPlan(
+    plan = PodPlan(
         number=number,
         domain=domain,
         vlans=vlans,
@@ -184,3 +189,30 @@ def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
         wan=wan,
         services=substitute_deep(pod.services, number),
     )
+    if scenario.prep is None:
+        return plan
+    from dataclasses import replace
+    return replace(plan, prep=_expand_prep(scenario.prep, plan))
+
+
+def _expand_prep(prep: Prep, pod: PodPlan) -> PrepPlan:
+    """The cahier des charges of one pod: every placeholder replaced by the pod's value."""
+    values = {k: substitute(v, pod.number) for k, v in prep.values.items()}
+    table = pod_values(pod, values, f"http://{prep.depot_address}/")
+    requirements = []
+    for req in prep.requirements:
+        checks = []
+        for c in req.checks:
+            params = {k: fill(substitute(v, pod.number), table) if isinstance(v, str) else v
+                      for k, v in c.model_dump(exclude={"check", "node"}).items() if v is not None}
+            checks.append(CheckPlan(c.check, c.node, params))
+        requirements.append(RequirementPlan(
+            id=req.id, title=fill(substitute(req.title, pod.number), table),
+            text=fill(substitute(req.text, pod.number), table).strip(),
+            competencies=tuple(req.competencies), checks=tuple(checks)))
+    return PrepPlan(
+        title=fill(substitute(prep.title, pod.number), table), minutes=prep.minutes,
+        context=fill(substitute(prep.context, pod.number), table).strip(),
+        depot=prep.depot, depot_address=prep.depot_address,
+        start=tuple(NodeStartPlan(n, s.state, tuple(s.remove_packages)) for n, s in prep.start.items()),
+        requirements=tuple(requirements), values=table)

@@ -195,6 +195,7 @@ _TYPE_HINTS: dict[str, str] = {
     "interface_upstream_address": "the WAN address comes from upstream.wan; remove host/dhcp",
     "ip_v4_address": "write an IPv4 address, e.g. 198.51.100.53",
     "missing": "add this key (see scenarios/tai-standard.yaml)",
+    "check_fields": "see the prep requirements of scenarios/tai-standard.yaml for each kind of check",
 }
 
 _LOC_HINTS: dict[Loc, str] = {
@@ -309,7 +310,77 @@ class _Checker:
         self.check_addresses()
         self.check_networks_distinct()
         self.check_jury()
+        self.check_prep()
         return self.problems
+
+    def check_prep(self) -> None:
+        """Nodes, vlans, competencies and placeholders the prep section names all exist."""
+        prep = self.scenario.prep
+        if prep is None:
+            return
+        from tai_lab.scenario.values import placeholder_names, unknown_placeholders
+        at: Loc = ("prep",)
+        containers = [n for n, nd in self.pod.nodes.items() if nd.image is not None]
+        names = placeholder_names(self.scenario)
+
+        def node_ref(loc: Loc, node: str) -> None:
+            if node not in containers:
+                close = get_close_matches(node, containers, n=1)
+                what = "is a network device" if node in self.pod.nodes else "is not a node of the pod"
+                self.add(loc, f"'{node}' {what}: prep applies to machines",
+                         f"did you mean '{close[0]}'?" if close else f"machines: {', '.join(containers)}")
+
+        def text_ref(loc: Loc, text: str) -> None:
+            for bad in unknown_placeholders(text, names):
+                close = get_close_matches(bad, names, n=1)
+                self.add(loc, f"unknown placeholder {{{bad}}}",
+                         f"did you mean {{{close[0]}}}?" if close else f"placeholders: {', '.join(names)}")
+
+        for node, start in prep.start.items():
+            node_ref(at + ("start", node), node)
+            if start.remove_packages and start.state != "bare":
+                self.add(at + ("start", node, "remove_packages"), "only a bare node has packages removed",
+                         "set `state: bare` or remove `remove_packages`")
+        for key, value in prep.values.items():
+            text_ref(at + ("values", key), value)
+        text_ref(at + ("title",), prep.title)
+        text_ref(at + ("context",), prep.context)
+        from tai_lab.referentiel import load as load_referentiel  # lazy: it reads a file
+        ref_ids = load_referentiel().ids
+        seen: set[str] = set()
+        for i, req in enumerate(prep.requirements):
+            here: Loc = at + ("requirements", i)
+            if req.id in seen:
+                self.add(here + ("id",), f"requirement id '{req.id}' is used twice", "give each requirement its own id")
+            seen.add(req.id)
+            text_ref(here + ("title",), req.title)
+            text_ref(here + ("text",), req.text)
+            for j, cid in enumerate(req.competencies):
+                if cid not in ref_ids:
+                    close = get_close_matches(cid, ref_ids, n=1)
+                    self.add(here + ("competencies", j), f"unknown competency '{cid}'",
+                             f"did you mean '{close[0]}'?" if close else f"référentiel ids: {', '.join(ref_ids)}")
+            for j, check in enumerate(req.checks):
+                cl: Loc = here + ("checks", j)
+                node_ref(cl + ("node",), check.node)
+                if check.server is not None:
+                    node_ref(cl + ("server",), check.server)
+                if check.vlan is not None:
+                    vlan = self.pod.vlans.get(check.vlan)
+                    if vlan is None:
+                        self.add(cl + ("vlan",), f"unknown vlan '{check.vlan}'", f"vlans: {', '.join(self.pod.vlans)}")
+                    elif vlan.dhcp_range is None:
+                        self.add(cl + ("vlan",), f"vlan '{check.vlan}' has no dhcp_range to check a lease against",
+                                 "add a dhcp_range to the vlan")
+                for key in ("address", "name", "url", "contains", "share", "user", "password"):
+                    value = getattr(check, key)
+                    if value is not None:
+                        text_ref(cl + (key,), value)
+        inside = next(((n, net) for nets in self.subnets.values() for n, net in enumerate(nets, 1)
+                       if prep.depot_address in net), None)
+        if inside is not None:
+            self.add(at + ("depot_address",), f"{prep.depot_address} is inside {inside[1]} (pod {inside[0]})",
+                     "the depot is outside every pod: use a documentation address, e.g. 198.51.100.10")
 
     def check_jury(self) -> None:
         """The time zone exists; the jury's interventions are in the catalogue."""

@@ -144,6 +144,87 @@ class Pod(_Strict):
     )
 
 
+# --- the prep phase -----------------------------------------------------------------
+
+CheckKind = Literal["lease", "gateway", "resolve", "fetch", "smb-read", "smb-write", "ipp", "reach"]
+StartState = Literal["baseline", "bare"]
+REQUIREMENT_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+
+# What each kind of check needs (besides ``node``), for the shape rule below.
+CHECK_FIELDS: dict[str, tuple[str, ...]] = {
+    "lease": ("vlan",),
+    "gateway": ("address",),
+    "resolve": ("name", "address"),
+    "fetch": ("url", "contains"),
+    "smb-read": ("share", "user", "password"),
+    "smb-write": ("share", "user", "password"),
+    "ipp": ("name",),
+    "reach": ("address",),
+}
+
+
+class PrepCheck(_Strict):
+    """A behavioural check of a requirement, run on one node (the user's machine where
+    it makes sense). Values take placeholders of the addressing plan, e.g. {address.srv}."""
+
+    check: CheckKind
+    node: NodeName = Field(description="The machine the check runs on, e.g. pc1 (the user's machine)")
+    vlan: str | None = Field(None, description="lease: the address is in this vlan's DHCP range")
+    server: NodeName | None = Field(None, description="lease: … and was handed out by this node")
+    iface: InterfaceName | None = Field(None, description="lease: interface (default: the node's first)")
+    address: str | None = Field(None, description="gateway/resolve/reach: the expected address")
+    name: str | None = Field(None, description="resolve/ipp: the DNS name")
+    url: str | None = None
+    contains: str | None = None
+    share: str | None = Field(None, description="smb-*: //server/share")
+    user: str | None = None
+    password: str | None = None
+    expect: Literal["allowed", "denied"] = Field("allowed", description="smb-write: allowed or denied")
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> PrepCheck:
+        missing = [f for f in CHECK_FIELDS[self.check] if getattr(self, f) is None]
+        if missing:
+            raise PydanticCustomError("check_fields", "a {kind} check needs {missing}",
+                                      {"kind": self.check, "missing": ", ".join(missing)})
+        return self
+
+
+class Requirement(_Strict):
+    """One line of the cahier des charges: French text for the candidate, competencies, checks."""
+
+    id: Annotated[str, StringConstraints(pattern=REQUIREMENT_ID_PATTERN)]
+    title: str = Field(description="French title, e.g. Distribution des adresses (DHCP)")
+    text: str = Field(description="French text for the candidate; placeholders of the addressing plan")
+    competencies: list[str] = Field(min_length=1, description="Référentiel ids, e.g. c10")
+    checks: list[PrepCheck] = Field(min_length=1)
+
+
+class NodeStart(_Strict):
+    """A node's state when the prep phase starts."""
+
+    state: StartState = Field(description="baseline: as provisioned; bare: nothing of the roles configured")
+    remove_packages: list[str] = Field(default_factory=list,
+                                       description="bare: packages purged so the candidate installs them")
+
+
+class Prep(_Strict):
+    """The prep phase: start state of the nodes and the cahier des charges."""
+
+    title: str = Field("Cahier des charges", description="Title of the candidate's document")
+    minutes: int = Field(240, ge=10, le=600, description="Length of the prep phase")
+    context: str = Field("", description="French introduction of the document (placeholders allowed)")
+    depot: str = Field("depot-bookworm", description="Offline package depot (images/<name>/depot.yaml)")
+    depot_address: IPv4Address = Field(
+        IPv4Address("198.51.100.10"),
+        description="Where the ISP serves the depot; the only address a pod reaches during the prep phase")
+    start: dict[NodeName, NodeStart] = Field(
+        default_factory=dict, description="Nodes not listed keep their baseline")
+    values: dict[str, str] = Field(default_factory=dict,
+                                   description="Per-pod values for the texts and checks ({value.NAME}; {pod} allowed)")
+    requirements: list[Requirement] = Field(min_length=1)
+
+
 class Scenario(_Strict):
     """A whole scenario file."""
 
@@ -155,3 +236,4 @@ class Scenario(_Strict):
     timezone: str = Field("Europe/Paris", description="Time zone of the plateau's machines")
     interventions: list[str] | None = Field(
         None, description="Interventions the jury may pick (ids of scenarios/interventions/); default: all")
+    prep: Prep | None = Field(None, description="The prep phase: start state and cahier des charges")

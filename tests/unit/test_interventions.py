@@ -22,7 +22,7 @@ from tai_lab.errors import LabStateError, NotFoundError, ScenarioError, TaiLabEr
 from tai_lab.interventions import catalogue as catalogue_mod
 from tai_lab.interventions import engine as engine_mod
 from tai_lab.interventions.catalogue import load_catalogue
-from tai_lab.interventions.discover import ROLE_SERVICE, Discovery
+from tai_lab.interventions.discover import ROLE_SERVICE, SERVICE_FILES, Discovery
 from tai_lab.interventions.engine import Engine, build_probe
 from tai_lab.interventions.model import Intervention, ProbeSpec, Variant
 from tai_lab.probes import FAST_DNS
@@ -75,6 +75,7 @@ def context_keys(var: Variant) -> set[str]:
         kind = ROLE_SERVICE.get(var.target.role or "")
         if kind:
             keys.add(f"{kind}_service")
+            keys |= set(SERVICE_FILES.get(kind, ()))
     return keys
 
 
@@ -619,7 +620,8 @@ def live_lab(home, monkeypatch):
     def fake_context(self, item, var):
         return {"pod": self.pod, "domain": "pod1.tai.lan", "user_node": "pc1", "user_iface": "eth0",
                 "target_node": "srv", "target_is_port": False, "share_path": "/srv/commun",
-                "dns_service": "named", "smb_service": "smbd"}
+                "dns_service": "named", "smb_service": "smbd",
+                "dns_zone_file": "/etc/bind/db.pod1.tai.lan", "dns_options_file": "/etc/bind/named.conf.options"}
 
     def fake_run_playbook(workdir, playbook, inv, *, progress, limit=None, extravars=None):
         playbooks.append((playbook, extravars["step"], extravars["variant"]))
