@@ -18,6 +18,7 @@ and the kind's own fields:
 ``note``            id, text
 ``criterion``       id, competency, index, text, checked
 ``reset``           to (the snapshot), cleared (interventions the revert undid)
+``seal``            intact, override, changes, count — the prep seal checked when the jury phase opened
 
 Records are never rewritten: a note edited or a criterion unticked is a new record;
 readers (:class:`Session`) fold them into the state the jury sees.
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
-         "note", "criterion", "reset")
+         "note", "criterion", "reset", "seal")
 
 
 def default_actor() -> str:

@@ -76,6 +76,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "kind_note": ("note", "note"),
     "kind_criterion": ("critère", "criterion"),
     "kind_reset": ("pod réinitialisé", "pod reset"),
+    "kind_seal": ("scellé vérifié à l’ouverture de la phase jury", "seal checked when the jury phase opened"),
     "no_session": ("aucune session", "no session"),
 }
 

@@ -182,6 +182,9 @@ def open_for_jury(lab: "Lab", pods: list[int], *, override: bool = False) -> dic
             lab.state.journal.event("seal-override", pod=n, changes=broken[n][:200], count=len(broken[n]))
         else:
             lab.state.journal.event("seal-verified", pod=n)
+        # The jury's evidence log of the candidate says how their work was found.
+        lab.evidence(n).record("seal", intact=not broken.get(n), override=bool(broken.get(n)),
+                               changes=broken.get(n, [])[:50], count=len(broken.get(n, [])))
         lab.progress(f"pod {n}: seal {'OVERRIDDEN' if broken.get(n) else 'intact'}; machines on")
         lab.backend.start_pod(lab.plan.pod(n))
         lab.state.pod(n)["seal"].update(opened=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

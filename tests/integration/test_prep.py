@@ -169,6 +169,11 @@ def test_seal_catches_a_change_and_accepts_an_untouched_pod(lab):
     events = [r for r in lab.state.journal.records() if r.get("kind") == "seal-override"]
     assert events and events[-1]["data"]["changes"][0]["path"] == "/etc/dhcp/dhcpd.conf"
     assert lab.state.pod(1)["seal"]["intact"] is False and lab.state.pod(2)["seal"]["intact"] is True
+    # … and in each candidate's evidence log, which the jury's report is made from
+    (seal1,) = [r for r in lab.evidence(1).records() if r["kind"] == "seal"]
+    (seal2,) = [r for r in lab.evidence(2).records() if r["kind"] == "seal"]
+    assert seal1["override"] and seal1["changes"][0]["path"] == "/etc/dhcp/dhcpd.conf"
+    assert seal2["intact"] and not seal2["override"]
     assert all(s.internet for s in lab.status())
     for pod in (1, 2):
         assert _until(lambda: not _missing(lab, pod), 60), _missing(lab, pod)
