@@ -68,12 +68,20 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                       "fixed": a.fixed_at is not None, "error": a.failed, "notes": session.notes.get(a.id, []),
                       "criteria": criteria, "evidence": a.last_evidence})
     first = session.records[0]["t"] if session.records else time.time()
+    last = session.records[-1]["t"] if session.records else time.time()
+    # The prep seal, checked when the jury phase opened (before or after the candidate was named).
+    seals = [r for r in log.records() if r.get("kind") == "seal" and r["t"] <= last]
+    seal = None
+    if seals:
+        r = seals[-1]
+        seal = "intact" if r.get("intact") else f"FORCÉ par {r.get('actor')} : {r.get('count')} modification(s) " \
+            + ", ".join(f"{c.get('node')} {c.get('path')}" for c in (r.get("changes") or [])[:5])
     return {"lab": lab_name, "title": title, "pod": log.pod, "candidate": session.candidate or "(non renseigné)",
             "date": time.strftime("%d/%m/%Y", time.localtime(first)), "items": items,
             "elapsed": _hms(session.elapsed()), "minutes": ref.jury_phase_minutes(),
             "referentiel": f"{ref.id} — {ref.title}",
             "generated": time.strftime("%d/%m/%Y %H:%M", time.localtime()),
-            "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"])}
+            "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"]), "seal": seal}
 
 
 def pick_session(log: EvidenceLog, number: int | None) -> Session:

@@ -121,3 +121,16 @@ def test_hook_records_only_changes_when_asked(tmp_path):
     hook.after_check([_Check(True)], None, "none")
     assert len([r for r in log.records() if r["kind"] == "check"]) == 2
     assert checks[0]["evidence"] == [{"title": "intranet s'affiche", "passed": True, "evidence": "HTTP 200"}]
+
+
+def test_the_report_says_how_the_prep_seal_was_found(tmp_path):
+    from tai_lab.report import context
+    log = EvidenceLog(tmp_path, 1)
+    log.record("seal", actor="cli:root", intact=False, override=True, count=1,
+               changes=[{"node": "srv", "path": "/etc/dhcp/dhcpd.conf", "change": "changed"}])
+    log.record("candidate", actor="web:jury", name="Camille Dupont")
+    ctx = context("std", "Plateau", log)
+    assert ctx["seal"].startswith("FORCÉ") and "srv /etc/dhcp/dhcpd.conf" in ctx["seal"]
+    log2 = EvidenceLog(tmp_path, 2)
+    log2.record("candidate", actor="web:jury", name="Alex Martin")
+    assert context("std", "Plateau", log2)["seal"] is None
