@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -119,8 +120,14 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
         "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",
         # One nsenter per module task instead of four (mkdir, copy, run, rm): see tai_nsenter.py.
         "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_INVENTORY_ENABLED": "yaml",      # ours is JSON (YAML's subset): try no other parser
         "ANSIBLE_CONNECTION_PLUGINS": str(paths.data_dir("playbooks") / "plugins" / "connection"),
     }
+    # The ansible-playbook of this Python environment before whichever comes first on PATH
+    # (a version manager's shim costs a few tenths of a second per run, at every inject).
+    own = Path(sys.executable).parent
+    if (own / "ansible-playbook").is_file():
+        env["PATH"] = f"{own}{os.pathsep}{os.environ.get('PATH', '')}"
     result = ansible_runner.run(
         private_data_dir=str(pdd), project_dir=str(paths.data_dir("playbooks")),
         playbook=playbook, inventory=str(pdd / "inventory"), limit=limit,
