@@ -120,9 +120,13 @@ def image() -> None:
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Rebuild even if the recipe did not change.")
 def image_build(name: str, force: bool) -> None:
-    """Build image NAME from images/NAME/recipe.yaml with debootstrap."""
+    """Build image NAME from images/NAME/recipe.yaml with debootstrap (NAME-vm: its VM disk)."""
     from . import images
-    path = images.build(name, force=force, progress=_progress)
+    if name.endswith("-vm"):
+        from . import images_vm
+        path = images_vm.build(name, force=force, progress=_progress).disk
+    else:
+        path = images.build(name, force=force, progress=_progress)
     out.print(f"[green]✓[/green] image {name}: {path}")
 
 
@@ -147,13 +151,18 @@ def image_list(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
-@click.option("--backend", default="nspawn", show_default=True, help="nspawn (containers).")
+@click.option("--backend", default="nspawn", show_default=True,
+              type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
+@click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
 @json_option
 @click.pass_context
-def up(ctx: click.Context, scenario: str, pods: int | None, backend: str) -> None:
+def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connect: str | None) -> None:
     """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
     from .lab import Lab
-    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress)
+    if connect and backend != "libvirt":
+        raise click.UsageError("--connect is for --backend libvirt")
+    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress,
+                 backend_options={"connect": connect} if connect else None)
     if ctx.obj["json"]:
         _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
     else:
