@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the host needs to run tai-lab's embedded backend (and its tests).
 set -euo pipefail
-pkgs=(systemd-container debootstrap iproute2 util-linux nftables)
+pkgs=(systemd-container debootstrap iproute2 util-linux nftables
+      # libvirt backend (VMs): daemons, QEMU, qcow2 tools, virsh + virt-xml-validate,
+      # and what pip needs to build libvirt-python
+      libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils e2fsprogs
+      libvirt-dev pkg-config gcc python3-dev openssh-server openssh-client
+      # the Vagrantfile is checked with `vagrant validate`
+      vagrant vagrant-libvirt)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

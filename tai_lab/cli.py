@@ -120,13 +120,9 @@ def image() -> None:
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Rebuild even if the recipe did not change.")
 def image_build(name: str, force: bool) -> None:
-    """Build image NAME from images/NAME/recipe.yaml with debootstrap (NAME-vm: its VM disk)."""
+    """Build image NAME from images/NAME/recipe.yaml with debootstrap."""
     from . import images
-    if name.endswith("-vm"):
-        from . import images_vm
-        path = images_vm.build(name, force=force, progress=_progress).disk
-    else:
-        path = images.build(name, force=force, progress=_progress)
+    path = images.build(name, force=force, progress=_progress)
     out.print(f"[green]✓[/green] image {name}: {path}")
 
 
@@ -435,6 +431,10 @@ def main() -> None:
             err.print(f"  → {exc.hint}", highlight=False, markup=False)
         sys.exit(exc.exit_code)
 
+
+# VM commands (export, hosts) live in their own module.
+from . import cli_virt  # noqa: E402
+cli_virt.register(cli)
 
 if __name__ == "__main__":
     main()

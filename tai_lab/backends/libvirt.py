@@ -267,19 +267,39 @@ class LibvirtBackend:
 
     # ------------------------------------------------------------------ upstream
     def create_upstream(self) -> None:
+        """Networks and the ISP VM; it boots while the pods are created (joined before use)."""
         for p in self.plan.pods:
             self._create_network(lx.network_name(self.lab, p.number, "wan"), None,
                                  f"WAN du pod {p.number}", self.uri)
-        nics = lx.isp_nics(self.plan)
-        self._create_domain(None, "isp", "isp", self.plan.upstream.image, nics)
-        self._wait_agent(None, "isp")
-        self._identity(None, None, "isp")
+        self._create_domain(None, "isp", "isp", self.plan.upstream.image, lx.isp_nics(self.plan))
+        self._isp_error: BaseException | None = None
+
+        def finish() -> None:
+            try:
+                self._wait_agent(None, "isp")
+                self._identity(None, None, "isp")
+                self._configure_isp()
+            except BaseException as exc:  # noqa: BLE001 — re-raised by _isp_ready
+                self._isp_error = exc
+        self._isp_thread = threading.Thread(target=finish, name="isp-boot", daemon=True)
+        self._isp_thread.start()
+
+    def _isp_ready(self) -> None:
+        thread = getattr(self, "_isp_thread", None)
+        if thread is not None:
+            thread.join()
+            self._isp_thread = None
+            if self._isp_error is not None:
+                raise self._isp_error
+
+    def _configure_isp(self) -> None:
+        """The ISP's public addresses (on lo) and one WAN address per pod, found by MAC."""
         up = self.plan.upstream
         lines = ["auto lo:tai", "iface lo:tai inet static", f"  address {up.resolver}/32"]
-        ups = [f"  up ip addr add {s.address}/32 dev lo" for s in up.sites if s.address != up.resolver]
+        lines += [f"  up ip addr add {s.address}/32 dev lo" for s in up.sites if s.address != up.resolver]
         script = ["set -e", "mkdir -p /etc/network/interfaces.d"]
-        script.append("cat > /etc/network/interfaces.d/isp-public <<'EOF'\n" + "\n".join(lines + ups) + "\nEOF")
-        for p, nic in zip(self.plan.pods, nics):
+        script.append("cat > /etc/network/interfaces.d/isp-public <<'EOF'\n" + "\n".join(lines) + "\nEOF")
+        for p, nic in zip(self.plan.pods, lx.isp_nics(self.plan)):
             script += [
                 f"dev=$(ip -o link | grep -i 'link/ether {nic.mac}' | cut -d: -f2 | tr -d ' ')",
                 '[ -n "$dev" ]',
@@ -288,7 +308,7 @@ class LibvirtBackend:
             ]
         script += ["cat > /etc/network/interfaces <<'EOF'\nauto lo\niface lo inet loopback\n\n"
                    "source /etc/network/interfaces.d/*\nEOF", "ifup -a"]
-        res = self.transport(None, "isp").run(["/bin/sh", "-c", "\n".join(script)], timeout=60)
+        res = self.transport(None, "isp").run(["/bin/sh", "-c", "\n".join(script)], timeout=120)
         if not res.ok:
             raise CommandFailed(f"ISP network setup failed: {res.stderr.strip() or res.stdout.strip()}")
 
@@ -350,6 +370,9 @@ class LibvirtBackend:
         shutil.rmtree(self.state.dir / f"pods/{pod}", ignore_errors=True)
 
     def destroy_all(self) -> list[str]:
+        thread = getattr(self, "_isp_thread", None)
+        if thread is not None:
+            thread.join(timeout=BOOT_TIMEOUT + 130)
         return self._teardown(list(reversed(self.state.journal.live())))
 
     # ------------------------------------------------------------------ phases
@@ -455,7 +478,11 @@ class LibvirtBackend:
             return False
 
     def ansible_host_vars(self, pod: int | None, node: str) -> dict:
+        if pod is None:
+            self._isp_ready()
         return {
+            # The connection copies modules with the guest agent: an absolute path, no "~".
+            "ansible_remote_tmp": "/root/.ansible/tmp",
             "ansible_connection": "community.libvirt.libvirt_qemu",
             "ansible_host": lx.domain_name(self.lab, pod, node),
             "ansible_libvirt_uri": self.uri_of(pod),
