@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -150,15 +151,20 @@ def image_list(ctx: click.Context) -> None:
 @click.option("--backend", default="nspawn", show_default=True,
               type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
 @click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
+@click.option("--inventory", type=click.Path(dir_okay=False),
+              help="libvirt: several hypervisors (inventories/*.yaml); pods are placed by capacity.")
 @json_option
 @click.pass_context
-def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connect: str | None) -> None:
+def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connect: str | None,
+       inventory: str | None) -> None:
     """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
     from .lab import Lab
-    if connect and backend != "libvirt":
-        raise click.UsageError("--connect is for --backend libvirt")
-    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress,
-                 backend_options={"connect": connect} if connect else None)
+    if (connect or inventory) and backend != "libvirt":
+        raise click.UsageError("--connect and --inventory are for --backend libvirt")
+    if connect and inventory:
+        raise click.UsageError("--connect or --inventory, not both (the inventory lists the URIs)")
+    opts = {"connect": connect, "inventory": str(Path(inventory).resolve()) if inventory else None}
+    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress, backend_options=opts)
     if ctx.obj["json"]:
         _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
     else:

@@ -77,31 +77,41 @@ def pod_needs(pod: PodPlan, memory_of) -> tuple[int, int]:
 
 
 def place(plan: LabPlan, usage: list[Usage], memory_of, isp_memory_mib: int) -> dict[int, str]:
-    """pod number → URI. First-fit decreasing on free memory; the first host also holds the ISP.
+    """pod number → URI, whole pods, the host with the most free memory first.
 
-    Raises PrerequisiteError with the numbers when some pod does not fit.
+    A host that receives pods also runs an ISP VM for them (its networks are local), so
+    the first pod on a host costs the ISP too. Raises PrerequisiteError with the numbers
+    when some pod does not fit anywhere.
     """
     free = {u.host.name: [u.free_memory_mib, u.free_vcpus] for u in usage}
     hosts = [u.host for u in usage]
-    free[hosts[0].name][0] -= isp_memory_mib
-    free[hosts[0].name][1] -= 1
+    used: set[str] = set()
     out: dict[int, str] = {}
+
+    def cost(h: Host, mem: int, cpus: int) -> tuple[int, int]:
+        return (mem, cpus) if h.name in used else (mem + isp_memory_mib, cpus + 1)
+
     for pod in plan.pods:
         mem, cpus = pod_needs(pod, memory_of)
-        best = max((h for h in hosts if free[h.name][0] >= mem and free[h.name][1] >= cpus),
-                   key=lambda h: free[h.name][0], default=None)
+        fits = [h for h in hosts if free[h.name][0] >= cost(h, mem, cpus)[0]
+                and free[h.name][1] >= cost(h, mem, cpus)[1]]
+        # Fill hosts already in use first (one ISP less), then the one with most memory.
+        best = max(fits, key=lambda h: (h.name in used, free[h.name][0]), default=None)
         if best is None:
             total_mem = sum(pod_needs(p, memory_of)[0] for p in plan.pods) + isp_memory_mib
             total_cpu = sum(pod_needs(p, memory_of)[1] for p in plan.pods) + 1
             have = "; ".join(f"{u.host.name}: {u.free_memory_mib} MiB, {u.free_vcpus} vCPU free"
                              for u in usage)
             raise PrerequisiteError(
-                f"the {len(plan.pods)} pods do not fit: each needs {mem} MiB and {cpus} vCPU, "
-                f"all together {total_mem} MiB and {total_cpu} vCPU (ISP included); "
+                f"the {len(plan.pods)} pods do not fit: each needs {mem} MiB and {cpus} vCPU "
+                f"(+{isp_memory_mib} MiB and 1 vCPU for the ISP VM of each host used), "
+                f"all together at least {total_mem} MiB and {total_cpu} vCPU; "
                 f"pod {pod.number} fits nowhere ({have})",
                 "add a host to the inventory, raise its limits, or use fewer pods (--pods N)")
-        free[best.name][0] -= mem
-        free[best.name][1] -= cpus
+        m, c = cost(best, mem, cpus)
+        free[best.name][0] -= m
+        free[best.name][1] -= c
+        used.add(best.name)
         out[pod.number] = best.uri
     return out
 

@@ -111,7 +111,7 @@ class Lab:
             list(pool.map(impl.create_pod, plan.pods))
         progress("provisioning (Ansible)")
         inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
-                                  upstream=True)
+                                  upstream=True, upstreams=getattr(impl, "upstream_nodes", lambda: ["isp"])())
         provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
         progress("baseline snapshot of every pod")
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -40,7 +40,8 @@ from . import libvirt_xml as lx
 from .base import Progress
 
 DEFAULT_URI = "qemu:///system"
-BOOT_TIMEOUT = float(os.environ.get("TAI_LAB_VM_BOOT_TIMEOUT", "240"))
+# Under TCG on a loaded host, five VMs booting at once take minutes: be patient.
+BOOT_TIMEOUT = float(os.environ.get("TAI_LAB_VM_BOOT_TIMEOUT", "900"))
 MEMORY_MIB = {"router": 256, "client": 320, "server": 384, "printer": 256, "isp": 256}
 _PROBE_CACHE = Path("/run/tai-lab/kvm-probe.json")
 
@@ -63,7 +64,8 @@ class LibvirtBackend:
     name = "libvirt"
 
     def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None,
-                 *, connect: str | None = None, placement: dict | None = None) -> None:
+                 *, connect: str | None = None, placement: dict | None = None,
+                 inventory: str | None = None) -> None:
         self.state = state
         self.plan = plan  # type: ignore[assignment]   # None only for `down`
         self.progress = progress
@@ -73,6 +75,7 @@ class LibvirtBackend:
         # pod → URI of the host it lives on (several hosts); the upstream is on self.uri.
         self.placement: dict[int, str] = {int(k): v for k, v in
                                           (placement or opts.get("placement") or {}).items()}
+        self.inventory = inventory or opts.get("inventory")
         self._conns: dict[str, object] = {}
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
@@ -93,14 +96,50 @@ class LibvirtBackend:
                 self._conns[uri] = c
             return c
 
-    def uri_of(self, pod: int | None) -> str:
-        return self.uri if pod is None else self.placement.get(pod, self.uri)
+    def uri_of(self, pod: int | None, node: str = "isp") -> str:
+        if pod is None:
+            return self.upstream_uris().get(node, self.uri)
+        return self.placement.get(pod, self.uri)
+
+    # ------------------------------------------------------------------ several hosts
+    def hosts_in_use(self) -> list[str]:
+        """Hypervisor URIs with pods, the first (main) one first."""
+        uris = [self.uri]
+        for p in sorted(self.placement):
+            if self.placement[p] not in uris:
+                uris.append(self.placement[p])
+        return uris
+
+    def upstream_uris(self) -> dict[str, str]:
+        """ISP node → URI: ``isp`` on the main host, ``isp2``… on the others (one per host,
+        since a pod's networks are local bridges of its host)."""
+        return {("isp" if k == 0 else f"isp{k + 1}"): uri for k, uri in enumerate(self.hosts_in_use())}
+
+    def upstream_nodes(self) -> list[str]:
+        return list(self.upstream_uris())
+
+    def pods_on(self, uri: str) -> list[int]:
+        return [p.number for p in self.plan.pods if self.uri_of(p.number) == uri]
+
+    def _place(self) -> None:
+        """Whole pods on the inventory's hosts by free memory and vCPUs, or refuse with numbers."""
+        from .. import hosts as hostmod
+        inv = hostmod.load_inventory(self.inventory)
+        usage = [hostmod.measure(h, self.conn(h.uri)) for h in inv]
+        self.placement = hostmod.place(self.plan, usage, lambda kind: MEMORY_MIB.get(kind, 256),
+                                       MEMORY_MIB["isp"])
+        # The main host (the ISP of `exec isp`, the probe of KVM) is the first one with pods.
+        self.uri = next(h.uri for h in inv if h.uri in self.placement.values())
+        for h in inv:
+            pods = [p for p, u in self.placement.items() if u == h.uri]
+            if pods:
+                self.progress(f"host {h.name} ({h.uri}): pod(s) {', '.join(map(str, pods))}")
 
     def domain(self, pod: int | None, node: str):
         libvirt = _libvirt()
         name = lx.domain_name(self.lab, pod, node)
         try:
-            return self.conn(self.uri_of(pod)).lookupByName(name)
+            return self.conn(self.uri_of(pod, node)).lookupByName(name)
         except libvirt.libvirtError:
             where = "the upstream ISP" if pod is None else f"pod {pod}"
             raise LabStateError(f"{node} of {where} has no VM ({name})",
@@ -117,11 +156,13 @@ class LibvirtBackend:
     def check_host(self) -> None:
         require_tools("qemu-img")
         _libvirt()
+        if self.inventory:
+            self._place()
         for img in {n.image for p in self.plan.pods for n in p.nodes if n.image} | {self.plan.upstream.image}:
             images_vm.image(img)   # raises with the build command when missing
-        for uri in {self.uri, *self.placement.values()}:
+        for uri in self.hosts_in_use():
             self.conn(uri)
-        self.domain_type(self.uri)
+            self.domain_type(uri)
 
     def domain_type(self, uri: str) -> str:
         """``kvm`` if this host really runs a guest with it, else ``qemu`` (TCG), by trying.
@@ -208,7 +249,7 @@ class LibvirtBackend:
     def _create_domain(self, pod: int | None, node: str, kind: str, image: str,
                        nics: list[lx.Nic]) -> None:
         libvirt = _libvirt()
-        uri = self.uri_of(pod)
+        uri = self.uri_of(pod, node)
         conn = self.conn(uri)
         name = lx.domain_name(self.lab, pod, node)
         try:
@@ -267,39 +308,48 @@ class LibvirtBackend:
 
     # ------------------------------------------------------------------ upstream
     def create_upstream(self) -> None:
-        """Networks and the ISP VM; it boots while the pods are created (joined before use)."""
-        for p in self.plan.pods:
-            self._create_network(lx.network_name(self.lab, p.number, "wan"), None,
-                                 f"WAN du pod {p.number}", self.uri)
-        self._create_domain(None, "isp", "isp", self.plan.upstream.image, lx.isp_nics(self.plan))
-        self._isp_error: BaseException | None = None
+        """Per hypervisor in use: its pods' WAN networks and an ISP VM, which boots while the
+        pods are created (joined before provisioning). Placement is kept in the lab state."""
+        if self.state.exists and self.placement:
+            self.state.data.setdefault("backend_options", {})["placement"] = \
+                {str(k): v for k, v in self.placement.items()}
+            self.state.data["backend_options"]["connect"] = self.uri
+            self.state.save()
+        self._isp_threads: list[threading.Thread] = []
+        self._isp_errors: list[BaseException] = []
+        for node, uri in self.upstream_uris().items():
+            pods = self.pods_on(uri)
+            for n in pods:
+                self._create_network(lx.network_name(self.lab, n, "wan"), None, f"WAN du pod {n}", uri)
+            self._create_domain(None, node, "isp", self.plan.upstream.image, lx.isp_nics(self.plan, pods))
 
-        def finish() -> None:
-            try:
-                self._wait_agent(None, "isp")
-                self._identity(None, None, "isp")
-                self._configure_isp()
-            except BaseException as exc:  # noqa: BLE001 — re-raised by _isp_ready
-                self._isp_error = exc
-        self._isp_thread = threading.Thread(target=finish, name="isp-boot", daemon=True)
-        self._isp_thread.start()
+            def finish(node: str = node, pods: list[int] = pods) -> None:
+                try:
+                    self._wait_agent(None, node)
+                    self._identity(None, None, node)
+                    self._configure_isp(node, pods)
+                except BaseException as exc:  # noqa: BLE001 — re-raised by _isp_ready
+                    self._isp_errors.append(exc)
+            t = threading.Thread(target=finish, name=f"{node}-boot", daemon=True)
+            t.start()
+            self._isp_threads.append(t)
 
     def _isp_ready(self) -> None:
-        thread = getattr(self, "_isp_thread", None)
-        if thread is not None:
-            thread.join()
-            self._isp_thread = None
-            if self._isp_error is not None:
-                raise self._isp_error
+        for t in getattr(self, "_isp_threads", []):
+            t.join()
+        self._isp_threads = []
+        if getattr(self, "_isp_errors", None):
+            raise self._isp_errors[0]
 
-    def _configure_isp(self) -> None:
+    def _configure_isp(self, node: str, pods: list[int]) -> None:
         """The ISP's public addresses (on lo) and one WAN address per pod, found by MAC."""
         up = self.plan.upstream
         lines = ["auto lo:tai", "iface lo:tai inet static", f"  address {up.resolver}/32"]
         lines += [f"  up ip addr add {s.address}/32 dev lo" for s in up.sites if s.address != up.resolver]
         script = ["set -e", "mkdir -p /etc/network/interfaces.d"]
         script.append("cat > /etc/network/interfaces.d/isp-public <<'EOF'\n" + "\n".join(lines) + "\nEOF")
-        for p, nic in zip(self.plan.pods, lx.isp_nics(self.plan)):
+        served = [p for p in self.plan.pods if p.number in pods]
+        for p, nic in zip(served, lx.isp_nics(self.plan, pods)):
             script += [
                 f"dev=$(ip -o link | grep -i 'link/ether {nic.mac}' | cut -d: -f2 | tr -d ' ')",
                 '[ -n "$dev" ]',
@@ -308,7 +358,7 @@ class LibvirtBackend:
             ]
         script += ["cat > /etc/network/interfaces <<'EOF'\nauto lo\niface lo inet loopback\n\n"
                    "source /etc/network/interfaces.d/*\nEOF", "ifup -a"]
-        res = self.transport(None, "isp").run(["/bin/sh", "-c", "\n".join(script)], timeout=120)
+        res = self.transport(None, node).run(["/bin/sh", "-c", "\n".join(script)], timeout=120)
         if not res.ok:
             raise CommandFailed(f"ISP network setup failed: {res.stderr.strip() or res.stdout.strip()}")
 
@@ -370,9 +420,8 @@ class LibvirtBackend:
         shutil.rmtree(self.state.dir / f"pods/{pod}", ignore_errors=True)
 
     def destroy_all(self) -> list[str]:
-        thread = getattr(self, "_isp_thread", None)
-        if thread is not None:
-            thread.join(timeout=BOOT_TIMEOUT + 130)
+        for t in getattr(self, "_isp_threads", []):
+            t.join(timeout=BOOT_TIMEOUT + 130)
         return self._teardown(list(reversed(self.state.journal.live())))
 
     # ------------------------------------------------------------------ phases
@@ -485,6 +534,6 @@ class LibvirtBackend:
             "ansible_remote_tmp": "/root/.ansible/tmp",
             "ansible_connection": "community.libvirt.libvirt_qemu",
             "ansible_host": lx.domain_name(self.lab, pod, node),
-            "ansible_libvirt_uri": self.uri_of(pod),
+            "ansible_libvirt_uri": self.uri_of(pod, node),
             "ansible_python_interpreter": "/usr/bin/python3",
         }

@@ -40,7 +40,8 @@ def prefix(lab: str) -> str:
 
 
 def domain_name(lab: str, pod: int | None, node: str) -> str:
-    return f"{prefix(lab)}-isp" if pod is None else f"{prefix(lab)}-p{pod}-{node}"
+    """``pod`` None: an upstream node (``isp``; ``isp2``… on further hypervisors)."""
+    return f"{prefix(lab)}-{node}" if pod is None else f"{prefix(lab)}-p{pod}-{node}"
 
 
 def network_name(lab: str, pod: int, segment: str) -> str:
@@ -93,12 +94,14 @@ def node_nics(plan: LabPlan, pod: PodPlan, node: NodePlan) -> list[Nic]:
             for k, i in enumerate(node.interfaces)]
 
 
-def isp_nics(plan: LabPlan) -> list[Nic]:
-    if len(plan.pods) > MAX_NICS:
-        raise ValueError(f"the ISP VM has one interface per pod: at most {MAX_NICS} pods")
+def isp_nics(plan: LabPlan, pods: list[int] | None = None) -> list[Nic]:
+    """One interface per pod the ISP serves (all pods, or those on its hypervisor)."""
+    served = [p for p in plan.pods if pods is None or p.number in pods]
+    if len(served) > MAX_NICS:
+        raise ValueError(f"the ISP VM has one interface per pod: at most {MAX_NICS} pods per hypervisor")
     return [Nic(f"eth{k}", network_name(plan.lab, p.number, "wan"), mac(plan.lab, "isp", p.number),
                 up=True, slot=NIC_FIRST_SLOT + k, purpose=f"WAN du pod {p.number}")
-            for k, p in enumerate(plan.pods)]
+            for k, p in enumerate(served)]
 
 
 def render_domain(*, lab: str, pod: int | None, node: str, kind: str, image: str, domain_type: str,
