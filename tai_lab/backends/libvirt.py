@@ -44,6 +44,10 @@ DEFAULT_URI = "qemu:///system"
 BOOT_TIMEOUT = float(os.environ.get("TAI_LAB_VM_BOOT_TIMEOUT", "900"))
 MEMORY_MIB = {"router": 256, "client": 320, "server": 384, "printer": 256, "isp": 256}
 _PROBE_CACHE = Path("/run/tai-lab/kvm-probe.json")
+# Under TCG (emulation) the guest kernel's speculative-execution mitigations (page-table
+# isolation above all) cost a lot of emulated work and protect nothing of the host; the
+# timer check is the usual hang of emulated boots. Not added under KVM.
+TCG_CMDLINE = " no_timer_check mitigations=off"
 
 
 def _libvirt():
@@ -77,6 +81,8 @@ class LibvirtBackend:
                                           (placement or opts.get("placement") or {}).items()}
         self.inventory = inventory or opts.get("inventory")
         self._conns: dict[str, object] = {}
+        # VMs started and not yet seen booted: (pod, node) → what to do once booted.
+        self._booting: dict[tuple[int | None, str], object] = {}
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
 
@@ -269,10 +275,12 @@ class LibvirtBackend:
                                "-b", str(img.disk), str(disk)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise CommandFailed(f"cannot create the disk of {node}: {proc.stderr.strip()}")
+        dtype = self.domain_type(uri)
+        cmdline = img.cmdline + (TCG_CMDLINE if dtype == "qemu" else "")
         xml = lx.render_domain(
             lab=self.lab, pod=pod, node=node, kind=kind, image=img.name,
-            domain_type=self.domain_type(uri), memory_mib=MEMORY_MIB.get(kind, 256), vcpus=1,
-            kernel=img.kernel, initrd=img.initrd, cmdline=img.cmdline, disk=disk,
+            domain_type=dtype, memory_mib=MEMORY_MIB.get(kind, 256), vcpus=1,
+            kernel=img.kernel, initrd=img.initrd, cmdline=cmdline, disk=disk,
             console_log=d / "console.log", nics=nics)
         (d / "domain.xml").write_text(xml)
         self.state.journal.will_create(Resource("domain", name, pod, {"uri": uri}))
@@ -309,37 +317,32 @@ class LibvirtBackend:
     # ------------------------------------------------------------------ upstream
     def create_upstream(self) -> None:
         """Per hypervisor in use: its pods' WAN networks and an ISP VM, which boots while the
-        pods are created (joined before provisioning). Placement is kept in the lab state."""
+        pods are created (see ``ready``). Placement is kept in the lab state."""
         if self.state.exists and self.placement:
             self.state.data.setdefault("backend_options", {})["placement"] = \
                 {str(k): v for k, v in self.placement.items()}
             self.state.data["backend_options"]["connect"] = self.uri
             self.state.save()
-        self._isp_threads: list[threading.Thread] = []
-        self._isp_errors: list[BaseException] = []
         for node, uri in self.upstream_uris().items():
             pods = self.pods_on(uri)
             for n in pods:
                 self._create_network(lx.network_name(self.lab, n, "wan"), None, f"WAN du pod {n}", uri)
             self._create_domain(None, node, "isp", self.plan.upstream.image, lx.isp_nics(self.plan, pods))
+            self._booting[(None, node)] = lambda node=node, pods=pods: self._configure_isp(node, pods)
 
-            def finish(node: str = node, pods: list[int] = pods) -> None:
-                try:
-                    self._wait_agent(None, node)
-                    self._identity(None, None, node)
-                    self._configure_isp(node, pods)
-                except BaseException as exc:  # noqa: BLE001 — re-raised by _isp_ready
-                    self._isp_errors.append(exc)
-            t = threading.Thread(target=finish, name=f"{node}-boot", daemon=True)
-            t.start()
-            self._isp_threads.append(t)
+    def ready(self, pod: int | None, node: str) -> None:
+        """Wait for a VM this backend started to boot, then finish it (identity, ISP network).
 
-    def _isp_ready(self) -> None:
-        for t in getattr(self, "_isp_threads", []):
-            t.join()
-        self._isp_threads = []
-        if getattr(self, "_isp_errors", None):
-            raise self._isp_errors[0]
+        VMs boot in parallel; the wait happens at first use (provisioning asks for every
+        node), in the caller's thread, so Ctrl-C or a failure stops it at once."""
+        finish = self._booting.get((pod, node))
+        if finish is None:
+            return
+        self._wait_agent(pod, node)
+        self._identity(pod, None if pod is None else self.plan.pod(pod).node(node), node)
+        if finish is not True:
+            finish()
+        self._booting.pop((pod, node), None)
 
     def _configure_isp(self, node: str, pods: list[int]) -> None:
         """The ISP's public addresses (on lo) and one WAN address per pod, found by MAC."""
@@ -371,10 +374,7 @@ class LibvirtBackend:
         for node in self.vm_nodes(pod):
             self._create_domain(pod.number, node.name, node.kind, node.image or "",
                                 lx.node_nics(self.plan, pod, node))
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda n: self._wait_agent(pod.number, n.name), self.vm_nodes(pod)))
-        for node in self.vm_nodes(pod):
-            self._identity(pod.number, node, node.name)
+            self._booting[(pod.number, node.name)] = True     # finished by ready()
 
     # ------------------------------------------------------------------ removal
     def _remove(self, res: Resource) -> None:
@@ -420,8 +420,7 @@ class LibvirtBackend:
         shutil.rmtree(self.state.dir / f"pods/{pod}", ignore_errors=True)
 
     def destroy_all(self) -> list[str]:
-        for t in getattr(self, "_isp_threads", []):
-            t.join(timeout=BOOT_TIMEOUT + 130)
+        self._booting.clear()
         return self._teardown(list(reversed(self.state.journal.live())))
 
     # ------------------------------------------------------------------ phases
@@ -527,8 +526,7 @@ class LibvirtBackend:
             return False
 
     def ansible_host_vars(self, pod: int | None, node: str) -> dict:
-        if pod is None:
-            self._isp_ready()
+        self.ready(pod, node)
         return {
             # The connection copies modules with the guest agent: an absolute path, no "~".
             "ansible_remote_tmp": "/root/.ansible/tmp",
