@@ -74,11 +74,11 @@ def main() -> None:
             results = lab.reset(pod=1)
             res["reset"].append(time.monotonic() - t)
             res["revert"].append(lab.backend.last_timings["revert"])
-            assert all(r.ok for r in results), [r.evidence for r in results if not r.ok]
+            assert all(r.passed for r in results), [r.evidence for r in results if not r.passed]
         t = time.monotonic()
         results = lab.rebuild(1)
         res["rebuild"].append(time.monotonic() - t)
-        assert all(r.ok for r in results), [r.evidence for r in results if not r.ok]
+        assert all(r.passed for r in results), [r.evidence for r in results if not r.passed]
         res["boot"].append(boot_to_agent(lab))
     finally:
         if LAB in existing_labs():

@@ -83,7 +83,7 @@ def test_setup_phase_reaches_the_internet(vlab):
     assert vlab.backend.upstream_is_up(1)
     res = _curl(vlab, 1)
     assert res.ok and "TAI-INTERNET-OK" in res.stdout, res.brief()
-    bad = [r for r in vlab.verify() if not r.ok]
+    bad = [r for r in vlab.verify() if not r.passed]
     assert not bad, [r.evidence for r in bad]
 
 
@@ -102,7 +102,7 @@ def test_prep_phase_cut_at_the_hypervisor(vlab):
         # The other pod is unreachable, by its LAN and its WAN address.
         for addr in ("10.2.10.1", "10.2.10.10", "100.64.2.2"):
             assert not vlab.exec(1, "pc1", ["ping", "-c", "1", "-W", "1", addr]).ok, addr
-        bad = [r for r in vlab.verify(1) if not r.ok]
+        bad = [r for r in vlab.verify(1) if not r.passed]
         assert not bad, [r.evidence for r in bad]
     finally:
         vlab.set_phase("jury")
@@ -119,7 +119,7 @@ def test_reset_reverts_one_pod_only(vlab):
                                      "ip route del default"])
         assert res.ok, res.stderr
     results = vlab.reset(pod=1)
-    assert all(r.ok for r in results), [r.evidence for r in results if not r.ok]
+    assert all(r.passed for r in results), [r.evidence for r in results if not r.passed]
     assert not vlab.exec(1, "pc1", ["test", "-e", "/root/candidate.txt"]).ok
     assert vlab.exec(2, "pc1", ["cat", "/root/candidate.txt"]).text == "changed"
     assert "default" not in vlab.exec(2, "pc1", ["ip", "route"]).stdout

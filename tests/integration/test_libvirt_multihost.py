@@ -119,7 +119,7 @@ def test_pod_placed_on_the_second_host_and_driven_there(lab_home, ssh_uri, tmp_p
         row = measure_uri(Host("salle-b", ssh_uri, 4096, 4))
         assert row["domains"] >= 3 and row["used_memory_mib"] >= 256 + 576
         lab.exec(1, "pc1", ["sh", "-c", "echo x > /root/change"])
-        assert all(r.ok for r in lab.reset(pod=1))
+        assert all(r.passed for r in lab.reset(pod=1))
         assert not lab.exec(1, "pc1", ["test", "-e", "/root/change"]).ok
         assert lab.backend.upstream_is_up(1)
     finally:
