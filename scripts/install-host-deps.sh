@@ -6,7 +6,13 @@ pkgs=(systemd-container debootstrap iproute2 util-linux nftables
       libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
       dpkg-dev                              # dpkg-scanpackages: the prep phase's package depot
       # jury console tests: headless browser, its driver; pdftotext reads the PDFs back
-      chromium chromium-driver poppler-utils)
+      chromium chromium-driver poppler-utils
+      # libvirt backend (VMs): daemons, QEMU, qcow2 tools, virsh + virt-xml-validate,
+      # and what pip needs to build libvirt-python
+      libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils e2fsprogs
+      libvirt-dev pkg-config gcc python3-dev openssh-server openssh-client
+      # the Vagrantfile is checked with `vagrant validate`
+      vagrant vagrant-libvirt)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -147,13 +148,23 @@ def image_list(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
-@click.option("--backend", default="nspawn", show_default=True, help="nspawn (containers).")
+@click.option("--backend", default="nspawn", show_default=True,
+              type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
+@click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
+@click.option("--inventory", type=click.Path(dir_okay=False),
+              help="libvirt: several hypervisors (inventories/*.yaml); pods are placed by capacity.")
 @json_option
 @click.pass_context
-def up(ctx: click.Context, scenario: str, pods: int | None, backend: str) -> None:
+def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connect: str | None,
+       inventory: str | None) -> None:
     """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
     from .lab import Lab
-    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress)
+    if (connect or inventory) and backend != "libvirt":
+        raise click.UsageError("--connect and --inventory are for --backend libvirt")
+    if connect and inventory:
+        raise click.UsageError("--connect or --inventory, not both (the inventory lists the URIs)")
+    opts = {"connect": connect, "inventory": str(Path(inventory).resolve()) if inventory else None}
+    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress, backend_options=opts)
     if ctx.obj["json"]:
         _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
     else:
@@ -438,6 +449,10 @@ def main() -> None:
             err.print(f"  → {exc.hint}", highlight=False, markup=False)
         sys.exit(exc.exit_code)
 
+
+# VM commands (export, hosts) live in their own module.
+from . import cli_virt  # noqa: E402
+cli_virt.register(cli)
 
 if __name__ == "__main__":
     from tai_lab.cli import main as _main  # the module with every command group registered

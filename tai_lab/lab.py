@@ -54,21 +54,25 @@ class Lab:
             raise LabStateError(f"lab {self.name!r} has no state (a crash during `up`?)",
                                 "`tai-lab down --lab NAME` removes what it created")
         self.plan: LabPlan = load_plan(self.state.dir / "scenario.yaml", pods=self.state.data["pod_count"])
-        self.backend = get_backend(self.state.data["backend"])(self.state, self.plan, progress)
+        self.backend = get_backend(self.state.data["backend"])(
+            self.state, self.plan, progress, **self.state.data.get("backend_options", {}))
 
     # ------------------------------------------------------------------ up / down
     @classmethod
     def up(cls, scenario: str | Path, *, pods: int | None = None, backend: str = "nspawn",
-           progress: Progress = lambda _m: None) -> "Lab":
+           progress: Progress = lambda _m: None, backend_options: dict | None = None) -> "Lab":
         """Build the plateau: upstream, pods, provisioning, baseline snapshot.
 
-        On any failure (or Ctrl-C) everything created so far is removed again.
+        ``backend_options`` go to the backend (libvirt: ``connect``, ``placement``) and are
+        kept in the lab's state for later commands. On any failure (or Ctrl-C) everything
+        created so far is removed again.
         """
+        backend_options = {k: v for k, v in (backend_options or {}).items() if v is not None}
         scenario = Path(scenario)
         plan = load_plan(scenario, pods=pods)       # every scenario error before any change
         require_root("tai-lab up")
         state = LabState(plan.lab)
-        impl = get_backend(backend)(state, plan, progress)
+        impl = get_backend(backend)(state, plan, progress, **backend_options)
         impl.check_host()
         if state.exists or state.journal.live():
             raise LabStateError(f"lab {plan.lab!r} is already up (or was not cleaned)",
@@ -79,6 +83,7 @@ class Lab:
             shutil.copyfile(scenario, state.dir / "scenario.yaml")
             state.data = {"lab": plan.lab, "title": plan.title, "backend": backend,
                           "scenario": str(scenario.resolve()), "pod_count": len(plan.pods),
+                          "backend_options": backend_options,
                           "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "pods": {}}
             for pod in plan.pods:
                 state.pod(pod.number).update(phase="building", snapshots=[])
@@ -107,7 +112,7 @@ class Lab:
             list(pool.map(impl.create_pod, plan.pods))
         progress("provisioning (Ansible)")
         inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
-                                  upstream=True)
+                                  upstream=True, upstreams=getattr(impl, "upstream_nodes", lambda: ["isp"])())
         provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
         progress("baseline snapshot of every pod")
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -123,7 +128,8 @@ class Lab:
         lab = resolve_lab(name)
         state = LabState(lab)
         with lab_lock(lab, "tai-lab down"):
-            backend = get_backend(state.data.get("backend", "nspawn"))(state, None, progress)
+            backend = get_backend(state.data.get("backend", "nspawn"))(
+                state, None, progress, **state.data.get("backend_options", {}))
             removed = backend.destroy_all()
             leftover = state.journal.live()
             if leftover:

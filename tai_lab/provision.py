@@ -69,14 +69,16 @@ def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
     return v
 
 
-def inventory(plan: LabPlan, pods: list[int], host_vars: HostVars, *, upstream: bool) -> dict:
+def inventory(plan: LabPlan, pods: list[int], host_vars: HostVars, *, upstream: bool,
+              upstreams: tuple[str, ...] | list[str] = ("isp",)) -> dict:
+    """``upstreams``: the ISP nodes (one per hypervisor when pods are spread over several)."""
     groups: dict[str, dict] = {}
     if upstream:
-        groups["isp"] = {"hosts": {"isp": {
-            "inventory_node": "isp", "pod": 0, "kind": "isp", "roles": [],
+        groups["isp"] = {"hosts": {name: {
+            "inventory_node": name, "pod": 0, "kind": "isp", "roles": [],
             "interfaces": [], "resolver_address": str(plan.upstream.resolver),
             "sites": [{"name": s.name, "address": str(s.address)} for s in plan.upstream.sites],
-            **host_vars(None, "isp")}}}
+            **host_vars(None, name)} for name in upstreams}}
     for number in pods:
         pod = plan.pod(number)
         for node in pod.nodes:

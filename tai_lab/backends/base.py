@@ -60,5 +60,8 @@ def get_backend(name: str) -> type:
     if name == "nspawn":
         from .nspawn import NspawnBackend
         return NspawnBackend
+    if name == "libvirt":
+        from .libvirt import LibvirtBackend
+        return LibvirtBackend
     from ..errors import NotFoundError
-    raise NotFoundError(f"unknown backend {name!r}", "available on this version: nspawn")
+    raise NotFoundError(f"unknown backend {name!r}", "available on this version: nspawn, libvirt")

@@ -1,0 +1,123 @@
+"""Benchmarks of the libvirt backend (issue 4): reset by revert vs rebuild, boot, disk.
+
+On one small plateau of VMs (tai-mini-vm, ``--pods`` pods, TCG where KVM cannot run):
+time of ``up``; boot of a VM to its guest agent; a pod reset by live snapshot revert
+(``reset --pod 1``, verification included) against destroying and building the same pod
+again (``rebuild --pod 1``, provisioning and verification included); disk used per pod
+(its qcow2 overlays, baseline snapshot inside). Medians go to docs/benchmarks.md (the
+section of the same name is replaced).
+
+    sudo python3 bench/libvirt.py [--pods 1] [--rounds 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# This file is named like the libvirt module: its own directory must not shadow it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+from tai_lab.lab import Lab  # noqa: E402
+from tai_lab.state import existing_labs  # noqa: E402
+
+LAB = "bvirt"
+TITLE = "## Plateau on the libvirt backend (issue 4)"
+
+
+def pod_disk_mib(lab: Lab, pod: int) -> float:
+    d = lab.state.dir / f"pods/{pod}"
+    return sum(f.stat().st_blocks * 512 for f in d.rglob("*.qcow2")) / 2 ** 20
+
+
+def boot_to_agent(lab: Lab) -> float:
+    """Power-cycle pod 1's client and time until its guest agent answers."""
+    b = lab.backend
+    dom = b.domain(1, "pc1")
+    dom.destroy()
+    t = time.monotonic()
+    dom.create()
+    tr = b.transport(1, "pc1")
+    while not tr.ping():
+        time.sleep(0.5)
+    return time.monotonic() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pods", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tai-bench-virt-"))
+    os.environ.setdefault("TAI_LAB_IMAGES", "/var/lib/tai-lab/images")
+    os.environ["TAI_LAB_HOME"] = str(home)
+    scenario = home / "bvirt.yaml"
+    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", (ROOT / "scenarios/tai-mini-vm.yaml").read_text(),
+                               count=1, flags=re.M))
+    res: dict[str, list[float]] = {"up": [], "reset": [], "revert": [], "rebuild": [], "boot": [], "disk": []}
+    try:
+        t = time.monotonic()
+        lab = Lab.up(scenario, pods=args.pods, backend="libvirt", progress=print)
+        res["up"].append(time.monotonic() - t)
+        dtype = lab.backend.domain_type(lab.backend.uri)
+        res["disk"].append(pod_disk_mib(lab, 1))
+        for _ in range(args.rounds):
+            lab.exec(1, "pc1", ["sh", "-c", "echo bench > /root/change"])
+            t = time.monotonic()
+            results = lab.reset(pod=1)
+            res["reset"].append(time.monotonic() - t)
+            res["revert"].append(lab.backend.last_timings["revert"])
+            assert all(r.passed for r in results), [r.evidence for r in results if not r.passed]
+        t = time.monotonic()
+        results = lab.rebuild(1)
+        res["rebuild"].append(time.monotonic() - t)
+        assert all(r.passed for r in results), [r.evidence for r in results if not r.passed]
+        res["boot"].append(boot_to_agent(lab))
+    finally:
+        if LAB in existing_labs():
+            Lab.down(LAB)
+    write(args, res, dtype)
+
+
+def write(args, res, dtype: str) -> None:
+    med = {k: statistics.median(v) for k, v in res.items() if v}
+    lines = [
+        TITLE, "",
+        f"`sudo python3 bench/libvirt.py --pods {args.pods} --rounds {args.rounds}` — "
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({platform.machine()}), domain type "
+        f"`{dtype}`{' (TCG: this host cannot run guests with KVM)' if dtype == 'qemu' else ''}, "
+        "scenario tai-mini-vm (per pod a router and a client VM, plus the ISP VM). "
+        "Shared, loaded host: take the ratios, not the absolute times.", "",
+        "| measure | median |", "|---|---|",
+        f"| `up` ({args.pods} pod(s), provisioning and baseline included) | {med['up']:.0f} s |",
+        f"| boot of a VM to its guest agent | {med['boot']:.0f} s |",
+        f"| pod reset (`reset --pod 1`: live revert + clock + verify) | {med['reset']:.1f} s |",
+        f"| of which the revert of the pod's VMs | {med['revert']:.1f} s |",
+        f"| pod rebuild (`rebuild --pod 1`: destroy, create, boot, provision, snapshot, verify) | {med['rebuild']:.0f} s |",
+        f"| **rebuild / reset** | **{med['rebuild'] / med['reset']:.1f}×** (target ≥ 5×) |",
+        f"| disk per pod (qcow2 overlays with the baseline snapshot, RAM included) | {med['disk']:.0f} MiB |",
+        "",
+        "Vagrant (`vagrant snapshot restore`) was not measured: vagrant-libvirt installs here but needs a "
+        "Vagrant box of the image, and boxes are not fetched on these machines.",
+        "",
+    ]
+    out = Path(args.out)
+    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
+    section = "\n".join(lines)
+    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    out.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""CLI commands of the VM side: export (for Vagrant), hosts (hypervisors and their use),
+and the VM/Windows cases of ``image build``.
+
+``register(cli)`` is called at the end of ``cli.py``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _progress(msg: str) -> None:
+    err.print(f"[dim]…[/dim] {msg}")
+
+
+def _json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.command("export")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+def export_cmd(scenario: str, pods: int | None) -> None:
+    """Print the VM plan of SCENARIO as JSON (networks, machines, MACs, addresses).
+
+    The Vagrantfile at the project's root reads it: TAI_LAB_SCENARIO=… vagrant up.
+    """
+    from .scenario import load_plan
+    from .vm_export import export
+    _json(export(load_plan(scenario, pods=pods)))
+
+
+@click.command("hosts")
+@click.option("--inventory", type=click.Path(dir_okay=False), help="Inventory of hypervisors (inventories/*.yaml).")
+@click.option("--connect", metavar="URI", help="One libvirt host (default qemu:///system).")
+@click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
+@click.pass_context
+def hosts_cmd(ctx: click.Context, inventory: str | None, connect: str | None, as_json: bool) -> None:
+    """Hypervisors: what tai-lab may use on each, what its VMs use now, what is free."""
+    from .hosts import Host, load_inventory, measure_uri
+    hosts = load_inventory(inventory) if inventory else [Host("local", connect or "qemu:///system", 0, 0)]
+    rows = [measure_uri(h) for h in hosts]
+    if as_json or (ctx.find_root().obj or {}).get("json"):
+        _json(rows)
+        return
+    t = Table("hôte", "URI", "VM tai-lab", "mémoire utilisée", "mémoire libre", "vCPU utilisés", "vCPU libres")
+    for r in rows:
+        t.add_row(r["name"], r["uri"], str(r["domains"]), f"{r['used_memory_mib']} MiB",
+                  f"{r['free_memory_mib']} MiB", str(r["used_vcpus"]),
+                  "—" if r["free_vcpus"] is None else str(r["free_vcpus"]))
+    out.print(t)
+
+
+@click.command("build")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Rebuild even if the recipe did not change.")
+@click.option("--iso", type=click.Path(path_type=Path), help="Windows: the installation ISO.")
+@click.option("--virtio-iso", type=click.Path(path_type=Path), help="Windows: the virtio-win drivers ISO.")
+@click.option("--product-key", help="Windows: product key (evaluation media need none).")
+def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | None,
+                product_key: str | None) -> None:
+    """Build image NAME: a root filesystem (debian-12), its VM disk (debian-12-vm),
+    or a Windows image from the trainer's ISOs (windows-server-2022, windows-11)."""
+    from . import images, images_vm, images_windows
+    if images_windows.is_windows(name):
+        path = images_windows.prepare(name, iso=iso, virtio_iso=virtio_iso, product_key=product_key,
+                                      progress=_progress)
+        out.print(f"[green]✓[/green] {name}: inputs checked, installation files in {path} "
+                  "(Windows images are untested on real hosts)")
+        return
+    if iso or virtio_iso:
+        raise click.UsageError("--iso and --virtio-iso are for Windows images")
+    if name.endswith("-vm"):
+        path = images_vm.build(name, force=force, progress=_progress).disk
+    else:
+        path = images.build(name, force=force, progress=_progress)
+    out.print(f"[green]✓[/green] image {name}: {path}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(export_cmd)
+    cli.add_command(hosts_cmd)
+    image = cli.commands["image"]
+    image.add_command(image_build)       # replaces the rootfs-only `image build`
