@@ -5,38 +5,17 @@ library errors into one screen of text and an exit code (traceback with --debug)
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
 from .errors import TaiLabError
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _progress(msg: str) -> None:
-    err.print(f"[dim]…[/dim] {msg}")
-
-
-def _json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def lab_option(f):
-    """`--lab NAME` accepted after the command too (tai-lab down --lab std)."""
-    def remember(ctx: click.Context, _param, value):
-        if value:
-            ctx.ensure_object(dict)["lab"] = value
-        return value
-    return click.option("--lab", "lab_name", metavar="NAME", expose_value=False, callback=remember,
-                        help="Lab to act on (default: the only one up).")(f)
+from .cli_common import _json, _progress, err, lab_option, out  # noqa: F401  (shared with the other command modules)
 
 
 def json_option(f):

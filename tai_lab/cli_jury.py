@@ -5,23 +5,11 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from .errors import PrerequisiteError
 
 # Not imported from .cli: cli imports this module at its end (python -m tai_lab.cli too).
-out = Console()
-err = Console(stderr=True)
-
-
-def lab_option(f):
-    """`--lab NAME` after the command too (same as tai_lab.cli.lab_option)."""
-    def remember(ctx: click.Context, _param, value):
-        if value:
-            ctx.ensure_object(dict)["lab"] = value
-        return value
-    return click.option("--lab", "lab_name", metavar="NAME", expose_value=False, callback=remember,
-                        help="Lab to act on (default: the only one up).")(f)
+from .cli_common import err, lab_option, out  # noqa: E402,F401
 
 
 def _lab(ctx: click.Context):

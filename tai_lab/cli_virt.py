@@ -5,23 +5,12 @@ and the VM/Windows cases of ``image build``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _progress(msg: str) -> None:
-    err.print(f"[dim]…[/dim] {msg}")
-
-
-def _json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+from .cli_common import _json, _progress, err, out  # noqa: E402,F401
 
 
 @click.command("export")
