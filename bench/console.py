@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sections import write_section  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 TITLE = "## Jury console (issue 5)"
@@ -143,11 +145,7 @@ def write(args, rows) -> None:
     lines += ["", f"Median over all rounds: inject → shown broken {statistics.median(allb):.2f} s, "
                   f"fix → shown fixed {statistics.median(allf):.2f} s.", ""]
     out = Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
-    section = "\n".join(lines)
-    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.DOTALL)
-    text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    out.write_text(text)
+    section = write_section(out, TITLE, lines)
     print(section)
 
 

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sections import write_section  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from tai_lab.interventions import load_catalogue  # noqa: E402
@@ -93,11 +95,7 @@ def write(args, rows) -> None:
         "(targets: inject < 3 s, check < 0.5 s).", "",
     ]
     out = Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
-    section = "\n".join(lines)
-    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    out.write_text(text)
+    section = write_section(out, TITLE, lines)
     print(section)
 
 

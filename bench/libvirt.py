@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sections import write_section  # noqa: E402
 # This file is named like the libvirt module: its own directory must not shadow it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
@@ -111,11 +113,7 @@ def write(args, res, dtype: str) -> None:
         "",
     ]
     out = Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n"
-    section = "\n".join(lines)
-    pattern = re.compile(re.escape(TITLE) + r".*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    out.write_text(text)
+    section = write_section(out, TITLE, lines)
     print(section)
 
 

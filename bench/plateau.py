@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sections import write_section  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 from tai_lab.lab import Lab  # noqa: E402
@@ -148,11 +150,7 @@ def write(args, rows_up, reset_times, rebuild_times, steps) -> None:
         "",
     ]
     out = Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n\nEach section says the command that produced it.\n\n"
-    section = "\n".join(lines)
-    pattern = re.compile(r"## Plateau on the nspawn backend \(issue 2\).*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    out.write_text(text)
+    section = write_section(out, "## Plateau on the nspawn backend (issue 2)", lines)
     print(section)
 
 
