@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,9 @@ class Journal:
         self._parsed: list[dict] = []
         self._offset = 0
         self._inode: int | None = None
+        # Pods are built in parallel threads sharing this object: one reader at a time, or two
+        # readers both advance the offset and the records between are never seen.
+        self._lock = threading.Lock()
 
     def _append(self, record: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,10 @@ class Journal:
         self._append({"op": "event", "kind": kind, "data": data, "t": time.time()})
 
     def records(self) -> list[dict]:
+        with self._lock:
+            return self._read_new()
+
+    def _read_new(self) -> list[dict]:
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -96,8 +104,9 @@ class Journal:
         if st.st_ino != self._inode or st.st_size < self._offset:
             self._parsed, self._offset, self._inode = [], 0, st.st_ino   # a new file: read it all
         if st.st_size > self._offset:
+            start = self._offset
             with self.path.open("rb") as f:
-                f.seek(self._offset)
+                f.seek(start)
                 chunk = f.read()
             end = chunk.rfind(b"\n") + 1          # a line still being written waits for the next call
             for line in chunk[:end].decode(errors="replace").splitlines():
@@ -109,7 +118,7 @@ class Journal:
                 except json.JSONDecodeError:
                     # A torn line after a power cut: everything around it still counts.
                     continue
-            self._offset += end
+            self._offset = start + end
         return list(self._parsed)
 
     def live(self) -> list[Resource]:

@@ -110,3 +110,36 @@ def test_journal_reads_what_another_process_appended(tmp_path):
     (tmp_path / "j.jsonl").unlink()
     Journal(tmp_path / "j.jsonl").will_create(Resource("netns", "tai-x-c", 1))
     assert [r.name for r in reader.live()] == ["tai-x-c"]
+
+
+def test_journal_read_from_many_threads_loses_no_record(tmp_path):
+    # One Journal object is shared by the threads that boot pods in parallel: readers racing
+    # each other must never skip the records between two offsets (a lost "process" record
+    # made a running container look as if it had never started).
+    import sys
+    import threading
+    journal = Journal(tmp_path / "j.jsonl")
+    names = [f"tai-x-{i}" for i in range(150)]
+    done = threading.Event()
+
+    def write():
+        for n in names:
+            journal.will_create(Resource("netns", n, 1))
+        done.set()
+
+    def read():
+        while not done.is_set():
+            journal.live()
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(6)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # switch threads as often as possible: make the race show
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert [r.name for r in journal.live()] == names
+    assert [r.name for r in Journal(tmp_path / "j.jsonl").live()] == names
