@@ -105,7 +105,10 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
         data = ev.get("event_data", {})
         if ev.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
             res = data.get("res", {})
-            msg = res.get("msg") or res.get("stderr") or ""
+            msg = res.get("msg") or ""
+            output = (res.get("stderr") or res.get("stdout") or "").strip()
+            if output and output not in msg:       # raw tasks only say "non-zero return code"
+                msg = f"{msg}: {output}" if msg else output
             failures.append(f"{data.get('host')}: {data.get('task')}: {str(msg).strip()[:400]}")
         elif ev.get("event") == "runner_on_unreachable":
             failures.append(f"{data.get('host')}: unreachable: {data.get('res', {}).get('msg', '')}")

@@ -107,7 +107,8 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
                      must_not_contain="NT_STATUS", timeout=12)
     if spec.probe == "ping":
         return Probe(pid, f"{f(spec.target)} répond vite et sans perte", node,
-                     ("ping", "-q", "-c", "20", "-i", "0.05", "-W", "1", "-w", "3", f(spec.target)),
+                     # 20 echoes in 0.4 s when all is well; at most 2 s when nothing comes back
+                     ("ping", "-q", "-c", "20", "-i", "0.02", "-W", "1", "-w", "2", f(spec.target)),
                      max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15)
     if spec.probe == "clock":
         return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
