@@ -505,12 +505,14 @@ class NspawnBackend:
         live = [r for r in reversed(self.state.journal.live()) if r.pod == n and r.kind != "dir"]
         self._teardown(live)  # processes, mounts, namespaces (the network is rebuilt from the plan)
         clock.lap("power off")
-        for node in containers:
+        def layer_back(node: NodePlan) -> None:
             d = self.node_dir(n, node.name)
             shutil.rmtree(d / "upper", ignore_errors=True)
             shutil.rmtree(d / "work", ignore_errors=True)
             subprocess.run(["cp", "-a", "--reflink=auto", str(snap / node.name), str(d / "upper")],
                            check=True, capture_output=True)
+        with ThreadPoolExecutor(max_workers=len(containers) or 1) as pool:
+            list(pool.map(layer_back, containers))
         clock.lap("layers back")
         self._wire_pod(pod)
         for node in containers:
