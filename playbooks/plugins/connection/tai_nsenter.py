@@ -4,11 +4,6 @@
 # it only declines pipelining. With pipelining a module task is one nsenter + python3
 # reading the module on stdin, instead of mkdir, copy, run and rm in four nsenter calls:
 # provisioning and every intervention run faster. Options are the parent's.
-#
-# A command given as one string (ansible.builtin.raw) runs through the container's /bin/sh,
-# as it would over ssh or the guest agent: the parent would hand it to nsenter as a program
-# name. The intervention playbooks use raw tasks, which skip the Python module round trip
-# (about half a second per task on these machines, while the jury waits).
 from __future__ import annotations
 
 from ansible_collections.community.docker.plugins.connection.nsenter import Connection as _NsenterConnection
@@ -34,10 +29,3 @@ options:
 class Connection(_NsenterConnection):
     transport = "tai_nsenter"
     has_pipelining = True
-
-    def exec_command(self, cmd, in_data=None, sudoable=True):
-        if isinstance(cmd, bytes):
-            cmd = cmd.decode("utf-8", "surrogateescape")
-        if isinstance(cmd, str):
-            cmd = ["/bin/sh", "-c", cmd]   # as a list: no host shell in between
-        return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
