@@ -111,6 +111,11 @@ def test_jury_phase_gives_internet_back(lab2):
     assert res.ok and "TAI-INTERNET-OK" in res.stdout
     # still isolated from each other in the jury phase
     assert not lab2.exec(1, "pc1", ["ping", "-c", "1", "-W", "1", "10.2.20.10"]).ok
+    # the ISP forwards (to answer "unreachable") but passes nothing from one pod to another
+    assert not lab2.exec(1, "pc1", ["ping", "-c", "1", "-W", "1", "100.64.2.2"]).ok
+    # an address nobody routes is answered at once by the ISP: a dead proxy fails, it does not hang
+    res = lab2.exec(1, "pc1", ["ping", "-c", "1", "-W", "5", "192.0.2.8"])
+    assert not res.ok and "Unreachable" in res.stdout, res.stdout + res.stderr
 
 
 def test_reset_pod1_restores_it_and_leaves_pod2(lab2):
