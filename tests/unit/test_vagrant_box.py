@@ -128,10 +128,12 @@ def test_vagrant_adds_the_box_and_validates_the_projects_vagrantfile(tmp_path, m
                TAI_LAB_SCENARIO=str(ROOT / "scenarios/tai-mini-vm.yaml"), TAI_LAB_PODS="1",
                TAI_LAB_CMD=f"env PYTHONPATH={ROOT} {sys.executable} -m tai_lab.cli")
     # The catalog is what `vagrant box add` (and config.vm.box_url) reads: file URL, checksum.
-    proc = subprocess.run(["vagrant", "box", "add", str(box.catalog)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    # Vagrant keeps data beside the Vagrantfile of its working directory: the test's, not the project's.
+    proc = subprocess.run(["vagrant", "box", "add", str(box.catalog)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = subprocess.run(["vagrant", "box", "list"], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(["vagrant", "box", "list"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert f"tai-lab/debian-12 (libvirt, {box.version})" in proc.stdout, proc.stdout
     added = next((tmp_path / "vagrant.d/boxes").glob(f"tai-lab-VAGRANTSLASH-debian-12/{box.version}/libvirt"))
     assert (added / "vagrant_key").stat().st_mode & 0o077 == 0 and (added / "vmlinuz").is_file()
