@@ -4,10 +4,13 @@ On one small plateau of VMs (tai-mini-vm, ``--pods`` pods, TCG where KVM cannot 
 time of ``up``; boot of a VM to its guest agent; a pod reset by live snapshot revert
 (``reset --pod 1``, verification included) against destroying and building the same pod
 again (``rebuild --pod 1``, provisioning and verification included); disk used per pod
-(its qcow2 overlays, baseline snapshot inside). Medians go to docs/benchmarks.md (the
-section of the same name is replaced).
+(its qcow2 overlays, baseline snapshot inside). In the same run, when Vagrant and
+vagrant-libvirt are installed and the box is built (``tai-lab image build debian-12-vagrant``:
+the same Debian 12 VM image), the same pod's machines under Vagrant (``bench/vagrant.py``):
+``vagrant up``, boot to SSH, ``vagrant snapshot restore`` against tai-lab's reset. Medians go
+to docs/benchmarks.md (the section of the same name is replaced).
 
-    sudo python3 bench/libvirt.py [--pods 1] [--rounds 2]
+    sudo python3 bench/libvirt.py [--pods 1] [--rounds 2] [--lab bvirt] [--vagrant auto|yes|no]
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sections import write_section  # noqa: E402
+import vagrant as vagrant_bench  # noqa: E402  (bench/vagrant.py)
 # This file is named like the libvirt module: its own directory must not shadow it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
@@ -57,15 +61,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--lab", default=LAB, help="lab name (Vagrant's machines use <lab>v)")
+    ap.add_argument("--vagrant", choices=["auto", "yes", "no"], default="auto",
+                    help="measure Vagrant too (auto: when vagrant-libvirt and the box are there)")
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tai-bench-virt-"))
     os.environ.setdefault("TAI_LAB_IMAGES", "/var/lib/tai-lab/images")
     os.environ["TAI_LAB_HOME"] = str(home)
-    scenario = home / "bvirt.yaml"
-    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", (ROOT / "scenarios/tai-mini-vm.yaml").read_text(),
+    scenario = home / f"{args.lab}.yaml"
+    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {args.lab}", (ROOT / "scenarios/tai-mini-vm.yaml").read_text(),
                                count=1, flags=re.M))
     res: dict[str, list[float]] = {"up": [], "reset": [], "revert": [], "rebuild": [], "boot": [], "disk": []}
+    vres: dict | None = None
+    vnote = None
+    if args.vagrant != "no":
+        vnote = vagrant_bench.unavailable()
+        if vnote and args.vagrant == "yes":
+            sys.exit(f"Vagrant cannot be measured: {vnote}")
+    # Vagrant first when the domain type is known (it fails fast), else after tai-lab's up.
+    dtype = vagrant_bench.known_domain_type()
+    if args.vagrant != "no" and not vnote and dtype:
+        vres = vagrant_bench.measure(args.lab, dtype, args.rounds)
     try:
         t = time.monotonic()
         lab = Lab.up(scenario, pods=args.pods, backend="libvirt", progress=print)
@@ -85,16 +102,53 @@ def main() -> None:
         assert all(r.passed for r in results), [r.evidence for r in results if not r.passed]
         res["boot"].append(boot_to_agent(lab))
     finally:
-        if LAB in existing_labs():
-            Lab.down(LAB)
-    write(args, res, dtype)
+        if args.lab in existing_labs():
+            Lab.down(args.lab)
+    if args.vagrant != "no" and not vnote and vres is None:
+        vres = vagrant_bench.measure(args.lab, dtype, args.rounds)
+    write(args, res, dtype, vres, vnote)
 
 
-def write(args, res, dtype: str) -> None:
+def vagrant_lines(res: dict, vres: dict | None, vnote: str | None) -> list[str]:
+    if vres is None:
+        return [f"Vagrant (`vagrant snapshot restore`) was not measured: {vnote or 'disabled (--vagrant no)'}.", ""]
+    reset, restore = statistics.median(res["reset"]), statistics.median(vres["restore"])
+    boots = [v for k, v in vres.items() if k.startswith("boot:")]
+    n = len(vres["machines"])
+    return [
+        f"**Against Vagrant**, same run, same image: the box `tai-lab/debian-12` is tai-lab's Debian 12 VM "
+        "image (`tai-lab image build debian-12-vagrant`: same packages and kernel, direct kernel boot, plus "
+        "SSH), brought up by the project's `Vagrantfile` (vagrant-libvirt, same domain type, isolated "
+        f"networks) for the same pod's {n} VMs ({', '.join(m.split('-p1-')[-1] for m in vres['machines'])}).",
+        "",
+        "| measure (Vagrant) | median |", "|---|---|",
+        f"| `vagrant up` of the pod's {n} VMs (box volume upload into the pool included: "
+        f"{vres['upload']:.0f} s, once per host) | {vres['up']:.0f} s |",
+        (f"| boot of a VM to SSH (from \"Starting domain\" to \"Machine booted and ready\") | "
+         f"{statistics.median(boots):.0f} s |" if boots else "| boot of a VM to SSH | not read |"),
+        f"| `vagrant snapshot save` of the pod (running VMs, RAM included) | {vres['save']:.1f} s |",
+        f"| **pod restore (`vagrant snapshot restore --no-provision`, {n} VMs, live revert; nothing verified)** | "
+        f"**{restore:.1f} s** |",
+        f"| of which Vagrant's fixed cost (`vagrant status` of the pod: Ruby, Vagrantfile with `tai-lab export`, "
+        f"state) | {vres['status']:.1f} s |",
+        f"| disk per pod (the {n} overlays with the snapshot, RAM included) | {vres['disk']:.0f} MiB |",
+        f"| **Vagrant restore / tai-lab reset** | **{restore / reset:.2f}×** (target ≥ 1: a reset no slower "
+        "than Vagrant's restore) |",
+        "",
+        "Both restore the running VMs from libvirt internal snapshots (RAM included, no boot). tai-lab's reset "
+        "also sets the guests' clocks, re-applies the phase's link state and verifies the pod through the guest "
+        "agent; Vagrant's restore reverts each VM in turn and checks nothing (the bench checks afterwards, over "
+        "SSH, that the change made in the client is gone).",
+        "",
+    ]
+
+
+def write(args, res, dtype: str, vres: dict | None = None, vnote: str | None = None) -> None:
     med = {k: statistics.median(v) for k, v in res.items() if v}
     lines = [
         TITLE, "",
-        f"`sudo python3 bench/libvirt.py --pods {args.pods} --rounds {args.rounds}` — "
+        f"`sudo python3 bench/libvirt.py --pods {args.pods} --rounds {args.rounds}"
+        f"{'' if args.lab == LAB else ' --lab ' + args.lab}` — "
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({platform.machine()}), domain type "
         f"`{dtype}`{' (TCG: this host cannot run guests with KVM)' if dtype == 'qemu' else ''}, "
         "scenario tai-mini-vm (per pod a router and a client VM, plus the ISP VM). "
@@ -108,9 +162,7 @@ def write(args, res, dtype: str) -> None:
         f"| **rebuild / reset** | **{med['rebuild'] / med['reset']:.1f}×** (target ≥ 5×) |",
         f"| disk per pod (qcow2 overlays with the baseline snapshot, RAM included) | {med['disk']:.0f} MiB |",
         "",
-        "Vagrant (`vagrant snapshot restore`) was not measured: vagrant-libvirt installs here but needs a "
-        "Vagrant box of the image, and boxes are not fetched on these machines.",
-        "",
+        *vagrant_lines(res, vres, vnote),
     ]
     out = Path(args.out)
     section = write_section(out, TITLE, lines)

@@ -11,8 +11,9 @@ pkgs=(systemd-container debootstrap iproute2 util-linux nftables
       # and what pip needs to build libvirt-python
       libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils e2fsprogs
       libvirt-dev pkg-config gcc python3-dev openssh-server openssh-client
-      # the Vagrantfile is checked with `vagrant validate`
-      vagrant vagrant-libvirt)
+      # the Vagrantfile is checked with `vagrant validate`; tai-lab's box is used for real in
+      # tests and bench (dnsmasq: DHCP of Vagrant's management network)
+      vagrant vagrant-libvirt dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -55,9 +55,10 @@ def hosts_cmd(ctx: click.Context, inventory: str | None, connect: str | None, as
 @click.option("--product-key", help="Windows: product key (evaluation media need none).")
 def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | None,
                 product_key: str | None) -> None:
-    """Build image NAME: a root filesystem (debian-12), its VM disk (debian-12-vm),
-    or a Windows image from the trainer's ISOs (windows-server-2022, windows-11)."""
-    from . import images, images_vm, images_windows
+    """Build image NAME: a root filesystem (debian-12), its VM disk (debian-12-vm), its
+    Vagrant box for vagrant-libvirt (debian-12-vagrant), or a Windows image from the
+    trainer's ISOs (windows-server-2022, windows-11)."""
+    from . import images, images_vagrant, images_vm, images_windows
     if images_windows.is_windows(name):
         path = images_windows.prepare(name, iso=iso, virtio_iso=virtio_iso, product_key=product_key,
                                       progress=_progress)
@@ -66,6 +67,12 @@ def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | Non
         return
     if iso or virtio_iso:
         raise click.UsageError("--iso and --virtio-iso are for Windows images")
+    if images_vagrant.is_vagrant(name):
+        box = images_vagrant.build(name, force=force, progress=_progress)
+        out.print(f"[green]✓[/green] Vagrant box {box.name} (version {box.version}): {box.box}\n"
+                  f"  catalog {box.catalog} — the project's Vagrantfile adds it by itself, or: "
+                  f"vagrant box add {box.catalog}")
+        return
     if name.endswith("-vm"):
         path = images_vm.build(name, force=force, progress=_progress).disk
     else:

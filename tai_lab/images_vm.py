@@ -99,19 +99,48 @@ def _sources(root: Path) -> None:
 
 def build(base: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VmImage:
     require_root("building a VM image")
-    require_tools("chroot", "mkfs.ext4", "qemu-img", "mount", "umount")
     recipe = load_vm_recipe(base)
     current = images.manifest(recipe.name)
     if current and current.get("recipe_digest") == recipe.digest and not force:
         progress(f"VM image {recipe.name} is already built ({current['built_at']})")
         return image(recipe.name)
-    lower = images.rootfs(recipe.base)      # raises with its own build command
-    target = images.image_dir(recipe.name)
-    work = target.parent / f".{recipe.name}.building"
+    images.rootfs(recipe.base)      # raises with its own build command, before anything changes
+    work = new_work_dir(recipe.name)
+    data = make_disk(recipe, work, progress=progress)
+    publish(work, recipe.name)
+    progress(f"VM image {recipe.name} built in {data['build_seconds']} s")
+    return image(recipe.name)
+
+
+def new_work_dir(name: str) -> Path:
+    """An empty build directory beside the image's (left over ones are cleaned first)."""
+    work = images.image_dir(name).parent / f".{name}.building"
     if work.exists():
         _umount_all(work / "rootfs")
         shutil.rmtree(work)
     work.mkdir(parents=True)
+    return work
+
+
+def publish(work: Path, name: str) -> Path:
+    """Replace the image ``name`` by the finished build directory."""
+    target = images.image_dir(name)
+    if target.exists():
+        shutil.rmtree(target)
+    work.rename(target)
+    return target
+
+
+def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: None,
+              customize: Callable[[Path, Path], None] | None = None) -> dict:
+    """Build ``recipe`` in ``work``: disk.qcow2, vmlinuz, initrd.img, manifest.json (returned).
+
+    ``customize(rootfs, work)`` runs in the copied tree once the packages are installed
+    (chroot mounts still up), before it becomes the disk: derived images (the Vagrant box)
+    add their users, keys and units there.
+    """
+    require_tools("chroot", "mkfs.ext4", "qemu-img", "mount", "umount")
+    lower = images.rootfs(recipe.base)      # raises with its own build command
     log = work / "build.log"
     root = work / "rootfs"
     started = time.time()
@@ -140,6 +169,8 @@ def build(base: str, *, force: bool = False, progress: Progress = lambda _m: Non
         images._run(["chroot", str(root), "apt-get", "install", "-y", "-q", "--no-install-recommends",
                      *recipe.packages], log, env)
         images._run(["chroot", str(root), "apt-get", "clean"], log, env)
+        if customize is not None:
+            customize(root, work)
         policy.unlink()
     finally:
         _umount_all(root)
@@ -169,11 +200,7 @@ def build(base: str, *, force: bool = False, progress: Progress = lambda _m: Non
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - started, 1)}
     (work / "manifest.json").write_text(json.dumps(data, indent=2))
-    if target.exists():
-        shutil.rmtree(target)
-    work.rename(target)
-    progress(f"VM image {recipe.name} built in {data['build_seconds']} s")
-    return image(recipe.name)
+    return data
 
 
 def _umount_all(root: Path) -> None:
