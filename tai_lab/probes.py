@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -191,19 +192,45 @@ def _alias_address(pod: PodPlan, alias: str):
     return None
 
 
+def _run_one(pod: int, p: Probe, transport_for: TransportFor) -> ProbeResult:
+    try:
+        t = transport_for(pod, p.node)
+    except Exception as exc:  # node not running: the user would see nothing work
+        res = CommandResult(p.command, 255, "", str(exc))
+    else:
+        res = t.run(p.command, timeout=p.timeout, input=p.stdin)
+    return ProbeResult(pod, p, p.judge(res), res.brief(), res.seconds)
+
+
 def run_probes(pod: int, probes: list[Probe], transport_for: TransportFor) -> list[ProbeResult]:
     """Run probes in parallel; a node that is down fails its probes with that as evidence."""
-    def one(p: Probe) -> ProbeResult:
-        try:
-            t = transport_for(pod, p.node)
-        except Exception as exc:  # node not running: the user would see nothing work
-            res = CommandResult(p.command, 255, "", str(exc))
-        else:
-            res = t.run(p.command, timeout=p.timeout, input=p.stdin)
-        return ProbeResult(pod, p, p.judge(res), res.brief(), res.seconds)
-
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(one, probes))
+        return list(pool.map(lambda p: _run_one(pod, p, transport_for), probes))
+
+
+def first_failure(pod: int, probes: list[Probe], transport_for: TransportFor) -> list[ProbeResult]:
+    """Run probes in parallel until one fails: the results finished by then (the failure among
+    them), or all of them when every probe passes.
+
+    Proof that a fault shows needs one failing check, and the fastest failure is often a refusal
+    while another check waits for a timeout. The probes still running are left to end by their
+    own timeouts (a few seconds at most), in daemon threads: nobody waits for them.
+    """
+    results: dict[int, ProbeResult] = {}
+    changed = threading.Condition()
+
+    def worker(i: int, p: Probe) -> None:
+        r = _run_one(pod, p, transport_for)
+        with changed:
+            results[i] = r
+            changed.notify()
+
+    for i, p in enumerate(probes):
+        threading.Thread(target=worker, args=(i, p), daemon=True, name=f"probe-{p.id}").start()
+    with changed:
+        while len(results) < len(probes) and all(r.passed for r in results.values()):
+            changed.wait()
+        return [results[i] for i in sorted(results)]
 
 
 
