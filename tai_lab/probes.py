@@ -216,21 +216,32 @@ def first_failure(pod: int, probes: list[Probe], transport_for: TransportFor) ->
     while another check waits for a timeout. The probes still running are left to end by their
     own timeouts (a few seconds at most), in daemon threads: nobody waits for them.
     """
-    results: dict[int, ProbeResult] = {}
+    results: dict[int, ProbeResult | BaseException] = {}
     changed = threading.Condition()
 
     def worker(i: int, p: Probe) -> None:
-        r = _run_one(pod, p, transport_for)
+        try:
+            r: ProbeResult | BaseException = _run_one(pod, p, transport_for)
+        except BaseException as exc:       # raised to the caller, as run_probes would
+            r = exc
         with changed:
             results[i] = r
             changed.notify()
 
+    def settled() -> bool:
+        return len(results) == len(probes) or any(
+            isinstance(r, BaseException) or not r.passed for r in results.values())
+
     for i, p in enumerate(probes):
         threading.Thread(target=worker, args=(i, p), daemon=True, name=f"probe-{p.id}").start()
     with changed:
-        while len(results) < len(probes) and all(r.passed for r in results.values()):
+        while not settled():
             changed.wait()
-        return [results[i] for i in sorted(results)]
+        done = [results[i] for i in sorted(results)]
+    for r in done:
+        if isinstance(r, BaseException):
+            raise r
+    return done  # type: ignore[return-value]
 
 
 

@@ -120,3 +120,17 @@ def test_first_failure_waits_for_every_probe_when_all_pass():
     probes = [Probe("slow", "lent", "pc1", ("slow",)), Probe("good", "bon", "pc1", ("good",))]
     results = first_failure(1, probes, lambda pod, node: t)
     assert [(r.probe.id, r.passed) for r in results] == [("slow", True), ("good", True)]
+
+
+def test_first_failure_raises_what_a_probe_raised():
+    import pytest
+    from tai_lab.probes import Probe, first_failure
+
+    class Broken:
+        node = "pc1"
+
+        def run(self, command, *, timeout=30.0, input=None):
+            raise RuntimeError("guest agent gone")
+
+    with pytest.raises(RuntimeError, match="guest agent gone"):
+        first_failure(1, [Probe("x", "x", "pc1", ("x",))], lambda pod, node: Broken())
