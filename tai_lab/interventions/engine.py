@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .. import paths, provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
-from ..probes import FAST_DNS, Probe, ProbeResult, run_probes
+from ..probes import FAST_DNS, Probe, ProbeResult, first_failure, run_probes
 from .catalogue import Catalogue, load_catalogue
 from .discover import Discovery
 from .model import Intervention, ProbeSpec, Variant
@@ -221,7 +221,7 @@ class Engine:
         """The fault must show from the user's machine (a few tries: services take a moment)."""
         deadline = time.monotonic() + 8
         while True:
-            results = self._probe(item, var, ctx)
+            results = self._probe(item, var, ctx, until_failure=True)
             if not all(r.passed for r in results):
                 return results
             if time.monotonic() > deadline:
@@ -243,9 +243,11 @@ class Engine:
             out.append(CheckResult(pod, a.id, a.variant, all(r.passed for r in results), tuple(results), a.since))
         return out
 
-    def _probe(self, item: Intervention, var: Variant, ctx: dict) -> list[ProbeResult]:
+    def _probe(self, item: Intervention, var: Variant, ctx: dict, *,
+               until_failure: bool = False) -> list[ProbeResult]:
         probes = [build_probe(s, ctx, n) for n, s in enumerate(item.checks_for(var))]
-        return run_probes(ctx["pod"], probes, self.lab.backend.transport)
+        run = first_failure if until_failure else run_probes
+        return run(ctx["pod"], probes, self.lab.backend.transport)
 
     # ------------------------------------------------------------------ restore
     def restore(self, pod: int, iid: str | None = None) -> list[str]:

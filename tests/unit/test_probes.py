@@ -78,3 +78,59 @@ def test_verify_tries_a_failed_probe_once_more_patiently():
     assert not out["intranet"].passed          # still broken the second time
     assert {a[0] for a, _ in seen} == {"getent", "curl"} and len(seen) == 2
     assert all(a[: len(FAST_DNS)] != FAST_DNS for a, _ in seen)   # the resolver's own patience
+
+
+class _GatedTransport:
+    """A fake node: "slow" commands block until the test opens the gate; others answer at once."""
+
+    def __init__(self, gate):
+        self.gate = gate
+        self.node = "pc1"
+
+    def run(self, command, *, timeout=30.0, input=None):
+        from tai_lab.transports.base import CommandResult
+        if command[0] == "slow":
+            self.gate.wait(timeout=10)
+            return CommandResult(tuple(command), 0, "ok", "")
+        return CommandResult(tuple(command), 0 if command[0] == "good" else 1, "", "refused")
+
+
+def test_first_failure_returns_without_waiting_for_slower_probes():
+    import threading
+    from tai_lab.probes import Probe, first_failure
+    gate = threading.Event()
+    t = _GatedTransport(gate)
+    probes = [Probe("slow", "lent", "pc1", ("slow",)), Probe("bad", "refusé", "pc1", ("bad",)),
+              Probe("good", "bon", "pc1", ("good",))]
+    try:
+        results = first_failure(1, probes, lambda pod, node: t)
+        # the slow probe is still blocked on the gate: it cannot be among the results
+        assert "slow" not in [r.probe.id for r in results]
+        assert [r.probe.id for r in results if not r.passed] == ["bad"]
+    finally:
+        gate.set()
+
+
+def test_first_failure_waits_for_every_probe_when_all_pass():
+    import threading
+    from tai_lab.probes import Probe, first_failure
+    gate = threading.Event()
+    gate.set()
+    t = _GatedTransport(gate)
+    probes = [Probe("slow", "lent", "pc1", ("slow",)), Probe("good", "bon", "pc1", ("good",))]
+    results = first_failure(1, probes, lambda pod, node: t)
+    assert [(r.probe.id, r.passed) for r in results] == [("slow", True), ("good", True)]
+
+
+def test_first_failure_raises_what_a_probe_raised():
+    import pytest
+    from tai_lab.probes import Probe, first_failure
+
+    class Broken:
+        node = "pc1"
+
+        def run(self, command, *, timeout=30.0, input=None):
+            raise RuntimeError("guest agent gone")
+
+    with pytest.raises(RuntimeError, match="guest agent gone"):
+        first_failure(1, [Probe("x", "x", "pc1", ("x",))], lambda pod, node: Broken())
