@@ -86,6 +86,16 @@ def manifest(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def already_built(name: str, digest: str, *, what: str, force: bool = False,
+                  progress: Callable[[str], None] = lambda _m: None) -> bool:
+    """True (and says so) when ``name`` was built from this very recipe digest and no rebuild is forced."""
+    current = manifest(name)
+    if current and current.get("recipe_digest") == digest and not force:
+        progress(f"{what} {name} is already built ({current['built_at']})")
+        return True
+    return False
+
+
 def host_mirror() -> str | None:
     """The Debian mirror the host's apt configuration uses, if it names one.
 
@@ -135,9 +145,7 @@ def build(name: str, *, force: bool = False, progress: Progress = lambda _m: Non
     require_tools("debootstrap", "chroot")
     recipe = load_recipe(name)
     target = image_dir(name)
-    current = manifest(name)
-    if current and current.get("recipe_digest") == recipe.digest and not force:
-        progress(f"image {name} is already built ({current['built_at']})")
+    if already_built(name, recipe.digest, what="image", force=force, progress=progress):
         return target / "rootfs"
 
     target.parent.mkdir(parents=True, exist_ok=True)

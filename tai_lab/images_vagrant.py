@@ -256,9 +256,7 @@ def build(name: str, *, force: bool = False, progress: Progress = lambda _m: Non
     require_root("building a Vagrant box")
     from .backends.libvirt import TCG_CMDLINE
     recipe = load_vagrant_recipe(name)
-    current = images.manifest(recipe.name)
-    if current and current.get("recipe_digest") == recipe.digest and not force:
-        progress(f"Vagrant box {recipe.name} is already built ({current['built_at']})")
+    if images.already_built(recipe.name, recipe.digest, what="Vagrant box", force=force, progress=progress):
         return box(recipe.name)
     images.rootfs(recipe.vm.base)      # raises with its own build command, before anything changes
     work = images_vm.new_work_dir(recipe.name)

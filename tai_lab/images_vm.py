@@ -100,9 +100,7 @@ def _sources(root: Path) -> None:
 def build(base: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VmImage:
     require_root("building a VM image")
     recipe = load_vm_recipe(base)
-    current = images.manifest(recipe.name)
-    if current and current.get("recipe_digest") == recipe.digest and not force:
-        progress(f"VM image {recipe.name} is already built ({current['built_at']})")
+    if images.already_built(recipe.name, recipe.digest, what="VM image", force=force, progress=progress):
         return image(recipe.name)
     images.rootfs(recipe.base)      # raises with its own build command, before anything changes
     work = new_work_dir(recipe.name)

@@ -80,9 +80,7 @@ def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress 
     require_root("building the package depot")
     require_tools("apt-get", "dpkg-scanpackages")
     recipe = load_recipe(name)
-    current = manifest(name)
-    if current and current.get("recipe_digest") == recipe.digest and not force:
-        progress(f"depot {name} is already built ({current['built_at']})")
+    if images.already_built(name, recipe.digest, what="depot", force=force, progress=progress):
         return depot_dir(name) / "repo"
     rootfs = images.rootfs(recipe.image)
     target = depot_dir(name)
