@@ -86,6 +86,15 @@ def manifest(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def recipe_file(base: str, filename: str, what: str, suffix: str = "") -> Path:
+    """``images/<base>/<filename>``, or a clear error naming the images that have one."""
+    path = paths.data_dir("images") / base / filename
+    if not path.is_file():
+        others = ", ".join(p.parent.name + suffix for p in paths.data_dir("images").glob(f"*/{filename}"))
+        raise NotFoundError(f"image {base!r} has no {what} ({path.name})", f"images with a {what}: {others}")
+    return path
+
+
 def already_built(name: str, digest: str, *, what: str, force: bool = False,
                   progress: Callable[[str], None] = lambda _m: None) -> bool:
     """True (and says so) when ``name`` was built from this very recipe digest and no rebuild is forced."""

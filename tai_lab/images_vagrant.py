@@ -30,8 +30,8 @@ from pathlib import Path
 
 import yaml
 
-from . import images, images_vm, paths
-from .errors import CommandFailed, NotFoundError, PrerequisiteError, TaiLabError
+from . import images, images_vm
+from .errors import CommandFailed, PrerequisiteError, TaiLabError
 from .hostcheck import require_root, require_tools
 from .images_vm import Progress, VmRecipe
 
@@ -60,11 +60,7 @@ def is_vagrant(name: str) -> bool:
 
 def load_vagrant_recipe(name: str) -> VagrantRecipe:
     base = name.removesuffix("-vagrant")
-    path = paths.data_dir("images") / base / "vagrant.yaml"
-    if not path.is_file():
-        raise NotFoundError(f"image {base!r} has no Vagrant recipe ({path.name})",
-                            "images with a Vagrant recipe: " + ", ".join(
-                                p.parent.name + "-vagrant" for p in paths.data_dir("images").glob("*/vagrant.yaml")))
+    path = images.recipe_file(base, "vagrant.yaml", "Vagrant recipe", suffix="-vagrant")
     raw = path.read_bytes()
     data = yaml.safe_load(raw)
     vm = images_vm.load_vm_recipe(data.get("base", base))

@@ -24,8 +24,8 @@ from typing import Callable
 
 import yaml
 
-from . import images, paths
-from .errors import CommandFailed, NotFoundError, PrerequisiteError
+from . import images
+from .errors import CommandFailed, PrerequisiteError
 from .hostcheck import require_root, require_tools
 
 Progress = Callable[[str], None]
@@ -58,11 +58,7 @@ def vm_name(base: str) -> str:
 
 def load_vm_recipe(base: str) -> VmRecipe:
     base = base.removesuffix("-vm")
-    path = paths.data_dir("images") / base / "vm.yaml"
-    if not path.is_file():
-        raise NotFoundError(f"image {base!r} has no VM recipe ({path.name})",
-                            "images with a VM recipe: " + ", ".join(
-                                p.parent.name for p in paths.data_dir("images").glob("*/vm.yaml")))
+    path = images.recipe_file(base, "vm.yaml", "VM recipe")
     raw = path.read_bytes()
     data = yaml.safe_load(raw)
     base_digest = images.load_recipe(data.get("base", base)).digest

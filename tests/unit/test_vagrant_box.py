@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tai_lab import images_vagrant, images_vm
+from tai_lab import images_vagrant, images_vm, paths
 from tai_lab.backends.libvirt import TCG_CMDLINE
 from tai_lab.errors import NotFoundError, PrerequisiteError, TaiLabError
 
@@ -48,7 +48,7 @@ def test_bad_management_slot_is_refused(tmp_path, monkeypatch):
     text = (data / "debian-12/vagrant.yaml").read_text().replace("management_pci_slot: 0x1f",
                                                                    "management_pci_slot: 0x40")
     (data / "debian-12/vagrant.yaml").write_text(text)
-    monkeypatch.setattr(images_vagrant.paths, "data_dir", lambda name: data)   # the one paths module
+    monkeypatch.setattr(paths, "data_dir", lambda name: data)   # the one paths module
     with pytest.raises(TaiLabError, match="0x40"):
         images_vagrant.load_vagrant_recipe("debian-12-vagrant")
 
