@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """ARP as a host does it (RFC 5227), run on a lab node.
 
-  arp-tool.py check IFACE     is the interface's address taken by another machine?
-                              (probe with sender 0.0.0.0; if nobody else answers, announce it)
+  arp-tool.py check IFACE [W] is the interface's address taken by another machine?
+                              (probe with sender 0.0.0.0 for W seconds, default 1; if nobody
+                              else answers, announce it)
   arp-tool.py announce IFACE  send a gratuitous ARP for every IPv4 address of IFACE, once
   arp-tool.py repeat IFACE S  the same every S seconds, for ever (a device that keeps announcing)
 
@@ -50,16 +51,17 @@ def announce(iface):
     s.close()
 
 
-def check(iface):
+def check(iface, window=1.0):
     found = addresses(iface)
     if not found:
         print(f"NO-ADDRESS on {iface}")
         return 2
     ip = found[0]
     target, mac, s = socket.inet_aton(ip), mac_of(iface), sock(iface)
-    deadline, sent = time.monotonic() + 1.0, 0
+    start = time.monotonic()
+    deadline, sent = start + window, 0
     while time.monotonic() < deadline:
-        if sent < 3 and time.monotonic() >= deadline - 1.0 + 0.2 * sent:
+        if sent < 3 and time.monotonic() >= start + window / 5 * sent:
             s.send(frame(mac, b"\0\0\0\0", target))
             sent += 1
         ready, _, _ = select.select([s], [], [], 0.05)
@@ -80,7 +82,7 @@ def check(iface):
 
 def main(argv):
     if len(argv) >= 2 and argv[0] == "check":
-        return check(argv[1])
+        return check(argv[1], float(argv[2]) if len(argv) >= 3 else 1.0)
     if len(argv) >= 2 and argv[0] == "announce":
         announce(argv[1])
         return 0

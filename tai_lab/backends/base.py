@@ -17,6 +17,9 @@ Progress = Callable[[str], None]
 
 class Backend(Protocol):
     name: str
+    # Seconds without an answer on a pod's network that the user would call broken
+    # (intervention probes; see interventions.engine.build_probe).
+    silence_s: float
 
     def __init__(self, state: LabState, plan: LabPlan, progress: Progress) -> None: ...
 

@@ -66,6 +66,7 @@ class LibvirtBackend:
     """Pods of libvirt domains on isolated networks, one or several hypervisors."""
 
     name = "libvirt"
+    silence_s = 1.5    # guests under emulation (TCG) answer in tens of milliseconds, more on a loaded host
 
     def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None,
                  *, connect: str | None = None, placement: dict | None = None,

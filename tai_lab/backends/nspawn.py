@@ -140,6 +140,7 @@ class NspawnBackend:
     """Pods of systemd-nspawn containers wired by veth pairs and bridges in namespaces."""
 
     name = "nspawn"
+    silence_s = 0.5    # containers on one kernel: a LAN answer takes well under a millisecond
 
     def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None) -> None:
         # plan is None only for `down`, which works from the journal alone.

@@ -74,20 +74,34 @@ class InjectResult:
     seconds: float
 
 
-def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
-    """A probe from its spec, with the pod's values ({domain}, {gateway}…) filled in."""
+# How long the user's machine waits for an answer on the pod's network before the user would
+# call it broken (the backend may give its own: a VM under emulation answers slower).
+SILENCE_S = 0.5
+
+
+def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE_S) -> Probe:
+    """A probe from its spec, with the pod's values ({domain}, {gateway}…) filled in.
+
+    ``silence``: the seconds without an answer that count as the fault. An answer on a pod's
+    LAN takes milliseconds, so a fault that shows as silence (a dead link, a router that no
+    longer forwards, a resolver that never answers) is proven in that time instead of the
+    client's default timeouts. The jury's check polls until fixed, so a slow moment can only
+    delay "fixed", never show a false one.
+    """
+    w = f"{silence:g}"
     def f(text: str | None) -> str | None:
         return text.format(**ctx) if text is not None else None
 
     node = ctx["user_node"] if spec.on == "user" else f(spec.on)
     pid = f"{spec.probe}#{index}"
     if spec.probe == "resolve":
-        return Probe(pid, f"{f(spec.name)} se résout", node, (*FAST_DNS, "getent", "ahostsv4", f(spec.name)),
+        # glibc's resolver waits whole seconds: the window is kept by timeout(1)
+        return Probe(pid, f"{f(spec.name)} se résout", node,
+                     ("timeout", w, *FAST_DNS, "getent", "ahostsv4", f(spec.name)),
                      must_contain=f(spec.address), timeout=8)
     if spec.probe == "fetch":
-        # A connection on the pod's LAN takes milliseconds: one second without an answer is the fault
-        # the user sees (the jury's check polls until fixed, so a slow moment only delays "fixed").
-        curl = ("curl", "-fsS", "--connect-timeout", "1", "--max-time", "4", f(spec.url))
+        # curl's connect timeout covers the name lookup and the TCP handshake
+        curl = ("curl", "-fsS", "--connect-timeout", w, "--max-time", "4", f(spec.url))
         argv = ("bash", "-lc", shlex.join(curl)) if spec.login else curl
         return Probe(pid, f"{f(spec.url)} s'affiche", node, (*FAST_DNS, *argv),
                      must_contain=f(spec.contains), timeout=8)
@@ -109,8 +123,10 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
                      must_not_contain="NT_STATUS", timeout=12)
     if spec.probe == "ping":
         return Probe(pid, f"{f(spec.target)} répond vite et sans perte", node,
-                     # 20 echoes in 0.4 s when all is well; 1 s when nothing comes back
-                     ("ping", "-q", "-c", "20", "-i", "0.02", "-W", "1", "-w", "1", f(spec.target)),
+                     # 10 echoes in 0.1 s when all is well. ping's own deadline is whole seconds:
+                     # SIGINT at the window's end, and ping prints what came back until then.
+                     ("timeout", "-s", "INT", w, "ping", "-q", "-c", "10", "-i", "0.01", "-W", w,
+                      f(spec.target)),
                      max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15)
     if spec.probe == "clock":
         return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
@@ -120,9 +136,9 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int) -> Probe:
         # Then, if a page is named, load it (the user's traffic comes back to the user).
         script = (paths.data_dir("playbooks") / "files" / "arp-tool.py").read_text()
         iface = f(spec.iface) or ctx["user_iface"]
-        shell = f"python3 - check {shlex.quote(iface)}"
+        shell = f"python3 - check {shlex.quote(iface)} {w}"
         if spec.url:
-            shell += f" && curl -fsS --connect-timeout 1 --max-time 4 {shlex.quote(f(spec.url))}"
+            shell += f" && curl -fsS --connect-timeout {w} --max-time 4 {shlex.quote(f(spec.url))}"
         return Probe(pid, f"l'adresse de {node} n'est utilisée par aucune autre machine", node,
                      (*FAST_DNS, "sh", "-c", shell), stdin=script,
                      must_contain=f(spec.contains) or "UNIQUE", timeout=10)
@@ -243,9 +259,13 @@ class Engine:
             out.append(CheckResult(pod, a.id, a.variant, all(r.passed for r in results), tuple(results), a.since))
         return out
 
+    def probes_for(self, item: Intervention, var: Variant, ctx: dict) -> list[Probe]:
+        silence = getattr(self.lab.backend, "silence_s", SILENCE_S)
+        return [build_probe(s, ctx, n, silence) for n, s in enumerate(item.checks_for(var))]
+
     def _probe(self, item: Intervention, var: Variant, ctx: dict, *,
                until_failure: bool = False) -> list[ProbeResult]:
-        probes = [build_probe(s, ctx, n) for n, s in enumerate(item.checks_for(var))]
+        probes = self.probes_for(item, var, ctx)
         run = first_failure if until_failure else run_probes
         return run(ctx["pod"], probes, self.lab.backend.transport)
 

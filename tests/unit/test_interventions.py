@@ -325,7 +325,8 @@ def _res(status: int, out: str = "", err: str = "") -> CommandResult:
 def test_resolve_probe():
     p = build_probe(ProbeSpec(probe="resolve", name="intranet.{domain}", address="10.1.20.10"), CTX, 0)
     assert p.id == "resolve#0" and p.node == "pc1"
-    assert p.command == (*FAST_DNS, "getent", "ahostsv4", "intranet.pod1.tai.lan")
+    # glibc's resolver waits whole seconds: the probe's window is timeout(1)'s
+    assert p.command == ("timeout", "0.5", *FAST_DNS, "getent", "ahostsv4", "intranet.pod1.tai.lan")
     assert p.judge(_res(0, "10.1.20.10      STREAM intranet.pod1.tai.lan\n"))
     assert not p.judge(_res(0, "10.9.9.9      STREAM intranet.pod1.tai.lan\n"))   # hijacked
     assert not p.judge(_res(2))
@@ -389,8 +390,9 @@ def _ping_out(received: int, rtt: str | None = "0.045/0.062/0.089/0.012") -> str
 
 def test_ping_probe():
     p = build_probe(ProbeSpec(probe="ping", target="{gateway}", max_rtt_ms=100, max_loss_pct=5), CTX, 0)
-    assert p.command[0] == "ping" and p.command[-1] == "10.1.10.1"
-    assert "-c" in p.command and "-w" in p.command              # bounded: never hangs the jury
+    assert p.command[-1] == "10.1.10.1"
+    # bounded: ping's deadline is whole seconds, so timeout(1) interrupts it (it then prints its statistics)
+    assert p.command[:4] == ("timeout", "-s", "INT", "0.5") and p.command[4] == "ping" and "-c" in p.command
     assert p.judge(_res(0, _ping_out(20)))
     assert not p.judge(_res(1, _ping_out(14)))                   # 30 % loss
     assert not p.judge(_res(0, _ping_out(20, "100.1/250.3/400.2/80.0")))   # slow
@@ -400,6 +402,21 @@ def test_ping_probe():
     lossy_ok = build_probe(ProbeSpec(probe="ping", target="{gateway}", max_rtt_ms=200, max_loss_pct=20), CTX, 0)
     assert lossy_ok.judge(_res(1, _ping_out(18)))
     assert not lossy_ok.judge(_res(1, _ping_out(14)))
+
+
+def test_probes_wait_the_backends_silence_window():
+    """Each network probe gives up after the window the backend gives (VMs: longer)."""
+    specs = {"resolve": ProbeSpec(probe="resolve", name="intranet.{domain}"),
+             "fetch": ProbeSpec(probe="fetch", url="{intranet_url}", contains="x"),
+             "ping": ProbeSpec(probe="ping", target="{gateway}", max_rtt_ms=100, max_loss_pct=5),
+             "unique": ProbeSpec(probe="unique-address", url="{intranet_url}", contains="x")}
+    for silence in (0.5, 1.5):
+        cmds = {k: " ".join(build_probe(v, CTX, 0, silence).command) for k, v in specs.items()}
+        assert cmds["resolve"].startswith(f"timeout {silence:g} ")
+        assert f"--connect-timeout {silence:g} " in cmds["fetch"]
+        assert cmds["ping"].startswith(f"timeout -s INT {silence:g} ping ") and f"-W {silence:g} " in cmds["ping"]
+        assert f"check eth0 {silence:g} &&" in cmds["unique"] and f"--connect-timeout {silence:g} " in cmds["unique"]
+    assert build_probe(specs["fetch"], CTX, 0).command == build_probe(specs["fetch"], CTX, 0, 0.5).command
 
 
 def test_clock_probe():
