@@ -19,7 +19,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tai_lab.errors import NotFoundError, ScenarioError
 from tai_lab.plan import LabPlan
@@ -83,6 +83,12 @@ class SourceMap:
         walk(data, ())
         return cls(file, positions)
 
+    @classmethod
+    def lazy(cls, file: str, text: str) -> SourceMap:
+        """The positions of ``text``, parsed only when a problem has to be located (the
+        round-trip parser that knows them is several times slower than the safe one)."""
+        return _LazySourceMap(file, text)
+
     def position(self, loc: Loc) -> tuple[int, int]:
         """Position of ``loc``, or of its nearest enclosing part present in the file."""
         for end in range(len(loc), -1, -1):
@@ -94,6 +100,19 @@ class SourceMap:
         """A :class:`Problem` located at ``loc``."""
         line, column = self.position(loc)
         return Problem(self.file, line, column, format_path(loc), message, hint)
+
+
+class _LazySourceMap(SourceMap):
+    def __init__(self, file: str, text: str) -> None:  # noqa: D107 — see SourceMap.lazy
+        self.file = file
+        self._text = text
+        self._positions: dict[Loc, tuple[int, int]] | None = None
+
+    @property
+    def positions(self) -> dict[Loc, tuple[int, int]]:  # type: ignore[override]
+        if self._positions is None:
+            self._positions = SourceMap.from_yaml(self.file, YAML(typ="rt").load(self._text)).positions
+        return self._positions
 
 
 def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "file",
@@ -110,11 +129,18 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
         raise NotFoundError(f"{what} not found: {file}", hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
+    # Every command reads the lab's scenario and the interventions: the safe loader (libyaml,
+    # through ruamel.yaml.clib) reads them several times faster than the round-trip one, which
+    # is needed only to say where a problem is, or what is wrong with the YAML itself.
     try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        raise ScenarioError([_yaml_problem(file, exc)], file) from None
-    smap = SourceMap.from_yaml(file, data)
+        data = YAML(typ="safe").load(text)
+        smap = SourceMap.lazy(file, text)
+    except YAMLError:
+        try:
+            data = YAML(typ="rt").load(text)
+        except MarkedYAMLError as exc:
+            raise ScenarioError([_yaml_problem(file, exc)], file) from None
+        smap = SourceMap.from_yaml(file, data)
     if not isinstance(data, dict):
         raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file)
     try:
