@@ -40,8 +40,12 @@ TITLE = "## Plateau on the libvirt backend (issue 4)"
 
 
 def pod_disk_mib(lab: Lab, pod: int) -> float:
-    d = lab.state.dir / f"pods/{pod}"
-    return sum(f.stat().st_blocks * 512 for f in d.rglob("*.qcow2")) / 2 ** 20
+    """What the pod's disk volumes (in the lab's pool on its host) occupy there."""
+    from tai_lab.backends import libvirt_xml as lx
+    uri = lab.backend.uri_of(pod)
+    pool = lab.backend.conn(uri).storagePoolLookupByName(lx.pool_name(lab.name, uri))
+    vols = [f"{lx.domain_name(lab.name, pod, n.name)}.qcow2" for n in lab.backend.vm_nodes(lab.plan.pod(pod))]
+    return sum(pool.storageVolLookupByName(v).info()[2] for v in vols) / 2 ** 20    # allocation
 
 
 def boot_to_agent(lab: Lab) -> float:

@@ -7,7 +7,10 @@ For lab ``mini`` (see ``libvirt_xml`` for the names):
 * the upstream ISP is one small VM ``tai-mini-isp`` with one interface per pod, each on
   the pod's isolated ``…-wan`` network: the only thing pods share, and its firewall drops
   forwarding between pods;
-* disks are linked clones: a qcow2 overlay per node on the image's ``disk.qcow2``;
+* storage through libvirt (``libvirt_storage``), no shared storage: one ``dir`` pool per
+  lab and hypervisor, the image's disk, kernel and initramfs uploaded into it once; disks
+  are linked clones there (a qcow2 volume per node backed by the uploaded disk), and the
+  domains use the paths of those volumes on their host;
 * the prep-phase cut is the link state of the router's WAN interface, set at the
   hypervisor (``updateDeviceFlags``): root inside the guest cannot undo it;
 * snapshots are libvirt internal snapshots of running domains (disk + memory in the
@@ -15,15 +18,14 @@ For lab ``mini`` (see ``libvirt_xml`` for the names):
 * out-of-band access is the QEMU guest agent (``QgaTransport``; Ansible through the
   ``community.libvirt.libvirt_qemu`` connection).
 
-Every domain, network and file is recorded in the lab journal before it is created, with
-the libvirt URI it lives on; ``down`` removes exactly those.
+Every domain, network, pool and volume is recorded in the lab journal before it is created,
+with the libvirt URI it lives on; ``down`` removes exactly those.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -32,12 +34,12 @@ from pathlib import Path
 
 from .. import images_vm
 from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
-from ..hostcheck import require_tools
 from ..plan import LabPlan, NodePlan, PodPlan
 from ..state import LabState, Resource
 from ..transports.qga import AgentError, QgaTransport
 from . import libvirt_xml as lx
 from .base import Progress
+from .libvirt_storage import Storage
 
 DEFAULT_URI = "qemu:///system"
 # Under TCG on a loaded host, five VMs booting at once take minutes: be patient.
@@ -86,6 +88,7 @@ class LibvirtBackend:
         self._booting: dict[tuple[int | None, str], object] = {}
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
+        self.storage = Storage(self.lab, state.journal, self.conn, progress)
 
     # ------------------------------------------------------------------ connections
     def conn(self, uri: str | None = None):
@@ -161,7 +164,8 @@ class LibvirtBackend:
 
     # ------------------------------------------------------------------ checks
     def check_host(self) -> None:
-        require_tools("qemu-img")
+        """Before anything is created: libvirt-python, the images, every host reachable.
+        (Which domain type each host runs is tried once the image is uploaded there.)"""
         _libvirt()
         if self.inventory:
             self._place()
@@ -169,14 +173,13 @@ class LibvirtBackend:
             images_vm.image(img)   # raises with the build command when missing
         for uri in self.hosts_in_use():
             self.conn(uri)
-            self.domain_type(uri)
 
     def domain_type(self, uri: str) -> str:
         """``kvm`` if this host really runs a guest with it, else ``qemu`` (TCG), by trying.
 
-        The probe boots the image's kernel with no root disk and ``panic=-1``: a working
-        hypervisor reaches the panic (and the domain goes away) in a few seconds. Cached
-        per host until it reboots (``/run``).
+        The probe boots the image's kernel (uploaded to the host's pool) with no root disk
+        and ``panic=-1``: a working hypervisor reaches the panic (and the domain goes away)
+        in a few seconds. Cached per host until this machine reboots (``/run``).
         """
         if os.environ.get("TAI_LAB_DOMAIN_TYPE") in ("kvm", "qemu"):
             return os.environ["TAI_LAB_DOMAIN_TYPE"]
@@ -200,15 +203,13 @@ class LibvirtBackend:
         caps = conn.getCapabilities()
         if "domain type='kvm'" not in caps and 'domain type="kvm"' not in caps:
             return "qemu"
-        img = images_vm.image(self.plan.upstream.image)
+        kernel = self.storage.image(uri, self.plan.upstream.image).kernel
         name = f"{lx.prefix(self.lab)}-kvmprobe"
-        log = _PROBE_CACHE.with_name(f"kvm-probe-{self.lab}.log")
-        log.parent.mkdir(parents=True, exist_ok=True)
         xml = f"""<domain type="kvm"><name>{name}</name><memory unit="MiB">128</memory><vcpu>1</vcpu>
-<os><type arch="x86_64" machine="pc">hvm</type><kernel>{img.kernel}</kernel>
+<os><type arch="x86_64" machine="pc">hvm</type><kernel>{kernel}</kernel>
 <cmdline>console=ttyS0 panic=-1 root=/dev/nonexistent</cmdline></os>
 <on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
-<devices><serial type="file"><source path="{log}"/><target port="0"/></serial>
+<devices><serial type="null"><target port="0"/></serial>
 <controller type="usb" model="none"/><memballoon model="none"/></devices>
 <seclabel type="static" model="dac" relabel="no"><label>+0:+0</label></seclabel></domain>"""
         res = Resource("domain", name, None, {"uri": uri, "transient": True})
@@ -235,7 +236,6 @@ class LibvirtBackend:
             except libvirt.libvirtError:
                 pass
         self.state.journal.removed(res)
-        log.unlink(missing_ok=True)
         return "kvm" if works else "qemu"
 
     # ------------------------------------------------------------------ networks
@@ -265,24 +265,22 @@ class LibvirtBackend:
                                 "a previous lab of this name was not cleaned: run `tai-lab down` first")
         except libvirt.libvirtError:
             pass
-        img = images_vm.image(image)
-        d = self.node_dir(pod, node)
-        if not d.exists():
-            self.state.journal.will_create(Resource("dir", str(d), pod))
-        d.mkdir(parents=True, exist_ok=True)
-        disk = d / "disk.qcow2"
-        self.state.journal.will_create(Resource("file", str(disk), pod))
-        proc = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                               "-b", str(img.disk), str(disk)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise CommandFailed(f"cannot create the disk of {node}: {proc.stderr.strip()}")
+        # The image in the host's pool (uploaded the first time), a linked clone of its disk
+        # there: every path of the domain is on its host, none on this machine.
+        img = self.storage.image(uri, image)
+        disk, console_log = self.storage.node_disk(uri, pod, name, img)
         dtype = self.domain_type(uri)
         cmdline = img.cmdline + (TCG_CMDLINE if dtype == "qemu" else "")
         xml = lx.render_domain(
             lab=self.lab, pod=pod, node=node, kind=kind, image=img.name,
             domain_type=dtype, memory_mib=MEMORY_MIB.get(kind, 256), vcpus=1,
             kernel=img.kernel, initrd=img.initrd, cmdline=cmdline, disk=disk,
-            console_log=d / "console.log", nics=nics)
+            console_log=console_log, nics=nics)
+        # A copy of what was defined, for the trainer (the lab's directory, on this machine).
+        d = self.node_dir(pod, node)
+        if not d.exists():
+            self.state.journal.will_create(Resource("dir", str(d), pod))
+        d.mkdir(parents=True, exist_ok=True)
         (d / "domain.xml").write_text(xml)
         self.state.journal.will_create(Resource("domain", name, pod, {"uri": uri}))
         dom = conn.defineXML(xml)
@@ -294,8 +292,9 @@ class LibvirtBackend:
         deadline = time.monotonic() + BOOT_TIMEOUT
         while not t.ping():
             if time.monotonic() > deadline:
-                log = self.node_dir(pod, node) / "console.log"
-                tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+                # The console log is a volume on the VM's host: read back through libvirt.
+                tail = self.storage.tail(self.uri_of(pod, node),
+                                         f"{lx.domain_name(self.lab, pod, node)}.console.log")
                 raise CommandFailed(f"VM {node} ({'ISP' if pod is None else f'pod {pod}'}) has no "
                                     f"guest agent after {BOOT_TIMEOUT:.0f} s:\n{tail}")
             time.sleep(1)
@@ -401,6 +400,8 @@ class LibvirtBackend:
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:
                     raise
+        elif res.kind in ("volume", "pool"):
+            self.storage.remove(res)
         elif res.kind == "file":
             Path(res.name).unlink(missing_ok=True)
         elif res.kind == "dir":
@@ -408,7 +409,7 @@ class LibvirtBackend:
         self.state.journal.removed(res)
 
     def _teardown(self, resources: list[Resource]) -> list[str]:
-        order = {"domain": 0, "network": 1, "file": 2, "dir": 3}
+        order = {"domain": 0, "network": 1, "volume": 2, "pool": 3, "file": 4, "dir": 5}
         doms = [r for r in resources if r.kind == "domain"]
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(self._remove, doms))

@@ -5,12 +5,17 @@ compare their output with golden files and validate it with ``virt-xml-validate`
 
 Naming, for lab ``mini``: domains ``tai-mini-p1-router``, ``tai-mini-isp``; networks
 ``tai-mini-p1-users`` (one per VLAN of each pod: the switch), ``tai-mini-p1-wan``
-(the pod's link to the ISP). Every domain carries ``<tai:node lab=… pod=… node=…>`` in
-its metadata (libvirt 9.0 networks have no metadata element: their name prefix is the tag).
+(the pod's link to the ISP); one storage pool per hypervisor, ``tai-mini-pool-<host>``
+(``<host>``: the URI's host name and a hash of the whole URI, so two URIs of the same
+libvirtd get two pools). Every domain carries ``<tai:node lab=… pod=… node=…>`` in its
+metadata (libvirt 9.0 networks and pools have no metadata element: their name prefix is
+the tag).
 """
 from __future__ import annotations
 
 import hashlib
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +51,35 @@ def domain_name(lab: str, pod: int | None, node: str) -> str:
 
 def network_name(lab: str, pod: int, segment: str) -> str:
     return f"{prefix(lab)}-p{pod}-{segment}"
+
+
+def host_slug(uri: str) -> str:
+    """``qemu:///system`` → ``local-1a2b3c``; ``qemu+ssh://root@salle-b/system`` → ``salle-b-…``."""
+    host = urllib.parse.urlsplit(uri).hostname or "local"
+    slug = re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")[:24] or "host"
+    return f"{slug}-{hashlib.sha256(uri.encode()).hexdigest()[:6]}"
+
+
+def pool_name(lab: str, uri: str) -> str:
+    """The lab's storage pool on the hypervisor ``uri``."""
+    return f"{prefix(lab)}-pool-{host_slug(uri)}"
+
+
+def render_pool(lab: str, name: str, path: str, host: str) -> str:
+    """A ``dir`` pool; ``path`` is on the hypervisor (libvirt's pool build makes it)."""
+    return _env.get_template("pool.xml.j2").render(lab=lab, name=name, path=path, host=host)
+
+
+def render_volume(lab: str, name: str, capacity: int, fmt: str, purpose: str,
+                  backing: str | None = None) -> str:
+    """A volume of ``capacity`` bytes; ``backing``: the path (on the hypervisor) of the qcow2
+    it is a linked clone of."""
+    if fmt not in ("raw", "qcow2"):
+        raise ValueError(f"volume format {fmt!r}: raw or qcow2")
+    if backing and fmt != "qcow2":
+        raise ValueError("only a qcow2 volume has a backing store")
+    return _env.get_template("volume.xml.j2").render(lab=lab, name=name, capacity=int(capacity),
+                                                     format=fmt, purpose=purpose, backing=backing)
 
 
 @dataclass(frozen=True)
@@ -105,8 +139,9 @@ def isp_nics(plan: LabPlan, pods: list[int] | None = None) -> list[Nic]:
 
 
 def render_domain(*, lab: str, pod: int | None, node: str, kind: str, image: str, domain_type: str,
-                  memory_mib: int, vcpus: int, kernel: Path, initrd: Path, cmdline: str, disk: Path,
-                  console_log: Path, nics: list[Nic]) -> str:
+                  memory_mib: int, vcpus: int, kernel: str | Path, initrd: str | Path, cmdline: str,
+                  disk: str | Path, console_log: str | Path, nics: list[Nic]) -> str:
+    """Paths are on the hypervisor: the lab's pool volumes there."""
     return _env.get_template("domain.xml.j2").render(
         lab=lab, pod="" if pod is None else pod, node=node, kind=kind, image=image,
         where="FAI partagé" if pod is None else f"pod {pod}", name=domain_name(lab, pod, node),

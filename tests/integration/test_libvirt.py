@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason(
 
 
 def virsh_names(*args: str) -> list[str]:
+    """Names of the lab's objects a virsh listing (list, net-list, pool-list) shows."""
     out = subprocess.run(["virsh", "-c", "qemu:///system", *args, "--all", "--name"],
                          capture_output=True, text=True).stdout.split()
     return [n for n in out if n.startswith(PREFIX)]
@@ -146,9 +147,12 @@ def test_intervention_injected_fixed_and_restored(vlab):
 
 
 def test_down_leaves_nothing(vlab):
+    from tai_lab.backends import libvirt_xml as lx
     from tai_lab.lab import Lab
-    disks = list(vlab.state.dir.rglob("*.qcow2"))
-    assert disks
+    # The disks are volumes of the lab's pool on the host (one per VM, and the image's).
+    pool = vlab.backend.conn().storagePoolLookupByName(lx.pool_name(LAB, "qemu:///system"))
+    disks = [Path(v.path()) for v in pool.listAllVolumes(0) if v.name().endswith(".qcow2")]
+    assert len(disks) == 6 and all(d.exists() for d in disks)
     Lab.down(LAB)
     assert virsh_names("list") == []
     assert virsh_names("net-list") == []
@@ -157,3 +161,6 @@ def test_down_leaves_nothing(vlab):
     vols = subprocess.run(["virsh", "-c", "qemu:///system", "vol-list", "--pool", "default"],
                           capture_output=True, text=True).stdout
     assert PREFIX not in vols
+    # The lab's storage pool, its volumes and its directory are gone.
+    assert virsh_names("pool-list") == []
+    assert not list(Path("/var/lib/tai-lab/pools").glob(f"{PREFIX}*"))

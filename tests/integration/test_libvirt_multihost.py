@@ -3,7 +3,9 @@
 An sshd of the test (own config, host key and client key, 127.0.0.1 only) stands for the
 second hypervisor's SSH; behind it is this host's libvirtd, so the VMs are real and every
 libvirt call of the pod goes through qemu+ssh. Lab ``tvirt2``: 1 pod (router, client) and
-its ISP on the "remote" host, the local host too small for anything.
+its ISP on the "remote" host, the local host too small for anything. Nothing is shared by
+path: the remote host gets the lab's own storage pool, the image uploaded into it through
+the connection and the VMs' disks as volumes there.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -82,10 +85,13 @@ def _inventory(tmp_path: Path, uri: str, remote_mib: int, remote_vcpus: int = 4)
 
 
 def _ours() -> list[str]:
+    """Domains, networks, storage pools and pool directories of the lab on this libvirtd."""
     out = []
-    for what in ("list", "net-list"):
+    for what in ("list", "net-list", "pool-list"):
         out += [n for n in subprocess.run(["virsh", "-c", "qemu:///system", what, "--all", "--name"],
                                           capture_output=True, text=True).stdout.split() if n.startswith(PREFIX)]
+    pools = Path("/var/lib/tai-lab/pools")
+    out += [str(d) for d in pools.glob(f"{PREFIX}*")] if pools.is_dir() else []
     return out
 
 
@@ -101,6 +107,7 @@ def test_refused_up_front_with_numbers(lab_home, ssh_uri, tmp_path, tmp_path_fac
 
 
 def test_pod_placed_on_the_second_host_and_driven_there(lab_home, ssh_uri, tmp_path, tmp_path_factory):
+    from tai_lab.backends import libvirt_xml as lx
     from tai_lab.hosts import Host, measure_uri
     from tai_lab.lab import Lab
     from tai_lab.state import existing_labs
@@ -119,8 +126,37 @@ def test_pod_placed_on_the_second_host_and_driven_there(lab_home, ssh_uri, tmp_p
             {f"{PREFIX}isp", f"{PREFIX}p1-router", f"{PREFIX}p1-pc1"}
         row = measure_uri(Host("salle-b", ssh_uri, 16384, 32))
         assert row["domains"] >= 3 and row["used_memory_mib"] >= 256 + 576
+        # The remote host got the lab's own pool: the image uploaded into it once, the disks
+        # (linked clones of it) and console logs as volumes there, used by the domains.
+        pool = conn.storagePoolLookupByName(lx.pool_name(LAB, ssh_uri))
+        assert pool.isActive()
+        target = ET.fromstring(pool.XMLDesc(0)).find("target/path").text
+        assert target.startswith("/var/lib/tai-lab/pools/") and Path(target).is_dir()
+        pool.refresh(0)
+        vols = {v.name(): v for v in pool.listAllVolumes(0)}
+        base = vols["debian-12-vm.qcow2"].path()
+        assert {"debian-12-vm.vmlinuz", "debian-12-vm.initrd.img"} <= set(vols)
+        uploads = [r["data"] for r in lab.state.journal.records() if r.get("kind") == "upload"]
+        assert [u["uri"] for u in uploads] == [ssh_uri]        # once for the host, all its VMs
+        print("upload to the second host:", uploads)
+        for name in ("isp", "p1-router", "p1-pc1"):
+            dom = ET.fromstring(conn.lookupByName(PREFIX + name).XMLDesc(0))
+            disk = vols[f"{PREFIX}{name}.qcow2"]
+            assert dom.find("devices/disk/source").get("file") == disk.path()
+            assert dom.find("os/kernel").text == vols["debian-12-vm.vmlinuz"].path()
+            assert dom.find("os/initrd").text == vols["debian-12-vm.initrd.img"].path()
+            assert dom.find("devices/serial/source").get("path") == vols[f"{PREFIX}{name}.console.log"].path()
+            vol = ET.fromstring(disk.XMLDesc(0))
+            assert vol.find("target/format").get("type") == "qcow2"
+            assert vol.find("backingStore/path").text == base
+        # The console is read back through the connection (what a boot timeout shows).
+        assert lab.backend.storage.tail(ssh_uri, f"{PREFIX}p1-pc1.console.log").strip()
+        # Nothing of the lab's disks on this side, nor a pool for the host that got no pod.
+        assert not list(lab.state.dir.rglob("*.qcow2"))
+        assert lx.pool_name(LAB, "qemu:///system") not in _ours()
         lab.exec(1, "pc1", ["sh", "-c", "echo x > /root/change"])
         assert all(r.passed for r in lab.reset(pod=1))
+        print("reset timings:", lab.backend.last_timings)
         assert not lab.exec(1, "pc1", ["test", "-e", "/root/change"]).ok
         assert lab.backend.upstream_is_up(1)
     finally:

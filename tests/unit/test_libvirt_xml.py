@@ -19,6 +19,7 @@ from tai_lab.scenario import load_plan
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden")
 IMG = Path("/images/debian-12-vm")
+POOL = "/var/lib/tai-lab/pools/tai-mini-pool-local-000000"
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +59,24 @@ def _all_objects(plan) -> dict[str, tuple[str, str]]:
                 out[f"domain-{lx.domain_name(plan.lab, p.number, n.name)}.xml"] = ("domain", _domain(plan, p.number, n.name))
     out[f"domain-{lx.domain_name(plan.lab, None, 'isp')}.xml"] = ("domain", _domain(plan, None, "isp"))
     out["snapshot-baseline.xml"] = ("domainsnapshot", lx.render_snapshot("baseline", "tai-lab mini pod 1"))
+    pool = lx.pool_name(plan.lab, "qemu:///system")
+    out["pool.xml"] = ("storagepool", lx.render_pool(plan.lab, pool, f"/var/lib/tai-lab/pools/{pool}",
+                                                     "qemu:///system"))
+    out["volume-base.xml"] = ("storagevol", lx.render_volume(plan.lab, "debian-12-vm.qcow2", 928710656,
+                                                             "raw", "disk.qcow2 of image debian-12-vm"))
+    out["volume-overlay.xml"] = ("storagevol", lx.render_volume(
+        plan.lab, "tai-mini-p1-router.qcow2", 3 * 2**30, "qcow2", "disk of tai-mini-p1-router",
+        backing=f"{POOL}/debian-12-vm.qcow2"))
+    out["volume-console.xml"] = ("storagevol", lx.render_volume(
+        plan.lab, "tai-mini-p1-router.console.log", 0, "raw", "serial console of tai-mini-p1-router"))
     return out
 
 
 def test_golden_files(plan):
     objs = _all_objects(plan)
     wanted = {"network-tai-mini-p1-users.xml", "network-tai-mini-p1-wan.xml",
-              "domain-tai-mini-p1-router.xml", "domain-tai-mini-isp.xml", "snapshot-baseline.xml"}
+              "domain-tai-mini-p1-router.xml", "domain-tai-mini-isp.xml", "snapshot-baseline.xml",
+              "pool.xml", "volume-base.xml", "volume-overlay.xml"}
     for name in sorted(wanted):
         text = objs[name][1]
         path = GOLDEN / name
@@ -99,6 +111,39 @@ def test_names_metadata_and_isolation(plan):
     p2 = {i.find("source").get("network") for f, (k, t) in objs.items() if "-p2-" in f and k == "domain"
           for i in ET.fromstring(t).findall("devices/interface")}
     assert p1 and p2 and not p1 & p2
+
+
+def test_pool_and_volumes(plan):
+    objs = _all_objects(plan)
+    pool = ET.fromstring(objs["pool.xml"][1])
+    # One dir pool per lab and host, named with the lab's prefix, its directory on the host.
+    assert pool.get("type") == "dir"
+    name = pool.find("name").text
+    assert name.startswith("tai-mini-pool-local-") and pool.find("target/path").text.endswith("/" + name)
+    base = ET.fromstring(objs["volume-base.xml"][1])
+    assert base.find("target/format").get("type") == "raw" and base.find("backingStore") is None
+    assert base.find("capacity").text == "928710656" and base.find("capacity").get("unit") == "bytes"
+    ov = ET.fromstring(objs["volume-overlay.xml"][1])
+    # A linked clone: qcow2 backed by the uploaded disk's path on the host, qcow2 too.
+    assert ov.find("target/format").get("type") == "qcow2" and ov.find("target/compat").text == "1.1"
+    assert ov.find("backingStore/path").text == f"{POOL}/debian-12-vm.qcow2"
+    assert ov.find("backingStore/format").get("type") == "qcow2"
+    assert ov.find("capacity").text == str(3 * 2**30)
+    with pytest.raises(ValueError):
+        lx.render_volume("mini", "x", 1, "raw", "x", backing="/b.qcow2")
+    with pytest.raises(ValueError):
+        lx.render_volume("mini", "x", 1, "vmdk", "x")
+
+
+def test_pool_names_per_host():
+    local = lx.pool_name("mini", "qemu:///system")
+    a = lx.pool_name("mini", "qemu+ssh://root@127.0.0.1:2222/system?keyfile=/k")
+    b = lx.pool_name("mini", "qemu+ssh://root@127.0.0.1:2223/system?keyfile=/k")
+    # Two URIs reaching the same libvirtd (loopback) still get two pools.
+    assert len({local, a, b}) == 3
+    assert a.startswith("tai-mini-pool-127-0-0-1-") and local.startswith("tai-mini-pool-local-")
+    assert lx.pool_name("mini", "qemu:///system") == local            # stable
+    assert lx.pool_name("mini", "qemu+ssh://root@Salle_B.example/system").startswith("tai-mini-pool-salle-b-")
 
 
 def test_macs_are_stable_and_distinct(plan):
