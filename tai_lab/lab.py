@@ -6,6 +6,9 @@ once. Nothing here prints: progress goes through the ``progress`` callback.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import pickle
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +22,6 @@ from .errors import LabStateError, NotFoundError, PrerequisiteError
 from .hostcheck import require_root
 from .plan import LabPlan
 from .probes import FAST_DNS, ProbeResult, health_probes, run_probes
-from .scenario import load_plan
 from .state import LabState, lab_lock, resolve_lab
 from .transports.base import CommandResult
 
@@ -43,6 +45,46 @@ class PodStatus:
                 "snapshots": self.snapshots, "internet": self.internet}
 
 
+
+_PLAN_CACHE = "plan.pickle"
+
+
+def _plan_key(scenario: Path, pods: int) -> str:
+    """What the cached plan was derived from: the lab's scenario copy, the pod count, and the
+    code that derives a plan (a new version of tai-lab derives it again)."""
+    h = hashlib.sha256(scenario.read_bytes())
+    h.update(str(pods).encode())
+    here = Path(__file__).parent
+    for f in (here / "plan.py", *sorted((here / "scenario").glob("*.py"))):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def lab_plan(state: LabState) -> LabPlan:
+    """The plan of a lab that is up: derived from its scenario copy the first time, then read
+    from a cache in the lab's directory. Every command needs it, and deriving it (the scenario's
+    models, its validation) costs a few tenths of a second before anything happens."""
+    source = state.dir / "scenario.yaml"
+    pods = state.data["pod_count"]
+    key = _plan_key(source, pods)
+    cache = state.dir / _PLAN_CACHE
+    try:
+        saved = pickle.loads(cache.read_bytes())   # written by root, in the lab's own directory
+        if saved["key"] == key and isinstance(saved["plan"], LabPlan):
+            return saved["plan"]
+    except Exception:  # noqa: BLE001 — no cache, or an unreadable one: derive the plan again
+        pass
+    from .scenario import load_plan
+    plan = load_plan(source, pods=pods)
+    try:
+        tmp = cache.with_name(f".{_PLAN_CACHE}.{os.getpid()}")
+        tmp.write_bytes(pickle.dumps({"key": key, "plan": plan}))
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return plan
+
+
 class Lab:
     """A lab that is up (or was, and left a journal behind)."""
 
@@ -53,7 +95,7 @@ class Lab:
         if not self.state.exists:
             raise LabStateError(f"lab {self.name!r} has no state (a crash during `up`?)",
                                 "`tai-lab down --lab NAME` removes what it created")
-        self.plan: LabPlan = load_plan(self.state.dir / "scenario.yaml", pods=self.state.data["pod_count"])
+        self.plan: LabPlan = lab_plan(self.state)
         self.backend = get_backend(self.state.data["backend"])(
             self.state, self.plan, progress, **self.state.data.get("backend_options", {}))
 
@@ -69,6 +111,7 @@ class Lab:
         """
         backend_options = {k: v for k, v in (backend_options or {}).items() if v is not None}
         scenario = Path(scenario)
+        from .scenario import load_plan
         plan = load_plan(scenario, pods=pods)       # every scenario error before any change
         require_root("tai-lab up")
         state = LabState(plan.lab)

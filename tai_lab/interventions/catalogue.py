@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import paths, referentiel
 from ..errors import NotFoundError, ScenarioError
-from ..scenario.load import Problem, load_model
+from ..datafile import Problem, load_model
 from .model import Intervention
 
 # Competencies the plateau cannot evaluate in the jury phase, and why (shown by --coverage).

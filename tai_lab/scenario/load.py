@@ -9,144 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from difflib import get_close_matches
 from ipaddress import IPv4Address, IPv4Network
-from types import UnionType
-from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-from tai_lab.errors import NotFoundError, ScenarioError
+from tai_lab.datafile import Loc, Problem, SourceMap, load_model, sorted_problems
+from tai_lab.errors import ScenarioError
 from tai_lab.plan import LabPlan
 from tai_lab.scenario.expand import expand, network, pod_count, substitute
 from tai_lab.scenario.model import DNS_LABEL_PATTERN, MAX_PODS, NETWORK_DEVICE_KINDS, ROLE_KINDS, Scenario
-
-Loc = tuple[Union[str, int], ...]
-M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a scenario file, where it is, and what to do about it."""
-
-    file: str
-    line: int | None           # 1-based; None when the file could not be located
-    column: int | None         # 1-based
-    path: str                  # e.g. pod.nodes.pc1.interfaces[0].vlan
-    message: str
-    hint: str | None = None
-
-    def render(self) -> str:
-        """``file:line: path: message`` and, when there is one, an indented hint line."""
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-        return text if not self.hint else f"{text}\n  hint: {self.hint}"
-
-
-def format_path(loc: Loc) -> str:
-    """``('pod', 'nodes', 'pc1', 'interfaces', 0)`` → ``pod.nodes.pc1.interfaces[0]``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-class SourceMap:
-    """Line and column of every key and list item of a scenario file."""
-
-    def __init__(self, file: str, positions: dict[Loc, tuple[int, int]]) -> None:
-        self.file = file
-        self.positions = positions
-
-    @classmethod
-    def from_yaml(cls, file: str, data: Any) -> SourceMap:
-        """Walk a ruamel round-trip document and record 1-based positions."""
-        positions: dict[Loc, tuple[int, int]] = {(): (1, 1)}
-
-        def walk(node: Any, loc: Loc) -> None:
-            if isinstance(node, CommentedMap):
-                for key, value in node.items():
-                    line, col = node.lc.key(key)
-                    positions[loc + (key,)] = (line + 1, col + 1)
-                    walk(value, loc + (key,))
-            elif isinstance(node, CommentedSeq):
-                for index, value in enumerate(node):
-                    line, col = node.lc.item(index)
-                    positions[loc + (index,)] = (line + 1, col + 1)
-                    walk(value, loc + (index,))
-
-        walk(data, ())
-        return cls(file, positions)
-
-    @classmethod
-    def lazy(cls, file: str, text: str) -> SourceMap:
-        """The positions of ``text``, parsed only when a problem has to be located (the
-        round-trip parser that knows them is several times slower than the safe one)."""
-        return _LazySourceMap(file, text)
-
-    def position(self, loc: Loc) -> tuple[int, int]:
-        """Position of ``loc``, or of its nearest enclosing part present in the file."""
-        for end in range(len(loc), -1, -1):
-            if loc[:end] in self.positions:
-                return self.positions[loc[:end]]
-        return (1, 1)
-
-    def problem(self, loc: Loc, message: str, hint: str | None = None) -> Problem:
-        """A :class:`Problem` located at ``loc``."""
-        line, column = self.position(loc)
-        return Problem(self.file, line, column, format_path(loc), message, hint)
-
-
-class _LazySourceMap(SourceMap):
-    def __init__(self, file: str, text: str) -> None:  # noqa: D107 — see SourceMap.lazy
-        self.file = file
-        self._text = text
-        self._positions: dict[Loc, tuple[int, int]] | None = None
-
-    @property
-    def positions(self) -> dict[Loc, tuple[int, int]]:  # type: ignore[override]
-        if self._positions is None:
-            self._positions = SourceMap.from_yaml(self.file, YAML(typ="rt").load(self._text)).positions
-        return self._positions
-
-
-def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "file",
-               hint: str | None = None) -> tuple[M, SourceMap]:
-    """Read a YAML file into a pydantic model; every problem with file:line and a hint.
-
-    The same reporting for every data file of the project (scenarios, interventions…);
-    ``hint`` is offered when the file is missing or not a mapping.
-    """
-    file = os.fspath(path)
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"{what} not found: {file}", hint=hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
-    # Every command reads the lab's scenario and the interventions: the safe loader (libyaml,
-    # through ruamel.yaml.clib) reads them several times faster than the round-trip one, which
-    # is needed only to say where a problem is, or what is wrong with the YAML itself.
-    try:
-        data = YAML(typ="safe").load(text)
-        smap = SourceMap.lazy(file, text)
-    except YAMLError:
-        try:
-            data = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            raise ScenarioError([_yaml_problem(file, exc)], file) from None
-        smap = SourceMap.from_yaml(file, data)
-    if not isinstance(data, dict):
-        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file)
-    try:
-        return model.model_validate(_plain(data)), smap
-    except ValidationError as exc:
-        raise ScenarioError(_sorted([_pydantic_problem(e, smap, model) for e in exc.errors()]), file) from None
 
 
 def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None) -> tuple[Scenario, SourceMap]:
@@ -157,10 +27,10 @@ def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None) -> t
     :class:`NotFoundError` when the file does not exist.
     """
     scenario, smap = load_model(path, Scenario, what="scenario",
-                                hint="start from scenarios/tai-standard.yaml")
+                                hint="start from scenarios/tai-standard.yaml", loc_hints=_LOC_HINTS)
     problems = check_scenario(scenario, smap, pod_count(scenario, pods))
     if problems:
-        raise ScenarioError(_sorted(problems), os.fspath(path))
+        raise ScenarioError(sorted_problems(problems), os.fspath(path))
     return scenario, smap
 
 
@@ -170,131 +40,10 @@ def load_plan(path: str | os.PathLike[str], pods: int | None = None) -> LabPlan:
     return expand(scenario, source=os.fspath(path), pods=pods)
 
 
-# --- YAML and pydantic problems -------------------------------------------------------
-
-
-def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-    hint = "check indentation, colons and quotes on this line and the one above"
-    if exc.context:
-        started = f" started on line {exc.context_mark.line + 1}" if exc.context_mark else ""
-        hint = f"{exc.context}{started}; {hint}"
-    if "duplicate key" in str(exc.problem):
-        hint = "each key may appear only once in a mapping"
-    return Problem(file, line, column, "", f"YAML syntax error: {exc.problem}", hint)
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip types → plain Python, so pydantic sees ordinary data."""
-    if isinstance(node, dict):
-        return {_plain(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    for kind in (bool, int, float, str):  # bool before int: bool is an int
-        if isinstance(node, kind):
-            return kind(node)
-    return node
-
-
-# What a constrained name is, and how to write a valid one; keyed by the field holding it.
-_NAME_HINTS: dict[str, tuple[str, str]] = {
-    "lab": (
-        "lab name",
-        "a lowercase letter then up to 5 lowercase letters or digits (it is part of Linux interface names)",
-    ),
-    "nodes": (
-        "node name",
-        "a lowercase letter then up to 7 lowercase letters or digits (Linux interface names are max 15 chars)",
-    ),
-    "name": (
-        "interface name",
-        "a lowercase letter then up to 5 lowercase letters or digits, e.g. eth0, wlan0",
-    ),
-    "vlans": ("vlan name", "a lowercase letter then up to 7 lowercase letters or digits"),
-    "aliases": ("DNS name", "lowercase letters, digits and '-', e.g. intranet"),
-}
-
-_TYPE_HINTS: dict[str, str] = {
-    "interface_segment": "give exactly one of `vlan: <name>`, `wireless: <ap node>` or `upstream: true`",
-    "interface_address": "give `host: <number>` for a static address or `dhcp: true`, not both",
-    "interface_upstream_address": "the WAN address comes from upstream.wan; remove host/dhcp",
-    "ip_v4_address": "write an IPv4 address, e.g. 198.51.100.53",
-    "missing": "add this key (see scenarios/tai-standard.yaml)",
-    "check_fields": "see the prep requirements of scenarios/tai-standard.yaml for each kind of check",
-}
-
+# Hints for problems at given places of a scenario file (the rest: tai_lab.datafile).
 _LOC_HINTS: dict[Loc, str] = {
     ("pods",): f"{MAX_PODS} candidates is the référentiel's maximum per session",
 }
-
-
-def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel] | None = None) -> Problem:
-    # Drop pydantic's own markers ("[key]", "function-after[…]") from the location.
-    raw: Loc = tuple(err["loc"])
-    loc: Loc = tuple(p for p in raw if not (isinstance(p, str) and re.fullmatch(r"[\w-]*\[.*\]", p)))
-    kind, message = err["type"], err["msg"]
-    hint = _TYPE_HINTS.get(kind) or _LOC_HINTS.get(loc)
-    field = next((p for p in reversed(loc) if isinstance(p, str)), "value")
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1], root or Scenario)
-        close = get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        message = f"unknown key '{loc[-1]}'"
-        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
-    elif kind == "missing":
-        message = f"missing required key '{field}'"
-    elif kind == "string_pattern_mismatch":
-        # A dict key (node, vlan name) is reported as (…, "nodes", key, "[key]").
-        holder = raw[-3] if raw[-1] == "[key]" and len(raw) >= 3 else field
-        what, hint = _NAME_HINTS.get(str(holder), ("value", None))
-        message = f"invalid {what} '{err['input']}'"
-    elif kind == "literal_error":
-        message = f"'{err['input']}' is not a valid {field}"
-        hint = f"use one of {err['ctx']['expected']}"
-    elif message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    return smap.problem(loc, message[:1].lower() + message[1:], hint)
-
-
-def _allowed_keys(loc: Loc, root: type[BaseModel]) -> list[str]:
-    """Field names of the model found at ``loc`` (for "did you mean" hints)."""
-    annotation: Any = root
-    for part in loc:
-        annotation = _step(annotation, part)
-        if annotation is None:
-            return []
-    model = _model_in(annotation)
-    return list(model.model_fields) if model else []
-
-
-def _step(annotation: Any, part: str | int) -> Any:
-    """The annotation found one level down ``part`` (a field, a dict value, a list item)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(part))
-        return field.annotation if field else None
-    origin = get_origin(annotation)
-    if origin is dict and isinstance(part, str):
-        return get_args(annotation)[1]
-    if origin in (list, tuple) and isinstance(part, int):
-        return get_args(annotation)[0]
-    for arg in get_args(annotation):  # X | None, Annotated[X, …]
-        found = _step(arg, part)
-        if found is not None:
-            return found
-    return None
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model in ``annotation`` (``Model`` or ``Model | None``)."""
-    unions = (Union, UnionType)
-    for arg in (annotation, *(get_args(annotation) if get_origin(annotation) in unions else ())):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return None
-
-
-def _sorted(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 # --- rules across the file --------------------------------------------------------------

@@ -143,3 +143,36 @@ def test_journal_read_from_many_threads_loses_no_record(tmp_path):
         sys.setswitchinterval(interval)
     assert [r.name for r in journal.live()] == names
     assert [r.name for r in Journal(tmp_path / "j.jsonl").live()] == names
+
+
+def test_a_labs_plan_is_derived_once_then_read_from_its_cache(tmp_path, monkeypatch):
+    """Every command needs the lab's plan: derived from the scenario copy once, then cached;
+    a changed scenario copy (or pod count) derives it again, a broken cache is ignored."""
+    import shutil
+    from pathlib import Path
+
+    import tai_lab.scenario as scenario_pkg
+    from tai_lab.lab import lab_plan
+    from tai_lab.state import LabState
+
+    monkeypatch.setenv("TAI_LAB_HOME", str(tmp_path / "home"))
+    root = Path(__file__).resolve().parents[2]
+    state = LabState("std")
+    state.data.update(pod_count=2)
+    state.save()
+    shutil.copyfile(root / "scenarios/tai-standard.yaml", state.dir / "scenario.yaml")
+    derived = []
+    real = scenario_pkg.load_plan
+    monkeypatch.setattr(scenario_pkg, "load_plan", lambda *a, **k: derived.append(1) or real(*a, **k))
+
+    first = lab_plan(state)
+    assert len(first.pods) == 2 and derived == [1]
+    again = lab_plan(LabState("std"))
+    assert again == first and derived == [1]                    # from the cache
+    state.data["pod_count"] = 1
+    assert len(lab_plan(state).pods) == 1 and derived == [1, 1]  # another pod count
+    (state.dir / "scenario.yaml").write_text(
+        (state.dir / "scenario.yaml").read_text().replace("example.net", "example.org"))
+    assert "www.example.org" in {s.name for s in lab_plan(state).upstream.sites} and len(derived) == 3
+    (state.dir / "plan.pickle").write_bytes(b"not a pickle")
+    assert lab_plan(state) == lab_plan(state) and len(derived) == 4
