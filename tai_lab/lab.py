@@ -45,7 +45,6 @@ class PodStatus:
                 "snapshots": self.snapshots, "internet": self.internet}
 
 
-
 _PLAN_CACHE = "plan.pickle"
 
 
@@ -55,7 +54,7 @@ def _plan_key(scenario: Path, pods: int) -> str:
     h = hashlib.sha256(scenario.read_bytes())
     h.update(str(pods).encode())
     here = Path(__file__).parent
-    for f in (here / "plan.py", *sorted((here / "scenario").glob("*.py"))):
+    for f in (here / "plan.py", here / "datafile.py", *sorted((here / "scenario").glob("*.py"))):
         h.update(f.read_bytes())
     return h.hexdigest()
 
