@@ -4,7 +4,7 @@ On one small plateau of VMs (tai-mini-vm, ``--pods`` pods, TCG where KVM cannot 
 time of ``up``; boot of a VM to its guest agent; a pod reset by live snapshot revert
 (``reset --pod 1``, verification included) against destroying and building the same pod
 again (``rebuild --pod 1``, provisioning and verification included); disk used per pod
-(its qcow2 overlays, baseline snapshot inside). In the same run, when Vagrant and
+(its qcow2 volumes in the lab's pool, baseline snapshot inside). In the same run, when Vagrant and
 vagrant-libvirt are installed and the box is built (``tai-lab image build debian-12-vagrant``:
 the same Debian 12 VM image), the same pod's machines under Vagrant (``bench/vagrant.py``):
 ``vagrant up``, boot to SSH, ``vagrant snapshot restore`` against tai-lab's reset. Medians go
@@ -156,7 +156,8 @@ def write(args, res, dtype: str, vres: dict | None = None, vnote: str | None = N
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({platform.machine()}), domain type "
         f"`{dtype}`{' (TCG: this host cannot run guests with KVM)' if dtype == 'qemu' else ''}, "
         "scenario tai-mini-vm (per pod a router and a client VM, plus the ISP VM). "
-        "Shared, loaded host: take the ratios, not the absolute times.", "",
+        f"Load average at the end: {os.getloadavg()[0]:.1f}. TCG times move with the host's load: "
+        "take the ratios, not the absolute times.", "",
         "| measure | median |", "|---|---|",
         f"| `up` ({args.pods} pod(s), provisioning and baseline included) | {med['up']:.0f} s |",
         f"| boot of a VM to its guest agent | {med['boot']:.0f} s |",
@@ -164,7 +165,7 @@ def write(args, res, dtype: str, vres: dict | None = None, vnote: str | None = N
         f"| of which the revert of the pod's VMs | {med['revert']:.1f} s |",
         f"| pod rebuild (`rebuild --pod 1`: destroy, create, boot, provision, snapshot, verify) | {med['rebuild']:.0f} s |",
         f"| **rebuild / reset** | **{med['rebuild'] / med['reset']:.1f}×** (target ≥ 5×) |",
-        f"| disk per pod (qcow2 overlays with the baseline snapshot, RAM included) | {med['disk']:.0f} MiB |",
+        f"| disk per pod (its qcow2 volumes in the lab's pool, baseline snapshot with RAM included) | {med['disk']:.0f} MiB |",
         "",
         *vagrant_lines(res, vres, vnote),
     ]
