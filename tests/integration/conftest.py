@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_LAB = "tstd"
+
+
+def lab_name(base: str) -> str:
+    """A test lab's name; TAI_LAB_TEST_TAG (one or two letters) sets a suffix, so two
+    checkouts can run their integration tests on one machine at once (lab names are
+    part of every Linux name a lab creates)."""
+    tag = os.environ.get("TAI_LAB_TEST_TAG", "")
+    return base[: 6 - len(tag)] + tag
+
+
+TEST_LAB = lab_name("tstd")
 
 
 def _skip_reason() -> str | None:

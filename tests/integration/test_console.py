@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, lab_name
 
-LAB = "tweb"
+LAB = lab_name("tweb")
 # The repository's screenshots are refreshed on request only: a test run leaves the checkout as it was.
 DOCS = ROOT / "docs" if os.environ.get("TAI_LAB_SCREENSHOTS") == "docs" else \
     Path(os.environ.get("TMPDIR", "/tmp")) / "tai-lab-console-screenshots"

@@ -20,9 +20,9 @@ import pytest
 from tai_lab.errors import LabStateError, NotFoundError
 from tai_lab.interventions import load_catalogue
 
-from .conftest import ROOT
+from .conftest import ROOT, lab_name
 
-LAB = "tint"
+LAB = lab_name("tint")
 CATALOGUE = load_catalogue()
 VARIANTS = [(i.id, v.id) for i in CATALOGUE.interventions.values() for v in i.variants]
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import lab_name
+
 ROOT = Path(__file__).resolve().parents[2]
-LAB = "tvirt"
+LAB = lab_name("tvirt")
 PREFIX = f"tai-{LAB}-"
 
 

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import lab_name
+
 from tai_lab.errors import PrerequisiteError
 
 from .test_libvirt import _skip_reason
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB = "tvirt2"
+LAB = lab_name("tvirt2")
 PREFIX = f"tai-{LAB}-"
 
 pytestmark = pytest.mark.skipif(

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import lab_name
+
 from tai_lab.errors import LabStateError
 
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATES = Path(__file__).resolve().parent / "candidates"
-LAB = "tprep"
+LAB = lab_name("tprep")
 ALL = {"srv-network", "dhcp", "dhcp-options", "dns", "share", "intranet", "printer"}
 
 

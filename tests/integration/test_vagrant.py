@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import lab_name
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 import vagrant as vagrant_bench  # noqa: E402  (bench/vagrant.py: the pod under Vagrant, its cleanup)
 
 sys.path.remove(str(ROOT / "bench"))
-LAB = "tvag"
+LAB = lab_name("tvag")
 
 
 def _skip_reason() -> str | None:
