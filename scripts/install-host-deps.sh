@@ -10,6 +10,7 @@ pkgs=(systemd-container debootstrap iproute2 util-linux nftables
       # libvirt backend (VMs): daemons, QEMU, qcow2 tools, virsh + virt-xml-validate,
       # and what pip needs to build libvirt-python
       libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils e2fsprogs
+      libxml2-utils                         # xmllint: virt-xml-validate needs it (not a hard dependency)
       libvirt-dev pkg-config gcc python3-dev openssh-server openssh-client
       # the Vagrantfile is checked with `vagrant validate`; tai-lab's box is used for real in
       # tests and bench (dnsmasq: DHCP of Vagrant's management network)

@@ -10,7 +10,13 @@ Layout on the host, for lab ``std`` pod 1:
 * the upstream ISP is one container ``tai-std-isp`` shared by all pods, with one
   point-to-point veth ``pod<N>`` per pod router;
 * every OS node is a container booting systemd on an overlay of the shared image
-  (``pods/<N>/<node>/upper`` holds only what that node wrote).
+  (``pods/<N>/<node>/upper`` holds only what that node wrote);
+* every container of a pod runs in its own user namespace (``backends/userns.py``): its
+  root is an unprivileged range of host IDs, the image is seen through an ID-mapped mount,
+  and its network namespace is its own, created by systemd-nspawn at each boot. The node's
+  named namespace ``tai-std-p1-<node>`` is where its cables stay plugged while it is off:
+  systemd-nspawn moves them in at boot and puts them back when the node stops or reboots
+  (addresses and routes are gone then, as on a real machine; the switch side keeps its state).
 
 No lab interface ever sits in the host's root namespace. Every namespace, mount,
 directory and process is recorded in the journal before it is created.
@@ -27,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import images
+from . import cgroups, userns
 from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
 from ..plan import LabPlan, NodePlan, PodPlan
@@ -36,10 +43,16 @@ from .base import Progress
 
 # A node that reboots itself (a candidate types `reboot`) makes systemd-nspawn exit with
 # 133: start it again, as systemd-nspawn@.service does. SIGTERM powers the node off.
+# The supervisor first moves itself into the node's own cgroups ($TAI_CGROUPS: see cgroups.py).
 _SUPERVISOR = (
+    'for g in $TAI_CGROUPS; do echo $$ > "$g/cgroup.procs" || exit 125; done; '
     'trap \'kill -TERM "$c" 2>/dev/null; wait "$c"; exit 0\' TERM INT; '
     'while :; do "$@" & c=$!; wait "$c"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; done'
 )
+# A pod's node starts from its named network namespace (its cables) in a mount namespace
+# of its own where /sys is read-only: systemd-nspawn then takes the host for one without
+# udev (this host has none running) and moves the interfaces in without waiting for it.
+_SUPERVISOR_USERNS = 'mount -o remount,bind,ro /sys || exit 125; ' + _SUPERVISOR
 
 # Boot order inside a pod: what serves (router and its DHCP relay, servers, printer)
 # boots together, then who is served, so the clients' first DHCP request is answered.
@@ -251,8 +264,6 @@ class NspawnBackend:
                 _ip_batch(ns, lines)
                 if gw:
                     _ip_batch(ns, [f"route add default via {gw}"])
-            elif node.is_container:
-                _ip_batch(ns, [f"link set {i.name} up" for i in node.interfaces])
 
     def create_pod(self, pod: PodPlan) -> None:
         self._wire_pod(pod)
@@ -269,16 +280,34 @@ class NspawnBackend:
             self._wait_ready([(pod, x.name) for x in batch])
 
     # ------------------------------------------------------------------ containers
+    def userns_base(self, pod: int, node: str) -> int:
+        """The first host ID of the node's user namespace (its root), allocated once per node."""
+        owner = f"{self.state.dir}:{pod}/{node}"
+        for res in self.state.journal.live():
+            if res.kind == "userns" and (res.data or {}).get("owner") == owner:
+                return int(res.data["base"])
+        return userns.allocate(owner, lambda path, base: self.state.journal.will_create(
+            Resource("userns", path, pod, {"owner": owner, "base": base})))
+
     def _mount_root(self, pod: int | None, node: str, image: str) -> Path:
         d = self.node_dir(pod, node)
         if not d.exists():
             self.state.journal.will_create(Resource("dir", str(d), pod))
-        for sub in ("upper", "work", "root"):
+        base = self.userns_base(pod, node) if pod is not None else None
+        for sub in ("upper", "work", "root") + (("lower",) if base is not None else ()):
             (d / sub).mkdir(parents=True, exist_ok=True)
+        if base is not None and (d / "upper").stat().st_uid != base:
+            userns.shift_tree(d / "upper", base)   # a new node, or a layer the host wrote
         root = d / "root"
         if not _mounted(root):
-            self.state.journal.will_create(Resource("mount", str(root), pod))
             lower = images.rootfs(image)
+            if base is not None:
+                # The shared image, owned by the host's root, seen by this node as its own.
+                if not _mounted(d / "lower"):
+                    self.state.journal.will_create(Resource("mount", str(d / "lower"), pod))
+                    userns.idmapped_bind(lower, d / "lower", base)
+                lower = d / "lower"
+            self.state.journal.will_create(Resource("mount", str(root), pod))
             opts = f"lowerdir={lower},upperdir={d / 'upper'},workdir={d / 'work'}"
             proc = subprocess.run(["mount", "-t", "overlay", self.netns(pod, node), "-o", opts, str(root)],
                                   capture_output=True, text=True)
@@ -303,17 +332,34 @@ class NspawnBackend:
         key = f"{pod if pod is not None else 'isp'}/{node}"
         argv = [
             "systemd-nspawn", "--boot", f"--directory={root}", f"--machine={machine}",
-            f"--hostname={node}", f"--network-namespace-path=/run/netns/{machine}",
-            "--register=no", "--keep-unit", "--resolv-conf=off", "--timezone=off",
-            "--link-journal=no", "--console=passive", "--capability=CAP_NET_ADMIN",
+            f"--hostname={node}", "--register=no", "--keep-unit", "--resolv-conf=off", "--timezone=off",
+            "--link-journal=no", "--console=passive",
         ]
+        if pod is None:
+            # The simulated ISP is the lab's own, never a candidate's: it runs in the named
+            # namespace that holds every pod's WAN link (the prep phase's cut lives there).
+            argv += [f"--network-namespace-path=/run/netns/{machine}", "--capability=CAP_NET_ADMIN"]
+            launch = ["sh", "-c", _SUPERVISOR, f"tai-node:{machine}"]
+        else:
+            # A candidate's node: its own user namespace (root inside is nobody outside) and
+            # its own network namespace, into which its cables are moved at each boot.
+            ifaces = [i.name for i in self.plan.pod(pod).node(node).interfaces]
+            argv += [f"--private-users={self.userns_base(pod, node)}:{userns.RANGE}",
+                     "--private-users-ownership=off", "--private-network",
+                     *[f"--network-interface={i}" for i in ifaces]]
+            launch = ["unshare", "--mount", "--propagation", "slave", "--",
+                      "nsenter", f"--net=/run/netns/{machine}", "--",
+                      "sh", "-c", _SUPERVISOR_USERNS, f"tai-node:{machine}"]
+        groups = cgroups.plan_dirs(machine)
+        self.state.journal.will_create(Resource("cgroup", machine, pod, {"dirs": groups}))
+        cgroups.create(groups)
         self.state.journal.will_create(Resource("process", key, pod, {"machine": machine}))
         # systemd-nspawn keeps a mount-propagation directory named after the machine.
         self.state.journal.will_create(Resource("dir", f"/run/systemd/nspawn/propagate/{machine}", pod))
         log = (self.node_dir(pod, node) / "console.log").open("ab")
         # /proc/sys/net writable: a router must be able to turn forwarding on.
-        env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
-        proc = subprocess.Popen(["sh", "-c", _SUPERVISOR, f"tai-node:{machine}", *argv],
+        env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network", TAI_CGROUPS=" ".join(groups))
+        proc = subprocess.Popen([*launch, *argv],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env)
         log.close()
@@ -374,7 +420,7 @@ class NspawnBackend:
                         tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
                         raise CommandFailed(f"container {node} (pod {pod}) did not start:\n{tail}")
                     time.sleep(0.05)
-            t = NsenterTransport(node, leader)
+            t = NsenterTransport(node, leader, userns=pod is not None)
             while True:
                 left = max(1.0, deadline - time.monotonic())
                 res = t.run(["systemctl", "is-system-running", "--wait"], timeout=left)
@@ -438,11 +484,16 @@ class NspawnBackend:
                 _ip("netns", "del", res.name, check=False)
         elif res.kind == "dir":
             shutil.rmtree(res.name, ignore_errors=True)
+        elif res.kind == "userns":
+            userns.release(res.name, (res.data or {}).get("owner"))
+        elif res.kind == "cgroup":
+            if not cgroups.remove((res.data or {}).get("dirs", [])):
+                return      # a process of it is still dying: stays recorded for the next try
         self.state.journal.removed(res)
 
     def _teardown(self, resources: list[Resource], *, graceful: bool = False) -> list[str]:
         # Processes first (in parallel), then mounts, namespaces, directories.
-        order = {"process": 0, "mount": 1, "netns": 2, "dir": 3}
+        order = {"process": 0, "cgroup": 1, "mount": 2, "netns": 3, "dir": 4, "userns": 5}
         procs = [r for r in resources if r.kind == "process"]
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(lambda r: self._stop_process(r, graceful=graceful), procs))
@@ -503,7 +554,7 @@ class NspawnBackend:
                                 f"snapshots of pod {n}: {', '.join(self.snapshots(n)) or '(none)'}")
         containers = [x for x in pod.nodes if x.is_container]
         clock = _Stopwatch()
-        live = [r for r in reversed(self.state.journal.live()) if r.pod == n and r.kind != "dir"]
+        live = [r for r in reversed(self.state.journal.live()) if r.pod == n and r.kind not in ("dir", "userns")]
         self._teardown(live)  # processes, mounts, namespaces (the network is rebuilt from the plan)
         clock.lap("power off")
         def layer_back(node: NodePlan) -> None:
@@ -529,7 +580,7 @@ class NspawnBackend:
             plan_node = self.plan.pod(pod).node(node)
             if not plan_node.is_container:
                 return NetnsTransport(node, self.netns(pod, node))
-        return NsenterTransport(node, self.leader(pod, node))
+        return NsenterTransport(node, self.leader(pod, node), userns=pod is not None)
 
     def node_running(self, pod: int | None, node: str) -> bool:
         if pod is not None and not self.plan.pod(pod).node(node).is_container:
@@ -539,9 +590,10 @@ class NspawnBackend:
 
     def ansible_host_vars(self, pod: int | None, node: str) -> dict:
         return {
-            # community.docker.nsenter with pipelining (playbooks/plugins/connection/tai_nsenter.py)
+            # playbooks/plugins/connection/tai_nsenter.py: the transports' way in, with pipelining
             "ansible_connection": "tai_nsenter",
             "ansible_nsenter_pid": self.leader(pod, node),
+            "ansible_nsenter_userns": pod is not None,
             "ansible_python_interpreter": "/usr/bin/python3",
         }
 

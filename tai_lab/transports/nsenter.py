@@ -24,16 +24,26 @@ def _run(argv: list[str], shown: Sequence[str], timeout: float, input: str | Non
     return CommandResult(tuple(shown), status, out, err, round(time.monotonic() - started, 3))
 
 
-class NsenterTransport:
-    """Enter every namespace of a container's init process (mount, UTS, IPC, net, PID)."""
+def enter_argv(leader_pid: int, *, userns: bool) -> list[str]:
+    """How the host enters a container: every namespace of its init process, its user
+    namespace included for a candidate's node, so that what runs there has the rights of
+    the node's root and none on the host (``date -s`` sets no host clock, no host device
+    opens, no module loads). One place builds it: the transports and Ansible's connection."""
+    return ["nsenter", "--target", str(leader_pid), *(["--user"] if userns else []),
+            "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup", "--root", "--wd", "--"]
 
-    def __init__(self, node: str, leader_pid: int) -> None:
+
+class NsenterTransport:
+    """Enter every namespace of a container's init process (user, mount, UTS, IPC, net, PID,
+    cgroup)."""
+
+    def __init__(self, node: str, leader_pid: int, *, userns: bool = True) -> None:
         self.node = node
         self.leader_pid = leader_pid
+        self.userns = userns
 
     def argv(self, command: Sequence[str]) -> list[str]:
-        return ["nsenter", "--target", str(self.leader_pid), "--mount", "--uts", "--ipc",
-                "--net", "--pid", "--root", "--wd", "--", *command]
+        return [*enter_argv(self.leader_pid, userns=self.userns), *command]
 
     def run(self, command: Sequence[str], *, timeout: float = 30.0,
             input: str | None = None) -> CommandResult:

@@ -80,9 +80,18 @@ def host_links() -> set[str]:
 
 
 def host_leftovers(lab: str) -> list[str]:
-    """Anything of the lab still on the host: namespaces, mounts, nspawn processes."""
+    """Anything of the lab still on the host: namespaces, mounts, nspawn processes, cgroups,
+    user-ID ranges."""
     prefix = f"tai-{lab}-"
     left = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        if " - cgroup" in line:
+            mnt = Path(line.split()[4])
+            left += [f"cgroup {p}" for depth in ("", "*/", "*/*/") for p in mnt.glob(f"{depth}{prefix}*")]
+    from tai_lab.backends import userns
+    if userns.registry().is_dir():
+        left += [f"userns {f.name}" for f in userns.registry().glob("0x*")
+                 if f"/labs/{lab}:" in f.read_text()]
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
     left += [f"netns {n}" for n in ns if n.startswith(prefix)]
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
