@@ -80,6 +80,9 @@ def _report_source(ctx: click.Context, archive_name: str | None):
         a = archive.find(archive_name)
     else:
         name = ctx.obj.get("lab")
+        if not name and not existing_labs() and archive.list_archives():
+            raise NotFoundError("no lab is up on this host", "a lab taken down: tai-lab report --archive NAME "
+                                "(see `tai-lab archives list`)")
         if not name or name in existing_labs() or not archive.list_archives(name):
             return _lab(ctx)
         found = archive.list_archives(name)

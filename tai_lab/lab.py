@@ -192,7 +192,12 @@ class Lab:
             if leftover:
                 raise LabStateError(f"could not remove: {', '.join(r.name for r in leftover)}",
                                     "run `tai-lab down` again; see the journal in " + str(state.dir))
-            kept = archive.archive_lab(state) if archive.has_evidence(state.dir) else None
+            try:
+                kept = archive.archive_lab(state) if archive.has_evidence(state.dir) else None
+            except OSError as exc:
+                raise LabStateError(f"could not archive the evidence of lab {lab!r}: {exc}",
+                                    f"nothing of it was removed; make room in {archive.archives_dir()}, "
+                                    "then run `tai-lab down` again") from exc
             if kept is not None:
                 progress(f"evidence archived in {kept.dir}")
         state.remove_all()

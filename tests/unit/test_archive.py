@@ -112,3 +112,11 @@ def test_cli_archives_list_report_and_remove(home):
     assert "Camille Dupont" in r.stderr and a.dir.is_dir()             # says what it would remove
     r = _cli("archives", "remove", a.archive_name, "--yes", home=home)
     assert r.returncode == 0 and not a.dir.exists(), r.stderr
+
+
+def test_report_without_a_lab_up_points_to_the_archives(home):
+    import shutil
+    archive.archive_lab(_lab_with_evidence())
+    shutil.rmtree(home / "labs")
+    r = _cli("report", "--pod", "1", home=home)
+    assert r.returncode == 4 and "--archive" in r.stderr and "Traceback" not in r.stderr
