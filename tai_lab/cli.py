@@ -158,11 +158,17 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
 def down(ctx: click.Context) -> None:
     """Remove everything the lab created (and nothing else)."""
     from .lab import Lab
-    removed = Lab.down(ctx.obj.get("lab"), progress=_progress)
+    done = Lab.down(ctx.obj.get("lab"), progress=_progress)
     if ctx.obj["json"]:
-        _json({"removed": removed})
+        _json({"removed": done.removed, "archive": str(done.archive) if done.archive else None})
+        return
+    out.print(f"[green]✓[/green] removed {len(done.removed)} resource(s)")
+    if done.archive:
+        out.print(f"[green]✓[/green] evidence archived in {done.archive} — report: "
+                  f"tai-lab report --archive {done.archive.name} --pod N; "
+                  "list/remove: tai-lab archives list|remove")
     else:
-        out.print(f"[green]✓[/green] removed {len(removed)} resource(s)")
+        out.print("no evidence recorded on this lab: nothing to archive")
 
 
 @cli.command()
@@ -181,9 +187,14 @@ def status(ctx: click.Context) -> None:
         t.add_column(col)
     for s in st:
         nodes = " ".join(f"[green]{n}[/green]" if ok else f"[red]{n}✗[/red]" for n, ok in s.nodes.items())
-        t.add_row(str(s.number), s.phase, "oui" if s.internet else "[yellow]coupé[/yellow]", nodes,
+        phase = s.phase if not s.pending else \
+            f"{s.phase} [yellow]→ {s.pending} interrompu[/yellow]"
+        t.add_row(str(s.number), phase, "oui" if s.internet else "[yellow]coupé[/yellow]", nodes,
                   ", ".join(s.snapshots))
     out.print(t)
+    for pending in sorted({s.pending for s in st if s.pending}):
+        out.print(f"[yellow]a change to phase {pending} was interrupted[/yellow]: "
+                  f"run `tai-lab phase {pending}` again to finish it")
 
 
 @cli.command(name="exec", context_settings={"ignore_unknown_options": True})
@@ -252,27 +263,54 @@ def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
     out.print(f"[green]✓[/green] snapshot {name} taken")
 
 
+def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
+    """Whether the command may wipe pods where a candidate's session is open: --yes, or the
+    trainer's answer on a terminal. Without a terminal and without --yes: refused (the
+    library refuses too, so the web console or a script must say it explicitly)."""
+    sessions = lab.open_sessions(pod)
+    if not sessions or yes:
+        return True
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False                 # Lab refuses with the whole message and the hint
+    err.print(f"[bold yellow]Attention[/bold yellow] : {what} efface les machines d'un candidat dont la "
+              "session est ouverte.")
+    err.print(escape(lab.describe_open_sessions(sessions)), highlight=False)
+    err.print("Les interventions actives seront consignées « effacée par remise à zéro — non réparée » "
+              "et la session close.")
+    if not click.confirm(f"{what} quand même ?", default=False, err=True):
+        raise click.exceptions.Abort()
+    return True
+
+
 @cli.command()
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--to", "to", default="baseline", show_default=True, help="Snapshot to go back to.")
+@click.option("--yes", is_flag=True, help="Do not ask, even if a candidate's session is open on the pod.")
 @lab_option
 @json_option
 @click.pass_context
-def reset(ctx: click.Context, pod: int | None, to: str) -> None:
-    """Put pods back to a snapshot, then verify them."""
+def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
+    """Put pods back to a snapshot, then verify them (asks first if a candidate's session is open)."""
+    from .evidence import default_actor
     lab = _lab(ctx)
-    _report_probes(ctx, lab.reset(pod, to), f"Après remise à zéro ({to})")
+    ok = confirm_open_sessions(lab, pod, "La remise à zéro", yes)
+    _report_probes(ctx, lab.reset(pod, to, actor=default_actor(), confirm_open_session=ok),
+                   f"Après remise à zéro ({to})")
 
 
 @cli.command()
 @click.option("--pod", type=int, required=True, help="The pod to rebuild from scratch.")
+@click.option("--yes", is_flag=True, help="Do not ask, even if a candidate's session is open on the pod.")
 @lab_option
 @json_option
 @click.pass_context
-def rebuild(ctx: click.Context, pod: int) -> None:
+def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
+    from .evidence import default_actor
     lab = _lab(ctx)
-    _report_probes(ctx, lab.rebuild(pod), f"Après reconstruction du pod {pod}")
+    ok = confirm_open_sessions(lab, pod, "La reconstruction", yes)
+    _report_probes(ctx, lab.rebuild(pod, actor=default_actor(), confirm_open_session=ok),
+                   f"Après reconstruction du pod {pod}")
 
 
 # ---------------------------------------------------------------- interventions
@@ -319,6 +357,10 @@ def _check_table(results) -> Table:
     for col in ("pod", "intervention", "variante", "état", "preuve"):
         t.add_column(col, overflow="fold")
     for c in results:
+        if c.interrupted:
+            t.add_row(str(c.pod), c.id, c.variant, "[yellow]INJECTION INTERROMPUE[/yellow]",
+                      f"l'injection n'a pas abouti : rien à juger — tai-lab restore {c.id} --pod {c.pod}")
+            continue
         state = "[green]RÉPARÉ[/green]" if c.fixed else "[red]EN PANNE[/red]"
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
             ("✓ " if r.passed else "✗ ") + escape(r.evidence) for r in c.results))
@@ -371,10 +413,14 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
         out.print(_check_table(results) if results else "Aucune intervention active.")
         ctx.exit(0 if all(c.fixed for c in results) else 1)
     with Live(_check_table(results), console=out, refresh_per_second=4) as live:
-        while results and not all(c.fixed for c in results):
+        # an interrupted inject waits for a restore, not for the candidate: not watched
+        while any(not c.fixed and not c.interrupted for c in results):
             _time.sleep(interval)
             results = lab.check(pod, intervention, record="changes")   # the log keeps verdict changes
             live.update(_check_table(results))
+    if any(c.interrupted for c in results):
+        out.print("[yellow]Injection interrompue : restaurez-la (tai-lab restore --all).[/yellow]")
+        ctx.exit(1)
     out.print("[green]Tout est réparé.[/green]")
 
 

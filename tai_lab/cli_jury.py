@@ -48,12 +48,16 @@ def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="pdf", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: a name "
               "from the lab, pod and candidate, in the current directory).")
+@click.option("--archive", "archive_name", metavar="NAME",
+              help="From an archive of a lab taken down (its name, or a lab's name: its latest archive).")
 @lab_option
 @click.pass_context
-def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, output: str | None) -> None:
-    """The candidate's session report, in French (HTML or PDF), from the evidence log."""
+def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, output: str | None,
+           archive_name: str | None) -> None:
+    """The candidate's session report, in French (HTML or PDF), from the evidence log
+    (of a lab that is up, or of one taken down: see `tai-lab archives list`)."""
     from . import report as rep
-    lab = _lab(ctx)
+    lab = _report_source(ctx, archive_name)
     pod = lab.default_pod(pod)
     html = rep.render_html(lab, pod, session)
     path = Path(output or f"{rep.filename(lab, pod, session)}.{fmt}")
@@ -64,6 +68,99 @@ def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, o
     else:
         path.write_text(html, encoding="utf-8")
     out.print(f"[green]✓[/green] rapport : {path}")
+
+
+def _report_source(ctx: click.Context, archive_name: str | None):
+    """A live lab, or an archive: named with --archive, or the latest archive of the lab
+    named with --lab when that lab is no longer up."""
+    from . import archive
+    from .errors import NotFoundError
+    from .state import existing_labs
+    if archive_name:
+        a = archive.find(archive_name)
+    else:
+        name = ctx.obj.get("lab")
+        if not name and not existing_labs() and archive.list_archives():
+            raise NotFoundError("no lab is up on this host", "a lab taken down: tai-lab report --archive NAME "
+                                "(see `tai-lab archives list`)")
+        if not name or name in existing_labs() or not archive.list_archives(name):
+            return _lab(ctx)
+        found = archive.list_archives(name)
+        a = found[-1]
+        if len(found) > 1:
+            err.print(f"[dim]…[/dim] lab {name} is down: its latest archive, {a.archive_name} "
+                      f"({len(found)} archives; --archive NAME for another)")
+    if not a.pods:
+        raise NotFoundError(f"archive {a.archive_name} holds no pod's evidence", "see `tai-lab archives list`")
+    damaged = a.damaged()
+    if damaged:
+        err.print(f"[bold yellow]ATTENTION[/bold yellow] : l'archive {a.archive_name} a changé depuis "
+                  f"qu'elle a été faite : {', '.join(damaged)}")
+    err.print(f"[dim]…[/dim] from the archive {a.dir}")
+    return a
+
+
+@click.group()
+def archives() -> None:
+    """Evidence of labs taken down (`down` archives it; only `archives remove` deletes it)."""
+
+
+@archives.command("list")
+@click.option("--lab", "lab_name", metavar="NAME", help="Only the archives of this lab.")
+@click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
+@click.pass_context
+def archives_list(ctx: click.Context, lab_name: str | None, as_json: bool) -> None:
+    """Archives: lab, when, pods and candidates, size, intact or not."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from . import archive
+    from .cli_common import _json
+    rows = [a.summary() for a in archive.list_archives(lab_name or ctx.obj.get("lab"))]
+    if as_json or ctx.obj.get("json"):
+        _json(rows)
+        return
+    if not rows:
+        out.print(f"no archive in {archive.archives_dir()}")
+        return
+    t = Table(title=f"Archives — {archive.archives_dir()}")
+    for col in ("archive", "lab", "archived", "candidates", "size", "state"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        who = "\n".join(f"pod {n}: {', '.join(c)}" for n, c in r["candidates"].items() if c) or "—"
+        t.add_row(r["archive"], escape(f"{r['lab']} ({r['title']})"), r["archived_at"] or "?", escape(who),
+                  f"{r['files']} files, {r['bytes'] // 1024 + 1} KiB",
+                  "[green]intact[/green]" if not r["damaged"] else "[red]" + escape(", ".join(r["damaged"])) + "[/red]")
+    out.print(t)
+
+
+@archives.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+def archives_remove(name: str, yes: bool) -> None:
+    """Delete the archive NAME (the candidates' evidence in it is lost; the removal is logged)."""
+    from rich.markup import escape
+
+    from . import archive
+    from .errors import NotFoundError, PrerequisiteError
+    a = archive.find(name)
+    if a.archive_name != name:
+        raise NotFoundError(f"{name!r} is a lab's name; give the archive's full name",
+                            f"for instance {a.archive_name} (see `tai-lab archives list --lab {name}`)")
+    summ = a.summary()
+    err.print(f"This removes {a.dir}: {summ['files']} file(s) of lab {escape(summ['lab'])}, archived "
+              f"{summ['archived_at']}, with the evidence of:")
+    for n, c in summ["candidates"].items():
+        err.print(f"  pod {n}: {escape(', '.join(c)) if c else '(nothing recorded)'}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise PrerequisiteError(f"not removing archive {name} without a confirmation",
+                                    "run it on a terminal to be asked, or add --yes")
+        if not click.confirm("Remove it for good?", default=False, err=True):
+            raise click.exceptions.Abort()
+    archive.remove(name)
+    out.print(f"[green]✓[/green] archive {name} removed (recorded in "
+              f"{archive.archives_dir() / archive.REMOVALS})")
 
 
 @click.command()
@@ -78,5 +175,5 @@ def jury(ctx: click.Context, pod: int | None, actor: str | None) -> None:
 
 
 def register(group: click.Group) -> None:
-    for cmd in (serve, report, jury):
+    for cmd in (serve, report, jury, archives):
         group.add_command(cmd)

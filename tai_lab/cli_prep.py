@@ -17,13 +17,18 @@ def prep() -> None:
 
 @prep.command("start")
 @click.option("--pod", type=int, help="Only this pod (default: all).")
+@click.option("--yes", is_flag=True, help="Do not ask, even if a candidate's session is open on a pod.")
 @lab_option
 @json_option
 @click.pass_context
-def prep_start(ctx: click.Context, pod: int | None) -> None:
+def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
     """Pods to the prep start state; Internet cut except the package depot; start time recorded."""
+    from .cli import confirm_open_sessions
+    from .evidence import default_actor
     from .prep import phase
-    started = phase.start(_lab(ctx), pod)
+    lab = _lab(ctx)
+    ok = confirm_open_sessions(lab, pod, "Le démarrage de la préparation", yes)
+    started = phase.start(lab, pod, actor=default_actor(), confirm_open_session=ok)
     if ctx.obj["json"]:
         _json({"started": started})
         return

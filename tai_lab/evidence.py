@@ -17,8 +17,17 @@ and the kind's own fields:
 ``restore``         id (None: all), restored
 ``note``            id, text
 ``criterion``       id, competency, index, text, checked
-``reset``           to (the snapshot), cleared (interventions the revert undid)
+``reset``           to (the snapshot), cleared (interventions the revert undoes), command
+                    (reset, rebuild, prep-start) — written *before* the pod is touched: the
+                    cleared attempts are closed there, "cleared by reset — not repaired"
+                    unless a check had seen them fixed while they were applied; the
+                    candidate's session on the pod ends with it
 ``seal``            intact, override, changes, count — the prep seal checked when the jury phase opened
+
+A ``check`` record counts only for an attempt that is applied and still open (not
+restored, not cleared): "fixed" is only ever recorded from a check that ran on the
+intervention while it was applied. ``interrupted`` (True): the check found an inject that
+never finished; it says nothing about a fix.
 
 Records are never rewritten: a note edited or a criterion unticked is a new record;
 readers (:class:`Session`) fold them into the state the jury sees.
@@ -117,6 +126,7 @@ class Attempt:
     fixed: bool | None = None               # the last check's verdict
     last_evidence: list = field(default_factory=list)
     restored_at: float | None = None
+    cleared_at: float | None = None         # a reset/rebuild undid it (recorded before it acted)
     inject_evidence: list = field(default_factory=list)
 
     @property
@@ -127,12 +137,28 @@ class Attempt:
 
     @property
     def open(self) -> bool:
-        return self.restored_at is None and self.failed is None
+        return self.restored_at is None and self.failed is None and self.cleared_at is None
+
+    @property
+    def outcome(self) -> str:
+        """What the record says became of it, for the report and the consoles: failed,
+        interrupted (the inject never finished), fixed (a check saw it fixed while it was
+        applied), cleared (a reset undid it before any check saw it fixed), not-fixed."""
+        if self.failed is not None:
+            return "failed"
+        if self.applied is None:
+            return "interrupted"
+        if self.fixed_at is not None:
+            return "fixed"
+        if self.cleared_at is not None:
+            return "cleared"
+        return "not-fixed"
 
     def as_dict(self) -> dict:
         return {"id": self.id, "variant": self.variant, "began": self.began, "applied": self.applied,
                 "failed": self.failed, "fixed": self.fixed, "fixed_at": self.fixed_at,
                 "seconds_to_fix": self.seconds_to_fix, "restored_at": self.restored_at,
+                "cleared_at": self.cleared_at, "outcome": self.outcome,
                 "evidence": self.last_evidence, "inject_evidence": self.inject_evidence,
                 "actor": self.actor, "open": self.open}
 
@@ -148,6 +174,7 @@ class Session:
         self.attempts: list[Attempt] = []
         self.notes: dict[str, list[dict]] = {}
         self.criteria: dict[str, dict[str, set[int]]] = {}   # intervention → competency → indexes
+        self.ended: float | None = None                      # a reset/rebuild of the pod ended it
         self._timer_runs: list[list[float | None]] = []
         for r in self.records:
             self._fold(r)
@@ -164,6 +191,8 @@ class Session:
 
     def _fold(self, r: dict) -> None:
         k, t = r["kind"], r["t"]
+        if k in ("inject-begin", "timer", "note", "criterion"):
+            self.ended = None             # the jury works with this candidate again after a reset
         if k == "candidate":
             self.candidate = r.get("name") or None
         elif k == "timer":
@@ -188,7 +217,7 @@ class Session:
                 a.failed = r.get("error", "?")
         elif k == "check":
             a = self.applied_attempt(r["id"])
-            if a is not None and a.open:
+            if a is not None and a.open and not r.get("interrupted"):
                 a.fixed = bool(r.get("fixed"))
                 a.last_evidence = r.get("evidence", [])
                 if a.fixed and a.fixed_at is None:
@@ -201,6 +230,16 @@ class Session:
                         if a.restored_at is None:
                             a.restored_at = t
                         break
+        elif k == "reset":
+            if self.candidate is not None:
+                self.ended = t
+            for iid in r.get("cleared") or []:
+                # the latest attempt that may have changed the pod, as for a restore
+                for a in reversed(self.attempts):
+                    if a.id == iid and a.failed is None:
+                        if a.open:
+                            a.cleared_at = t
+                        break
         elif k == "note":
             self.notes.setdefault(r["id"], []).append(
                 {"at": r["at"], "t": t, "text": r.get("text", ""), "actor": r.get("actor")})
@@ -209,6 +248,12 @@ class Session:
             (ticked.add if r.get("checked") else ticked.discard)(int(r["index"]))
 
     # ------------------------------------------------------------------ views
+    @property
+    def is_open(self) -> bool:
+        """A named candidate's session that no reset or rebuild of the pod has ended (or the
+        jury acted again since): their machines and their record are at stake."""
+        return self.candidate is not None and self.ended is None
+
     @property
     def timer_running(self) -> bool:
         return bool(self._timer_runs) and self._timer_runs[-1][1] is None
@@ -232,6 +277,7 @@ class Session:
         return {"pod": self.pod, "candidate": self.candidate, "started": self.started,
                 "timer": {"running": self.timer_running, "elapsed": round(self.elapsed(now), 1)},
                 "attempts": [a.as_dict() for a in self.attempts], "used": self.used(),
+                "open": self.is_open, "ended": self.ended,
                 "notes": self.notes, "criteria": {i: self.ticked(i) for i in self.criteria}}
 
 
@@ -263,12 +309,19 @@ class LabHook:
             return
         session = self.log.current() if record == "changes" else None
         for c in results:
+            if session is not None and getattr(c, "interrupted", False):
+                continue              # no verdict, and nothing new to a console that polls
             if session is not None:
                 a = session.applied_attempt(c.id)
                 if a is not None and a.open and a.fixed == c.fixed:
                     continue
+            extra = {"interrupted": True} if getattr(c, "interrupted", False) else {}
             self.log.record("check", actor=actor, id=c.id, variant=c.variant, fixed=c.fixed,
-                            evidence=evidence_dicts(c.results))
+                            evidence=evidence_dicts(c.results), **extra)
 
     def after_restore(self, iid: str | None, done: list[str], actor: str | None) -> None:
         self.log.record("restore", actor=actor, id=iid, restored=done)
+
+    def before_reset(self, command: str, to: str | None, cleared: list[str], actor: str | None) -> None:
+        """Before a reset/rebuild touches the pod: what it will undo is not repaired."""
+        self.log.record("reset", actor=actor, command=command, to=to, cleared=cleared)

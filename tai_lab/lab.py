@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 from . import provision
 from .backends.base import get_backend
-from .errors import LabStateError, NotFoundError, PrerequisiteError
+from .errors import LabStateError, LockBusyError, NotFoundError, PrerequisiteError
 from .hostcheck import require_root
 from .plan import LabPlan
 from .probes import FAST_DNS, ProbeResult, health_probes, run_probes
@@ -39,10 +39,21 @@ class PodStatus:
     nodes: dict[str, bool]           # node → running
     snapshots: list[str]
     internet: bool                   # the WAN link as it really is, not as the phase says
+    pending: str | None = None       # a phase change begun on this pod and not finished (a crash)
 
     def as_dict(self) -> dict:
         return {"pod": self.number, "phase": self.phase, "nodes": self.nodes,
-                "snapshots": self.snapshots, "internet": self.internet}
+                "snapshots": self.snapshots, "internet": self.internet, "pending_phase": self.pending}
+
+
+class SessionOpenError(LabStateError):
+    """A reset or rebuild would wipe the machines of a candidate whose session is open."""
+
+
+@dataclass(frozen=True)
+class DownResult:
+    removed: list[str]               # what the journal recorded and `down` removed
+    archive: Path | None             # where the lab's evidence was kept (None: there was none)
 
 
 _PLAN_CACHE = "plan.pickle"
@@ -164,8 +175,12 @@ class Lab:
             state.pod(pod.number).update(phase="setup", snapshots=[BASELINE])
 
     @staticmethod
-    def down(name: str | None = None, *, progress: Progress = lambda _m: None) -> list[str]:
-        """Remove exactly what the lab's journal records, then its state directory."""
+    def down(name: str | None = None, *, progress: Progress = lambda _m: None) -> DownResult:
+        """Remove exactly what the lab's journal records, then its state directory — after its
+        evidence (the jury's logs, prep seals, scenario, state and journal) has been copied to
+        ``<home>/archives/<lab>-<time>/`` and the copy checked: a candidate's record is never
+        deleted by ``down`` (``tai-lab archives remove`` is the one way, and asks)."""
+        from . import archive
         require_root("tai-lab down")
         lab = resolve_lab(name)
         state = LabState(lab)
@@ -177,8 +192,16 @@ class Lab:
             if leftover:
                 raise LabStateError(f"could not remove: {', '.join(r.name for r in leftover)}",
                                     "run `tai-lab down` again; see the journal in " + str(state.dir))
+            try:
+                kept = archive.archive_lab(state) if archive.has_evidence(state.dir) else None
+            except OSError as exc:
+                raise LabStateError(f"could not archive the evidence of lab {lab!r}: {exc}",
+                                    f"nothing of it was removed; make room in {archive.archives_dir()}, "
+                                    "then run `tai-lab down` again") from exc
+            if kept is not None:
+                progress(f"evidence archived in {kept.dir}")
         state.remove_all()
-        return removed
+        return DownResult(removed, kept.dir if kept is not None else None)
 
     # ------------------------------------------------------------------ helpers
     def _pods(self, pod: int | None) -> list[int]:
@@ -199,6 +222,16 @@ class Lab:
     def phase_of(self, pod: int) -> str:
         return self.state.pod(pod).get("phase", "setup")
 
+    def pending_phase(self, pod: int) -> str | None:
+        """A phase change begun on the pod and never finished (the command was killed)."""
+        return (self.state.pod(pod).get("phase_pending") or {}).get("to")
+
+    def internet_allowed(self, pod: int) -> bool:
+        """What the WAN link must be: the phase's rule, and cut while a change to a phase
+        without the Internet is pending (a killed `phase prep` never leaves a pod online)."""
+        pending = self.pending_phase(pod)
+        return INTERNET[self.phase_of(pod)] and (pending is None or INTERNET.get(pending, False))
+
     # ------------------------------------------------------------------ reading
     def status(self) -> list[PodStatus]:
         out = []
@@ -206,7 +239,7 @@ class Lab:
             nodes = {n.name: self.backend.node_running(p.number, n.name) for n in p.nodes}
             phase = self.phase_of(p.number)
             out.append(PodStatus(p.number, phase, nodes, self.backend.snapshots(p.number),
-                                 self._internet_is_up(p.number)))
+                                 self._internet_is_up(p.number), self.pending_phase(p.number)))
         return out
 
     def _internet_is_up(self, pod: int) -> bool:
@@ -245,11 +278,20 @@ class Lab:
             from .prep.hooks import before_phase
             before_phase(self, self._pods(pod), phase, override_seal=override_seal)
             for n in self._pods(pod):
-                self.state.journal.event("phase", pod=n, phase=phase)
+                # Journaled per pod, before and after: a command killed between two pods
+                # leaves each pod's state saying what was done to it (and a pending change
+                # where it was under way), and running it again finishes the job.
+                rec = self.state.pod(n)
+                was = rec.get("phase", "setup")
+                rec["phase_pending"] = {"to": phase, "from": was, "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                self.state.save()
+                self.state.journal.event("phase-begin", pod=n, phase=phase, was=was)
                 self.backend.set_upstream(n, INTERNET[phase])
-                self.state.pod(n)["phase"] = phase
-                self.state.pod(n)["phase_since"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            self.state.save()
+                rec["phase"] = phase
+                rec["phase_since"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+                rec.pop("phase_pending", None)
+                self.state.save()
+                self.state.journal.event("phase", pod=n, phase=phase)
 
     def snapshot(self, name: str, pod: int | None = None) -> None:
         if not name or "/" in name or name.startswith("."):
@@ -259,13 +301,20 @@ class Lab:
                 self.progress(f"pod {n}: snapshot {name}")
                 self.state.journal.event("snapshot", pod=n, name=name)
                 self.backend.snapshot(self.plan.pod(n), name)
-                self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
+                self.backend.set_upstream(n, self.internet_allowed(n))
 
-    def rebuild(self, pod: int) -> list[ProbeResult]:
-        """Destroy one pod and build it again from the scenario (slow path; reset is the fast one)."""
+    def rebuild(self, pod: int, *, actor: str | None = None,
+                confirm_open_session: bool = False) -> list[ProbeResult]:
+        """Destroy one pod and build it again from the scenario (slow path; reset is the fast one).
+
+        Refused while a candidate's session is open on the pod unless ``confirm_open_session``
+        (see :meth:`open_sessions`); the interventions it undoes are recorded first as
+        cleared by reset — not repaired."""
         self._pods(pod)
         p = self.plan.pod(pod)
         with lab_lock(self.name, f"tai-lab rebuild --pod {pod}"):
+            self._refuse_open_sessions([pod], "rebuild", confirm_open_session)
+            self._clear_before_wipe(pod, "rebuild", None, actor)
             self.state.journal.event("rebuild", pod=pod)
             self.progress(f"pod {pod}: destroy")
             self.backend.destroy_pod(pod)
@@ -276,7 +325,7 @@ class Lab:
             provision.run_playbook(self.state.dir / f"ansible-p{pod}", "site.yml", inv,
                                    progress=self.progress)
             self.backend.snapshot(p, BASELINE)
-            self.backend.set_upstream(pod, INTERNET[self.phase_of(pod)])
+            self.backend.set_upstream(pod, self.internet_allowed(pod))
             self.state.pod(pod)["snapshots"] = [BASELINE]
             self.state.save()
         return self.verify(pod)
@@ -325,11 +374,25 @@ class Lab:
             return res
 
     def check(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None,
-              record: str = "all"):
-        """record: "all" (every result goes to the evidence log), "changes" (only a new verdict), "none"."""
+              record: str = "all", wait: float | None = None):
+        """record: "all" (every result goes to the evidence log), "changes" (only a new verdict), "none".
+
+        Takes the lab's lock shared (checks run together, never during a reset, an inject or
+        a restore): a verdict is never given on a pod being changed. ``wait``: how long to wait
+        for such a change to end (default ``TAI_LAB_CHECK_WAIT``, 30 s), then
+        :class:`LockBusyError` says what is in progress."""
         pod = self.default_pod(pod)
-        results = self.engine().check(pod, iid)
-        self._evidence_hook(pod).after_check(results, actor, record)
+        if wait is None:
+            wait = float(os.environ.get("TAI_LAB_CHECK_WAIT", "30"))
+
+        def busy(who: str) -> LockBusyError:
+            return LockBusyError(f"no verdict for pod {pod}: the lab is being changed — {who}",
+                                 f"a reset, an inject or a restore is in progress (waited {wait:g} s); "
+                                 "check again when it has ended")
+        with lab_lock(self.name, f"tai-lab check --pod {pod}", shared=True, timeout=wait, busy=busy,
+                      notify=self.progress):
+            results = self.engine().check(pod, iid)
+            self._evidence_hook(pod).after_check(results, actor, record)
         return results
 
     def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:
@@ -352,23 +415,62 @@ class Lab:
     def active_interventions(self, pod: int | None = None):
         return self.engine().active(pod)
 
-    def reset(self, pod: int | None = None, to: str = BASELINE, *, actor: str | None = None) -> list[ProbeResult]:
-        """Put pods back to a snapshot (default: the baseline of `up`), then verify them."""
+    def reset(self, pod: int | None = None, to: str = BASELINE, *, actor: str | None = None,
+              confirm_open_session: bool = False) -> list[ProbeResult]:
+        """Put pods back to a snapshot (default: the baseline of `up`), then verify them.
+
+        Refused while a candidate's session is open on one of the pods unless
+        ``confirm_open_session`` (every face must ask for it explicitly); the interventions the
+        revert undoes are recorded first, as cleared by reset — not repaired."""
         pods = self._pods(pod)
         for n in pods:
             if to not in self.backend.snapshots(n):
                 raise NotFoundError(f"pod {n} has no snapshot {to!r}",
                                     f"snapshots: {', '.join(self.backend.snapshots(n)) or '(none)'}")
         with lab_lock(self.name, f"tai-lab reset --to {to}"):
+            self._refuse_open_sessions(pods, "reset", confirm_open_session)
             for n in pods:
                 self.progress(f"pod {n}: reset to {to}")
+                self._clear_before_wipe(n, "reset", to, actor)
                 self.state.journal.event("reset", pod=n, to=to)
                 self.backend.revert(self.plan.pod(n), to)
-                self.backend.set_upstream(n, INTERNET[self.phase_of(n)])
-                cleared = [a.id for a in self.engine().active(n)]
-                self.engine().clear(n)   # the revert undid every intervention of the pod
-                self.evidence(n).record("reset", actor=actor, to=to, cleared=cleared)
+                self.backend.set_upstream(n, self.internet_allowed(n))
         return self.verify(pod)
+
+    # ------------------------------------------------------------------ candidates' sessions
+    def open_sessions(self, pod: int | None = None) -> dict:
+        """pod → its current Session, for the pods where a named candidate's session is open
+        (no reset or rebuild since the candidate was named or the jury last acted)."""
+        out = {}
+        for n in self._pods(pod):
+            s = self.evidence(n).current()
+            if s.is_open:
+                out[n] = s
+        return out
+
+    def describe_open_sessions(self, sessions: dict) -> str:
+        lines = []
+        for n, s in sessions.items():
+            active = [a.id for a in self.engine().active(n)]
+            lines.append(f"pod {n}: session of {s.candidate} open"
+                         + (f", active: {', '.join(active)}" if active else ", no active intervention"))
+        return "\n".join(lines)
+
+    def _refuse_open_sessions(self, pods: list[int], command: str, confirmed: bool) -> None:
+        sessions = {n: s for n, s in self.open_sessions().items() if n in pods}
+        if sessions and not confirmed:
+            raise SessionOpenError(
+                f"{command} refused: it wipes the machines of a candidate whose session is open\n"
+                + self.describe_open_sessions(sessions),
+                "confirm on a terminal, or add --yes: the active interventions are then recorded as "
+                "cleared by reset — not repaired, and the session ends")
+
+    def _clear_before_wipe(self, pod: int, command: str, to: str | None, actor: str | None) -> None:
+        """Before a reset/rebuild touches the pod: its interventions go to the evidence log as
+        cleared (never "fixed": no check ran on them after this), then leave the journal."""
+        cleared = [a.id for a in self.engine().active(pod)]
+        self._evidence_hook(pod).before_reset(command, to, cleared, actor)
+        self.engine().clear(pod)
 
 
 def _with_second_try(pod: int, results: list[ProbeResult], transport_for) -> list[ProbeResult]:

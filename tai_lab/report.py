@@ -1,8 +1,9 @@
 """The candidate's session report, in French: HTML, and PDF through WeasyPrint.
 
 Built from the pod's evidence log only (what was injected, checked, restored, noted,
-ticked — with times and who), so it can be printed after the lab is down too, as long
-as the state directory is kept.
+ticked — with times and who), so it can be printed after the lab is down too: ``down``
+archives the logs (:mod:`tai_lab.archive`) and an :class:`~tai_lab.archive.Archive` reads
+like a lab here.
 """
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ from .errors import NotFoundError, PrerequisiteError
 from .evidence import EvidenceLog, Session
 
 TEMPLATES = Path(__file__).parent / "jury" / "templates"
+
+
+# What became of an intervention (Attempt.outcome), as the report says it. "réparé" only
+# from a check that ran on the intervention while it was applied.
+VERDICTS = {"failed": "injection échouée", "interrupted": "injection interrompue — jamais réparée",
+            "fixed": "réparé", "cleared": "effacée par remise à zéro — non réparée",
+            "not-fixed": "non réparé"}
 
 
 def _hms(seconds: float | None) -> str:
@@ -53,18 +61,12 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             criteria.append({"id": cid, "title": c.title,
                              "lines": [{"text": t, "ticked": i in ticked.get(cid, [])}
                                        for i, t in enumerate(c.criteria_in("fr"))]})
-        if a.failed:
-            verdict = "injection échouée"
-        elif a.applied is None:
-            verdict = "injection interrompue"
-        elif a.fixed_at is not None:
-            verdict = "réparé"
-        else:
-            verdict = "non réparé"
+        verdict = VERDICTS[a.outcome]
         items.append({"n": n, "id": a.id, "title": title_fr, "symptom": symptom, "variant": a.variant,
                       "variant_title": var_title, "competencies": comps, "actor": a.actor,
                       "began": _clock(a.began), "applied": _clock(a.applied), "fixed_at": _clock(a.fixed_at),
                       "to_fix": _hms(a.seconds_to_fix), "restored": _clock(a.restored_at), "verdict": verdict,
+                      "cleared": _clock(a.cleared_at) if a.cleared_at else None, "outcome": a.outcome,
                       "fixed": a.fixed_at is not None, "error": a.failed, "notes": session.notes.get(a.id, []),
                       "criteria": criteria, "evidence": a.last_evidence})
     first = session.records[0]["t"] if session.records else time.time()

@@ -178,38 +178,62 @@ def resolve_lab(lab: str | None) -> str:
     return labs[0]
 
 
+def _acquire(fd: int, mode: int, deadline: float, lab: str, owner: Path, notify: Notify,
+             told: list[bool], busy: Callable[[str], Exception]) -> None:
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            who = owner.read_text().strip() if owner.is_file() else "another command"
+            if time.monotonic() >= deadline:
+                raise busy(who) from None
+            if not told[0]:
+                notify(f"waiting for lab {lab!r}: {who}")
+                told[0] = True
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def lab_lock(lab: str, command: str, *, timeout: float | None = None,
-             notify: Notify = lambda m: print(m, file=sys.stderr)) -> Iterator[None]:
-    """Hold the lab's lock; a second command waits (saying who holds it) or gives up."""
+             notify: Notify = lambda m: print(m, file=sys.stderr), shared: bool = False,
+             busy: Callable[[str], Exception] | None = None) -> Iterator[None]:
+    """Hold the lab's lock; a second command waits (saying who holds it) or gives up.
+
+    Commands that change the lab hold it alone. ``shared``: a command that only looks
+    (``check``) holds it with other lookers, never with a change — it never reports on a
+    pod being reset or injected. A change that waits goes first: it holds the *gate*
+    (``lock.gate``) while it waits, and lookers pass the gate to take their share, so a
+    stream of checks from the consoles cannot starve an inject. ``busy(who)`` makes the
+    error raised after ``timeout``.
+    """
     if timeout is None:
         timeout = float(os.environ.get("TAI_LAB_LOCK_TIMEOUT", "600"))
+    if busy is None:
+        def busy(who: str) -> Exception:
+            return LockBusyError(f"lab {lab!r} is busy: {who}", "wait for it to finish, then run the command again")
     d = lab_dir(lab)
     d.mkdir(parents=True, exist_ok=True)
     fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    gate = os.open(d / "lock.gate", os.O_RDWR | os.O_CREAT, 0o600)
     owner = d / "lock.owner"
     try:
         deadline = time.monotonic() + timeout
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                who = owner.read_text().strip() if owner.is_file() else "another command"
-                if time.monotonic() >= deadline:
-                    raise LockBusyError(f"lab {lab!r} is busy: {who}",
-                                        "wait for it to finish, then run the command again") from None
-                if not told:
-                    notify(f"waiting for lab {lab!r}: {who}")
-                    told = True
-                time.sleep(0.2)
-        owner.write_text(f"pid {os.getpid()} ({command}) since {time.strftime('%H:%M:%S')}\n")
+        told = [False]
+        _acquire(gate, fcntl.LOCK_EX, deadline, lab, owner, notify, told, busy)
+        try:
+            _acquire(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, deadline, lab, owner, notify, told, busy)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        if not shared:
+            owner.write_text(f"pid {os.getpid()} ({command}) since {time.strftime('%H:%M:%S')}\n")
         try:
             yield
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                owner.unlink()
+            if not shared:
+                with contextlib.suppress(FileNotFoundError):
+                    owner.unlink()
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
+        os.close(gate)
         os.close(fd)

@@ -4,7 +4,8 @@ inject:  find the target on the pod as it is now → save what the variant touch
          (files, services) → journal "begin" → run the playbook (action=inject)
          → journal "applied" → prove it took (the check fails from the user's machine);
          if it did not take: restore and say so.
-check:   the intervention's behavioural checks from the user's machine: all pass = fixed.
+check:   the intervention's behavioural checks from the user's machine: all pass = fixed;
+         an inject that never reached "applied" is "interrupted", never fixed.
 restore: the saved files and service states put back, whatever the candidate did
          meanwhile, then the playbook (action=restore); also after a crash mid-inject.
 """
@@ -43,11 +44,18 @@ class Active:
     step: str                 # begin (inject under way or interrupted), applied
     since: float
     ctx: dict = field(default_factory=dict)
+    proven: bool = False      # the inject finished: the fault was proven from the user's machine
+
+    @property
+    def interrupted(self) -> bool:
+        """The inject did not finish (killed, power cut): nothing the candidate does counts.
+        Seen outside the lab's lock (checks wait for it), so the inject is not running."""
+        return self.step != "applied" or not self.proven
 
     def as_dict(self) -> dict:
         return {"pod": self.pod, "id": self.id, "variant": self.variant, "step": self.step,
                 "since": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.since)),
-                "target": self.ctx.get("target_node")}
+                "target": self.ctx.get("target_node"), "interrupted": self.interrupted}
 
 
 @dataclass(frozen=True)
@@ -58,10 +66,17 @@ class CheckResult:
     fixed: bool
     results: tuple[ProbeResult, ...]
     since: float
+    # The inject never finished (killed, power cut): the fault may be half applied or not at
+    # all, so the checks would say nothing about the candidate. Never fixed; restore it.
+    interrupted: bool = False
+
+    @property
+    def state(self) -> str:
+        return "interrupted" if self.interrupted else ("fixed" if self.fixed else "broken")
 
     def as_dict(self) -> dict:
         return {"pod": self.pod, "id": self.id, "variant": self.variant, "fixed": self.fixed,
-                "seconds_since_inject": round(time.time() - self.since, 1),
+                "state": self.state, "seconds_since_inject": round(time.time() - self.since, 1),
                 "evidence": [r.as_dict() for r in self.results]}
 
 
@@ -178,6 +193,8 @@ class Engine:
                                       copy.deepcopy(d.get("ctx", {})))
             elif d["step"] == "applied" and key in current:
                 current[key].step = "applied"
+            elif d["step"] == "proven" and key in current:
+                current[key].proven = True
             elif d["step"] in ("restored", "rolled-back", "cleared"):
                 current.pop(key, None)
         return [a for a in current.values() if pod is None or a.pod == pod]
@@ -216,6 +233,8 @@ class Engine:
             self._playbook(item, var, ctx, "inject")
             self._record("applied", pod, iid, var.id)
             evidence = self._wait_broken(item, var, ctx)
+            if evidence is not None:
+                self._record("proven", pod, iid, var.id)
         except BaseException as exc:
             self.progress(f"inject failed ({exc}); rolling back")
             try:
@@ -253,6 +272,11 @@ class Engine:
             raise LabStateError(f"{iid} is not active on pod {pod}",
                                 "active: " + (", ".join(a.id for a in self.active(pod)) or "(none)"))
         for a in actives:
+            if a.interrupted:
+                # The inject was killed before it finished: the fault may never have taken and
+                # its checks may well pass. That is no repair.
+                out.append(CheckResult(pod, a.id, a.variant, False, (), a.since, interrupted=True))
+                continue
             item = self.catalogue.get(a.id)
             var = item.variant(a.variant)
             results = self._probe(item, var, a.ctx)

@@ -51,6 +51,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "status_failed": ("échec de l’injection", "injection failed"),
     "status_restored": ("restaurée", "restored"),
     "status_gone": ("effacée (pod réinitialisé)", "gone (pod reset)"),
+    "status_cleared": ("effacée par remise à zéro — non réparée", "cleared by reset — not repaired"),
+    "cleared_not_repaired": ("effacée(s) par remise à zéro — non réparée(s)", "cleared by reset — not repaired"),
     "time_to_fix": ("Réparé en", "Fixed in"),
     "since_inject": ("Depuis l’injection", "Since injection"),
     "evidence": ("Preuve", "Evidence"),

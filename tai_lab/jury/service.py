@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import referentiel
-from ..errors import TaiLabError
+from ..errors import LockBusyError, TaiLabError
 from ..evidence import Session, evidence_dicts
 
 LabFactory = Callable[[], Any]
@@ -131,13 +131,15 @@ class JuryService:
             d = a.as_dict()
             d["active"] = a.id in active and a.open
             lv = live.get("checks", {}).get(a.id)
-            if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied:
+            if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied and not lv.get("interrupted"):
                 d["fixed"], d["evidence"], d["checked_at"] = lv["fixed"], lv["evidence"], lv["t"]
             if a.open and a.applied is None:
                 # killed mid-inject: restorable if the engine journalled it, else nothing changed
                 d["status"] = "injecting" if a.id in busy else ("interrupted" if a.id in active else "aborted")
             elif a.failed:
                 d["status"] = "failed"
+            elif a.cleared_at:
+                d["status"] = "cleared"       # a reset/rebuild undid it: not repaired
             elif a.restored_at:
                 d["status"] = "restored"
             elif not d["active"]:
@@ -149,7 +151,7 @@ class JuryService:
         return {"pod": pod, "now": time.time(), "session": s.as_dict(), "attempts": attempts,
                 "active": list(active.values()), "jobs": running,
                 "recent_jobs": [j.as_dict() for j in list(self._jobs.values())[-5:] if j.pod == pod],
-                "minutes": self.jury_minutes(), "checked_at": live.get("t")}
+                "minutes": self.jury_minutes(), "checked_at": live.get("t"), "busy": live.get("busy")}
 
     # ------------------------------------------------------------------ quick actions
     def set_candidate(self, pod: int, name: str, actor: str) -> None:
@@ -249,12 +251,21 @@ class JuryService:
             self._watcher = threading.Thread(target=self._watch, name="tai-jury-watch", daemon=True)
             self._watcher.start()
 
-    def check_now(self, pod: int) -> dict:
-        """Check the pod's active interventions; a new verdict goes to the evidence log."""
+    def check_now(self, pod: int, wait: float = 2.0) -> dict:
+        """Check the pod's active interventions; a new verdict goes to the evidence log.
+
+        While a reset, an inject or a restore changes the lab, no verdict: after ``wait``
+        seconds the last one stays shown, with what is in progress (``busy``)."""
         t = time.time()
-        results = self.lab.check(pod, actor="console", record="changes")
-        live = {"t": t, "checks": {c.id: {"t": t, "fixed": c.fixed, "evidence": evidence_dicts(c.results)}
-                                   for c in results}}
+        try:
+            results = self.lab.check(pod, actor="console", record="changes", wait=wait)
+        except LockBusyError as exc:
+            live = dict(self._live.get(pod) or {})
+            live["busy"] = exc.message
+            self._live[pod] = live
+            return live
+        live = {"t": t, "checks": {c.id: {"t": t, "fixed": c.fixed, "interrupted": c.interrupted,
+                                          "evidence": evidence_dicts(c.results)} for c in results}}
         self._live[pod] = live
         return live
 

@@ -23,7 +23,8 @@ STATUS = {"broken": "[bold red]NON RÉPARÉ[/]", "fixed": "[bold green]RÉPARÉ[
           "injecting": "[blue]injection en cours…[/]", "interrupted": "[yellow]injection interrompue[/]",
           "aborted": "[dim]interrompue avant tout changement[/]",
           "failed": "[yellow]échec de l'injection[/]", "restored": "[dim]restaurée[/]",
-          "gone": "[dim]effacée (pod réinitialisé)[/]"}
+          "gone": "[dim]effacée (pod réinitialisé)[/]",
+          "cleared": "[yellow]effacée par remise à zéro — non réparée[/]"}
 
 MENU = [("inject", "Injecter une intervention"), ("watch", "Suivre en direct (Ctrl-C pour revenir)"),
         ("note", "Ajouter une note"), ("criteria", "Cocher les critères observés"),

@@ -93,16 +93,22 @@ def _build_start_snapshot(lab: "Lab", pod: PodPlan) -> None:
     backend.snapshot(pod, START_SNAPSHOT)
 
 
-def start(lab: "Lab", pod: int | None = None) -> dict[int, str]:
-    """Every pod (or one) to the prep start state; returns each pod's start time."""
+def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
+          confirm_open_session: bool = False) -> dict[int, str]:
+    """Every pod (or one) to the prep start state; returns each pod's start time.
+
+    Like a reset: refused while a candidate's jury session is open on a pod unless
+    ``confirm_open_session``; the interventions it undoes go to the evidence log first."""
     pods = lab._pods(pod)
     plans = [prep_plan(lab, n) for n in pods]
     depot.repo_dir(plans[0].prep.depot)           # the depot must be built before anything changes
     started: dict[int, str] = {}
     with lab_lock(lab.name, "tai-lab prep start"):
+        lab._refuse_open_sessions(pods, "prep start", confirm_open_session)
         depot.serve(lab, plans[0].prep.depot, plans[0].prep.depot_address)
         for p in plans:
             n = p.number
+            lab._clear_before_wipe(n, "prep-start", START_SNAPSHOT, actor)
             lab.state.journal.event("prep-start", pod=n)
             lab.backend.set_upstream(n, False)      # cut first: never online while rebuilt
             depot.close_for(lab, n)
@@ -114,7 +120,6 @@ def start(lab: "Lab", pod: int | None = None) -> dict[int, str]:
                 _build_start_snapshot(lab, p)
                 lab.state.pod(n)["prep_start_ready"] = True
                 lab.state.pod(n)["snapshots"] = lab.backend.snapshots(n)
-            lab.engine().clear(n)
             depot.open_for(lab, n)
             now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             rec = lab.state.pod(n)

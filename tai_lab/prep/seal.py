@@ -165,8 +165,14 @@ def open_for_jury(lab: "Lab", pods: list[int], *, override: bool = False) -> dic
     command unless ``override``, which is journaled with what changed.
     """
     changes: dict[int, list[dict]] = {}
+    resumed: list[int] = []
     for n in pods:
         if is_sealed(lab, n):
+            if lab.state.pod(n)["seal"].get("verified_at"):
+                # verified (and recorded) by a `phase jury` killed before it booted the pod:
+                # its machines may have started since, so verifying again would see them run
+                resumed.append(n)
+                continue
             t0 = time.monotonic()
             changes[n] = verify(lab, n)
             lab.state.pod(n)["seal"]["verify_seconds"] = round(time.monotonic() - t0, 2)
@@ -185,11 +191,16 @@ def open_for_jury(lab: "Lab", pods: list[int], *, override: bool = False) -> dic
         # The jury's evidence log of the candidate says how their work was found.
         lab.evidence(n).record("seal", intact=not broken.get(n), override=bool(broken.get(n)),
                                changes=broken.get(n, [])[:50], count=len(broken.get(n, [])))
+        # Saved per pod before its machines start: a command killed between two pods leaves
+        # each pod's state true, and running it again finishes the job.
+        lab.state.pod(n)["seal"].update(verified_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                         intact=not broken.get(n), changes=len(broken.get(n, [])))
+        lab.state.save()
+    for n in [*changes, *resumed]:
         lab.progress(f"pod {n}: seal {'OVERRIDDEN' if broken.get(n) else 'intact'}; machines on")
         lab.backend.start_pod(lab.plan.pod(n))
-        lab.state.pod(n)["seal"].update(opened=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                         intact=not broken.get(n), changes=len(broken.get(n, [])))
-    lab.state.save()
+        lab.state.pod(n)["seal"].update(opened=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        lab.state.save()
     return changes
 
 

@@ -49,6 +49,7 @@ class FakeCheck:
     variant: str
     fixed: bool
     results: tuple = field(default_factory=tuple)
+    interrupted: bool = False
 
 
 class FakeLab:
@@ -104,7 +105,7 @@ class FakeLab:
         # a marker file stands for the candidate's fix when the lab lives in another process
         return iid not in self.broken or (self.dir / f"fixed-{iid}").exists()
 
-    def check(self, pod=None, iid=None, *, actor=None, record="all"):
+    def check(self, pod=None, iid=None, *, actor=None, record="all", wait=None):
         out = [FakeCheck(1, a.id, a.variant, self.fixed(a.id), (FakeResult(self.fixed(a.id)),))
                for a in self.actives.values() if iid in (None, a.id)]
         LabHook(self.evidence(pod)).after_check(out, actor, record)
@@ -375,3 +376,26 @@ def test_history_and_report(client, lab):
     assert "/pod/1/report?session=2" in h
     pdf = client.get("/pod/1/report?format=pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_a_reset_shows_cleared_not_repaired_in_both_consoles_and_the_history(client, lab, service):
+    from rich.console import Console
+
+    from tai_lab.jury.tui import JuryTUI
+    assert post(client, "/api/pod/1/candidate", {"name": "Camille Dupont"}).status_code == 200
+    job = wait_job(client, post(client, "/api/pod/1/inject", {"id": "intranet-down"}).get_json())
+    assert job["state"] == "done"
+    LabHook(lab.evidence(1)).before_reset("reset", "baseline", ["intranet-down"], "cli:root")
+    lab.actives.clear()                                   # the reset undid it
+    lab.dir.joinpath("fixed-intranet-down").touch()       # and the pod at its baseline "works"
+    (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
+    assert a["status"] == "cleared" and a["outcome"] == "cleared" and not a["active"]
+    assert "effacée par remise à zéro — non réparée" in client.get("/pod/1").text
+    assert "effacée(s) par remise à zéro — non réparée(s)" in client.get("/pod/1/history").text
+    client.get("/lang/en")
+    assert "cleared by reset — not repaired" in client.get("/pod/1").text
+    con = Console(record=True, width=200)
+    con.print(JuryTUI(service, 1, "tui:test", con).table(service.state(1)))
+    assert "effacée par remise à zéro — non réparée" in con.export_text()
+    assert "réparé" not in client.get("/pod/1/report").text.split("Résultat")[1].split("</tr>")[0].replace(
+        "non réparée", "")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from types import SimpleNamespace
 
 import pytest
 
@@ -134,3 +135,52 @@ def test_the_report_says_how_the_prep_seal_was_found(tmp_path):
     log2 = EvidenceLog(tmp_path, 2)
     log2.record("candidate", actor="web:jury", name="Alex Martin")
     assert context("std", "Plateau", log2)["seal"] is None
+
+
+def _clocked(monkeypatch):
+    clock = iter(range(1000, 5000, 10))
+    monkeypatch.setattr("tai_lab.evidence.time.time", lambda: float(next(clock)))
+
+
+def test_a_reset_clears_what_it_undoes_as_not_repaired_and_ends_the_session(tmp_path, monkeypatch):
+    from tai_lab.report import context
+    _clocked(monkeypatch)
+    log = EvidenceLog(tmp_path, 1)
+    hook = LabHook(log)
+    log.record("candidate", name="Camille")
+    assert log.current().is_open
+    for iid in ("intranet-down", "dns-failure"):
+        log.record("inject-begin", id=iid, variant=None)
+        log.record("inject", id=iid, variant="service-stopped", seconds=2, evidence=[])
+    hook.after_check([_Check(True)], "web:A", "changes")                 # really fixed while applied
+    hook.before_reset("reset", "baseline", ["intranet-down", "dns-failure"], "cli:root")
+    # a check after the reset (the pod at its baseline) must not make anything "fixed"
+    log.record("check", id="dns-failure", variant="service-stopped", fixed=True, evidence=[])
+    s = log.current()
+    a, b = s.attempts
+    assert (a.outcome, b.outcome) == ("fixed", "cleared")
+    assert b.fixed_at is None and not b.open and b.cleared_at is not None
+    assert not s.is_open and s.ended is not None
+    items = {i["id"]: i for i in context("std", "Plateau", log)["items"]}
+    assert items["dns-failure"]["verdict"] == "effacée par remise à zéro — non réparée"
+    assert items["intranet-down"]["verdict"] == "réparé" and items["intranet-down"]["cleared"]
+    assert context("std", "Plateau", log)["n_fixed"] == 1
+    log.record("timer", action="start")                                  # the jury goes on with them
+    assert log.current().is_open
+
+
+def test_an_unnamed_pod_has_no_open_session_and_an_interrupted_check_counts_for_nothing(tmp_path, monkeypatch):
+    from tai_lab.report import context
+    _clocked(monkeypatch)
+    log = EvidenceLog(tmp_path, 1)
+    log.record("inject-begin", id="dns-failure", variant="forwarder-wrong")   # killed: no "inject"
+    assert not log.current().is_open
+    LabHook(log).after_check([SimpleNamespace(id="dns-failure", variant="forwarder-wrong", fixed=False,
+                                              interrupted=True, results=())], None, "changes")
+    assert [r["kind"] for r in log.records()] == ["inject-begin"]       # a console's poll: nothing new
+    LabHook(log).after_check([SimpleNamespace(id="dns-failure", variant="forwarder-wrong", fixed=False,
+                                              interrupted=True, results=())], None, "all")
+    assert log.records()[-1]["interrupted"] is True
+    (a,) = log.current().attempts
+    assert a.outcome == "interrupted" and a.fixed is None
+    assert context("std", "P", log)["items"][0]["verdict"] == "injection interrompue — jamais réparée"

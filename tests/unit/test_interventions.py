@@ -664,14 +664,14 @@ def test_inject_then_restore_journals_and_puts_back(live_lab):
     eng = Engine(live_lab.lab)
     res = eng.inject("dns-failure", 1, variant="record-deleted")
     assert res.variant.id == "record-deleted" and live_lab.lab.checked_up == [1]
-    assert _journal_steps(live_lab.lab.state) == ["begin", "applied"]
+    assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "proven"]
     assert live_lab.playbooks == [("interventions/dns-failure.yml", "inject", "record-deleted")]
     saved = live_lab.lab.state.dir / "interventions" / "p1-dns-failure" / "saved.json"
     assert saved.is_file()
 
     live_lab.log.clear()
     assert eng.restore(1) == ["dns-failure"]
-    assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "restored"]
+    assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "proven", "restored"]
     assert live_lab.playbooks[-1] == ("interventions/dns-failure.yml", "restore", "record-deleted")
     assert _writes(live_lab.log) == {"/etc/bind/db.pod1.tai.lan": "original\n"}
     assert (["systemctl", "restart", "named"], None) in live_lab.log
@@ -709,3 +709,23 @@ def test_every_criterion_has_its_french_text_for_the_jury():
     for c in ref.competencies:
         assert len(c.criteria_fr) == len(c.criteria) > 0, c.id
         assert c.criteria_in("fr") == c.criteria_fr and c.criteria_in("en") == c.criteria
+
+
+def test_check_calls_an_unfinished_inject_interrupted_never_fixed(home, monkeypatch):
+    """kill -9 of `tai-lab inject`: only "begin" (or "applied" without the proof) in the
+    journal. The fault may never have taken, so the checks would pass: that is no repair."""
+    state = LabState("lab1")
+    eng = Engine(_fake_lab(state))
+    probed: list[str] = []
+    monkeypatch.setattr(Engine, "_probe", lambda self, item, var, ctx, **kw: probed.append(ctx) or [])
+    _event(state, "begin", 1, "dns-failure", "service-stopped")
+    _event(state, "begin", 1, "intranet-down", "service-stopped")
+    _event(state, "applied", 1, "intranet-down", "service-stopped")       # killed during the proof
+    results = {c.id: c for c in eng.check(1)}
+    assert {i: (c.state, c.fixed, c.interrupted) for i, c in results.items()} == {
+        "dns-failure": ("interrupted", False, True), "intranet-down": ("interrupted", False, True)}
+    assert probed == [] and results["dns-failure"].as_dict()["state"] == "interrupted"
+    assert all(a.as_dict()["interrupted"] for a in eng.active(1))
+    _event(state, "proven", 1, "intranet-down", "service-stopped")
+    (c,) = [c for c in eng.check(1) if c.id == "intranet-down"]
+    assert c.state == "fixed" and not c.interrupted and len(probed) == 1    # all checks passed ([])

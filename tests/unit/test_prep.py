@@ -195,3 +195,43 @@ def test_the_candidates_dnsmasq_and_its_files_are_found():
     # bind9 with the zone file named as the candidate liked
     disc = _discovery({"sh -c grep -rlE '^intranet": "/etc/bind/zones/entreprise.zone\n"})
     assert disc.service_files("srv", "dns", "named")["dns_zone_file"] == "/etc/bind/zones/entreprise.zone"
+
+
+def test_phase_jury_killed_between_two_sealed_pods_is_finished_by_a_rerun(tmp_path, monkeypatch):
+    """Each pod's seal is recorded verified before its machines start: a rerun boots the pod
+    that was verified but not booted, without verifying it again (its machines may run)."""
+    from types import SimpleNamespace
+
+    from tai_lab.evidence import EvidenceLog
+    from tai_lab.prep import seal
+    from tai_lab.state import LabState
+    monkeypatch.setenv("TAI_LAB_HOME", str(tmp_path))
+    state = LabState("lk")
+    for n in (1, 2):
+        state.pod(n)["seal"] = {"sealed_at": "t", "digest": "d"}
+    state.save()
+    verified: list[int] = []
+    monkeypatch.setattr(seal, "verify", lambda lab, n: verified.append(n) or [])
+
+    class Crash(BaseException):
+        pass
+
+    def start_pod(p):
+        if p.number == 2 and not verified.count(99):
+            raise Crash()                             # killed while starting pod 2
+        booted.append(p.number)
+    booted: list[int] = []
+    lab = SimpleNamespace(state=state, progress=lambda m: None, evidence=lambda n: EvidenceLog(state.dir, n),
+                          plan=SimpleNamespace(pod=lambda n: SimpleNamespace(number=n)),
+                          backend=SimpleNamespace(start_pod=start_pod))
+    with pytest.raises(Crash):
+        seal.open_for_jury(lab, [1, 2])
+    after = LabState("lk")
+    assert after.pod(1)["seal"].get("opened") and after.pod(2)["seal"].get("verified_at")
+    assert not after.pod(2)["seal"].get("opened") and verified == [1, 2]
+    lab.state = after
+    verified.append(99)
+    seal.open_for_jury(lab, [1, 2])
+    assert verified == [1, 2, 99] and booted == [1, 2]                 # pod 2: booted, not re-verified
+    assert LabState("lk").pod(2)["seal"].get("opened")
+    assert [r["kind"] for r in EvidenceLog(state.dir, 2).records()] == ["seal"]   # recorded once

@@ -176,3 +176,81 @@ def test_a_labs_plan_is_derived_once_then_read_from_its_cache(tmp_path, monkeypa
     assert "www.example.org" in {s.name for s in lab_plan(state).upstream.sites} and len(derived) == 3
     (state.dir / "plan.pickle").write_bytes(b"not a pickle")
     assert lab_plan(state) == lab_plan(state) and len(derived) == 4
+
+
+def _hold_shared(home: str, ready, release) -> None:
+    import os
+    os.environ["TAI_LAB_HOME"] = home
+    with lab_lock("lk", "tai-lab check", shared=True):
+        ready.set()
+        release.wait(10)
+
+
+def test_checks_share_the_lock_but_never_with_a_change(home):
+    """`check` holds the lab's lock shared: checks run together; an inject/reset waits for
+    them, and a check waits for (or, bounded, refuses during) an inject/reset."""
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=_hold_shared, args=(str(home), ready, release))
+    p.start()
+    try:
+        assert ready.wait(10)
+        with lab_lock("lk", "tai-lab check", shared=True, timeout=0.5):   # a second check: at once
+            pass
+        with pytest.raises(LockBusyError):
+            with lab_lock("lk", "tai-lab reset", timeout=0.5, notify=lambda m: None):
+                pass
+    finally:
+        release.set()
+        p.join(10)
+    ready, release = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=_hold, args=(str(home), ready, release))       # an exclusive holder
+    p.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(RuntimeError, match=r"reset in progress: pid \d+ \(tai-lab up\)"):
+            with lab_lock("lk", "tai-lab check", shared=True, timeout=0.3, notify=lambda m: None,
+                          busy=lambda who: RuntimeError(f"reset in progress: {who}")):
+                pass
+    finally:
+        release.set()
+        p.join(10)
+
+
+def test_a_waiting_change_goes_before_new_checks(home):
+    """Writer first: while an inject waits for running checks, a new check waits behind it
+    (a console polling every second cannot starve an inject)."""
+    import threading
+    order: list[str] = []
+    first_in = threading.Event()
+    release_first = threading.Event()
+
+    def check1():
+        with lab_lock("lk", "check 1", shared=True):
+            first_in.set()
+            release_first.wait(5)
+            order.append("check 1 out")
+
+    def inject():
+        with lab_lock("lk", "inject", notify=lambda m: None):
+            order.append("inject")
+            time.sleep(0.2)
+
+    def check2():
+        with lab_lock("lk", "check 2", shared=True, notify=lambda m: None):
+            order.append("check 2")
+
+    t1 = threading.Thread(target=check1)
+    t1.start()
+    assert first_in.wait(5)
+    t2 = threading.Thread(target=inject)
+    t2.start()
+    time.sleep(0.5)                                   # the inject now waits at the gate
+    t3 = threading.Thread(target=check2)
+    t3.start()
+    time.sleep(0.5)
+    assert order == []                               # check 2 did not pass the waiting inject
+    release_first.set()
+    for t in (t1, t2, t3):
+        t.join(10)
+    assert order == ["check 1 out", "inject", "check 2"]
