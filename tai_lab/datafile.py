@@ -1,5 +1,5 @@
 """Data files of the project (scenarios, interventions…) read into pydantic models, with
-every problem reported as ``file:line: path: message`` and a hint.
+every problem reported as ``file:line:column: path: message`` and a hint.
 
 Three layers: YAML syntax, then the model's shape (pydantic), then whatever rules the caller
 checks with the :class:`SourceMap` (line and column of every key and list item). The safe
@@ -39,8 +39,11 @@ class Problem:
     hint: str | None = None
 
     def render(self) -> str:
-        """``file:line: path: message`` and, when there is one, an indented hint line."""
+        """``file:line:column: path: message`` (as compilers write it, so editors jump there)
+        and, when there is one, an indented hint line."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         return text if not self.hint else f"{text}\n  hint: {self.hint}"
 
