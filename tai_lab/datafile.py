@@ -1,7 +1,8 @@
 """Data files of the project (scenarios, interventions…) read into pydantic models, with
 every problem reported as ``file:line:column: path: message`` and a hint.
 
-Three layers: YAML syntax, then the model's shape (pydantic), then whatever rules the caller
+Four layers: the input's limits (:mod:`tai_lab.yaml_input`: size, encoding, nesting,
+aliases), YAML syntax, then the model's shape (pydantic), then whatever rules the caller
 checks with the :class:`SourceMap` (line and column of every key and list item). The safe
 YAML loader reads the files; the round-trip one, which knows positions, runs only when a
 problem has to be located.
@@ -17,11 +18,11 @@ from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tai_lab.errors import NotFoundError, ScenarioError
+from tai_lab.yaml_input import InputRejected, check_structure, loader, read_text
 
 Loc = tuple[Union[str, int], ...]
 M = TypeVar("M", bound=BaseModel)
@@ -71,8 +72,9 @@ class SourceMap:
         def walk(node: Any, loc: Loc) -> None:
             if isinstance(node, CommentedMap):
                 for key, value in node.items():
-                    line, col = node.lc.key(key)
-                    positions[loc + (key,)] = (line + 1, col + 1)
+                    where = node.lc.key(key)   # None for a key merged in by `<<: *anchor`
+                    if where is not None:
+                        positions[loc + (key,)] = (where[0] + 1, where[1] + 1)
                     walk(value, loc + (key,))
             elif isinstance(node, CommentedSeq):
                 for index, value in enumerate(node):
@@ -111,7 +113,7 @@ class _LazySourceMap(SourceMap):
     @property
     def positions(self) -> dict[Loc, tuple[int, int]]:  # type: ignore[override]
         if self._positions is None:
-            self._positions = SourceMap.from_yaml(self.file, YAML(typ="rt").load(self._text)).positions
+            self._positions = SourceMap.from_yaml(self.file, loader("rt").load(self._text)).positions
         return self._positions
 
 
@@ -125,29 +127,49 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
     """
     file = os.fspath(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        text = read_text(file, what)      # bounded: size, encoding, characters
     except FileNotFoundError:
         raise NotFoundError(f"{what} not found: {file}", hint=hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
+    except InputRejected as exc:
+        raise _rejected(file, what, exc) from None
     # Every command reads the lab's scenario and the interventions: the safe loader (libyaml,
     # through ruamel.yaml.clib) reads them several times faster than the round-trip one, which
     # is needed only to say where a problem is, or what is wrong with the YAML itself.
     try:
-        data = YAML(typ="safe").load(text)
+        check_structure(text)             # bounded: nesting, aliases (libyaml's events, cheap)
+        data = loader("safe").load(text)
         smap = SourceMap.lazy(file, text)
+    except InputRejected as exc:
+        raise _rejected(file, what, exc) from None
     except YAMLError:
-        try:
-            data = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            raise ScenarioError([_yaml_problem(file, exc)], file) from None
+        data = _load_round_trip(file, what, text)
         smap = SourceMap.from_yaml(file, data)
     if not isinstance(data, dict):
-        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file)
+        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file, what)
     try:
         return model.model_validate(_plain(data)), smap
     except ValidationError as exc:
-        raise ScenarioError(sorted_problems([_pydantic_problem(e, smap, model, loc_hints) for e in exc.errors()]), file) from None
+        raise ScenarioError(sorted_problems([_pydantic_problem(e, smap, model, loc_hints) for e in exc.errors()]), file,
+                            what) from None
+
+
+def _load_round_trip(file: str, what: str, text: str) -> Any:
+    """The file through the round-trip parser, which locates what libyaml refused; it may read
+    further than libyaml did, so the same limits are checked with its own events first."""
+    try:
+        check_structure(text, pure=True)
+        return loader("rt").load(text)
+    except InputRejected as exc:
+        raise _rejected(file, what, exc) from None
+    except MarkedYAMLError as exc:
+        raise ScenarioError([_yaml_problem(file, exc)], file, what) from None
+    except YAMLError as exc:   # no position (ruamel's reader errors are refused before)
+        raise ScenarioError([Problem(file, None, None, "", f"YAML error: {exc}",
+                                     "check the file's syntax")], file, what) from None
+
+
+def _rejected(file: str, what: str, exc: InputRejected) -> ScenarioError:
+    return ScenarioError([Problem(file, exc.line, exc.column, "", exc.message, exc.hint)], file, what)
 
 
 def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
@@ -159,6 +181,10 @@ def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
         hint = f"{exc.context}{started}; {hint}"
     if "duplicate key" in str(exc.problem):
         hint = "each key may appear only once in a mapping"
+    elif "cannot read this value" in str(exc.problem):
+        hint = "put the value in quotes to keep it as text"
+    elif "undefined alias" in str(exc.problem):
+        hint = "an alias *name repeats a node marked &name earlier in the file: define the anchor first"
     return Problem(file, line, column, "", f"YAML syntax error: {exc.problem}", hint)
 
 
