@@ -15,7 +15,7 @@ from rich.table import Table
 from . import __version__
 from .errors import TaiLabError
 
-from .cli_common import _json, _progress, err, lab_option, out  # noqa: F401  (shared with the other command modules)
+from .cli_common import _json, _progress, err, lab_option, out, pods_option  # noqa: F401  (shared with the other command modules)
 
 
 def json_option(f):
@@ -69,7 +69,7 @@ def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None
 # ---------------------------------------------------------------- scenarios
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@pods_option
 @json_option
 @click.pass_context
 def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
@@ -126,7 +126,7 @@ def image_list(ctx: click.Context) -> None:
 # ---------------------------------------------------------------- lifecycle
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@pods_option
 @click.option("--backend", default="nspawn", show_default=True,
               type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
 @click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 from rich.console import Console
@@ -26,3 +27,29 @@ def lab_option(f):
         return value
     return click.option("--lab", "lab_name", metavar="NAME", expose_value=False, callback=remember,
                         help="Lab to act on (default: the only one up).")(f)
+
+
+
+class PodCount(click.ParamType):
+    """A number of candidate pods: a whole number from 1 to the référentiel's maximum (16)."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            count = value
+        elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+            count = int(value)
+        else:
+            self.fail(f"{value!r} is not a whole number of candidates", param, ctx)
+        from .scenario.model import MAX_PODS   # only when given: the models are slow to import
+        if not 1 <= count <= MAX_PODS:
+            self.fail(f"{count}: the number of candidates is 1 to {MAX_PODS} (the référentiel's maximum "
+                      "per session)", param, ctx)
+        return count
+
+
+def pods_option(f):
+    """`--pods N`, checked as :class:`PodCount`."""
+    return click.option("--pods", type=PodCount(),
+                        help="Number of candidate pods, 1 to 16 (overrides the scenario).")(f)

@@ -149,8 +149,17 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
     try:
         return model.model_validate(_plain(data)), smap
     except ValidationError as exc:
-        raise ScenarioError(sorted_problems([_pydantic_problem(e, smap, model, loc_hints) for e in exc.errors()]), file,
+        errors = _without_echoes(exc.errors())
+        raise ScenarioError(sorted_problems([_pydantic_problem(e, smap, model, loc_hints) for e in errors]), file,
                             what) from None
+
+
+def _without_echoes(errors: list[Any]) -> list[Any]:
+    """Drop "should have at least 1 item" where an item was refused (pydantic then counts 0)."""
+    def refused_inside(err: Any) -> bool:
+        loc = tuple(err["loc"])
+        return any(len(o["loc"]) > len(loc) and tuple(o["loc"][:len(loc)]) == loc for o in errors)
+    return [e for e in errors if not (e["type"] == "too_short" and refused_inside(e))]
 
 
 def _load_round_trip(file: str, what: str, text: str) -> Any:
@@ -223,6 +232,10 @@ _TYPE_HINTS: dict[str, str] = {
     "interface_address": "give `host: <number>` for a static address or `dhcp: true`, not both",
     "interface_upstream_address": "the WAN address comes from upstream.wan; remove host/dhcp",
     "ip_v4_address": "write an IPv4 address, e.g. 198.51.100.53",
+    "int_type": "write a whole number without quotes, e.g. 4",
+    "float_type": "write a number without quotes, e.g. 100 or 2.5",
+    "string_type": "put the value in quotes, e.g. \"1234\" (unquoted, YAML reads 1234, true or 2024-01-01 "
+                   "as a number, a boolean or a date)",
     "missing": "add this key (see scenarios/tai-standard.yaml)",
     "check_fields": "see the prep requirements of scenarios/tai-standard.yaml for each kind of check",
 }
@@ -233,7 +246,7 @@ def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
     raw: Loc = tuple(err["loc"])
     loc: Loc = tuple(p for p in raw if not (isinstance(p, str) and re.fullmatch(r"[\w-]*\[.*\]", p)))
     kind, message = err["type"], err["msg"]
-    hint = _TYPE_HINTS.get(kind) or (loc_hints or {}).get(loc)
+    hint = (loc_hints or {}).get(loc) or _TYPE_HINTS.get(kind)
     field = next((p for p in reversed(loc) if isinstance(p, str)), "value")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], root)
@@ -250,9 +263,24 @@ def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
     elif kind == "literal_error":
         message = f"'{err['input']}' is not a valid {field}"
         hint = f"use one of {err['ctx']['expected']}"
+    elif kind in ("int_type", "float_type"):
+        message = f"expected a {'whole ' if kind == 'int_type' else ''}number, got {_as_yaml(err['input'])}"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return smap.problem(loc, message[:1].lower() + message[1:], hint)
+
+
+def _as_yaml(value: Any) -> str:
+    """A value as the trainer wrote it (``true``, not Python's ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, str):
+        return f'the text "{value}"'
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)
 
 
 def _allowed_keys(loc: Loc, root: type[BaseModel]) -> list[str]:

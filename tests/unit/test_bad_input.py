@@ -267,3 +267,78 @@ def test_the_standard_files_still_load() -> None:
     scenario, _ = load_scenario(STANDARD)
     assert scenario.lab == "std"
     assert "dns-failure" in load_catalogue(str(INTERVENTIONS)).ids
+
+
+# --- numbers and addresses as written, not coerced -----------------------------------------------
+
+
+def _variant(tmp_path: Path, old: str, new: str, source: Path = STANDARD) -> Path:
+    text = source.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / source.name
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("value, says", [("true", "got true"), ('"3"', 'got the text "3"'), ("2.0", "got 2.0"),
+                                         ("0", "greater than or equal to 1"), ("17", "less than or equal to 16")])
+def test_pods_must_be_a_whole_number_in_range(tmp_path: Path, value: str, says: str) -> None:
+    p = _only_problem(_variant(tmp_path, "pods: 2", f"pods: {value}"))
+    assert (p.line, p.column, p.path) == (6, 1, "pods")
+    assert says in p.message and "1 to 16" in p.hint
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("{id: 10,", "{id: true,", "pod.vlans.users.id"),
+    ("dhcp_range: [100, 199]", 'dhcp_range: [100, "199"]', "pod.vlans.users.dhcp_range[1]"),
+    ("{name: eth0, vlan: servers, host: 10}", '{name: eth0, vlan: servers, host: "10"}',
+     "pod.nodes.srv.interfaces[0].host"),
+    ("minutes: 240", "minutes: 240.5", "prep.minutes"),
+])
+def test_whole_numbers_of_the_scenario_are_strict(tmp_path: Path, old: str, new: str, path: str) -> None:
+    p = _only_problem(_variant(tmp_path, old, new))
+    assert p.path == path and "expected a whole number" in p.message and "without quotes" in p.hint
+
+
+def test_an_address_is_not_a_number(tmp_path: Path) -> None:
+    p = _only_problem(_variant(tmp_path, "resolver: 198.51.100.53", "resolver: 1"))   # was 0.0.0.1
+    assert (p.line, p.path) == (12, "upstream.resolver") and "IPv4 address" in p.message
+
+
+def test_intervention_numbers_are_strict(tmp_path: Path) -> None:
+    source = INTERVENTIONS / "slowness.yaml"
+    _variant(tmp_path, "difficulty: 3", "difficulty: true", source)
+    with pytest.raises(ScenarioError) as caught:
+        load_catalogue(str(tmp_path))
+    assert [(p.path, p.line) for p in caught.value.problems] == [("difficulty", 7)]
+    assert "intervention files" in str(caught.value)
+    _variant(tmp_path, "max_rtt_ms: 100", 'max_rtt_ms: "100"', source)
+    with pytest.raises(ScenarioError) as caught:
+        load_catalogue(str(tmp_path))
+    assert [p.path for p in caught.value.problems] == ["check[0].max_rtt_ms"]
+
+
+def test_the_library_refuses_a_boolean_pod_count() -> None:
+    from tai_lab.errors import TaiLabError
+    from tai_lab.scenario import load_plan
+    with pytest.raises(TaiLabError, match="whole number"):
+        load_plan(STANDARD, pods=True)   # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["true", "0", "-2", "17", "1.5", "x"])
+def test_pods_option_is_checked_by_the_cli(value: str) -> None:
+    from click.testing import CliRunner
+
+    from tai_lab.cli import cli
+    for command in (["validate", str(STANDARD)], ["export", str(STANDARD)], ["up", str(STANDARD)]):
+        r = CliRunner().invoke(cli, [*command, "--pods", value])
+        assert r.exit_code == 2, (command, r.output)
+        assert "--pods" in r.output and "Traceback" not in r.output
+
+
+def test_pods_option_takes_the_maximum() -> None:
+    from click.testing import CliRunner
+
+    from tai_lab.cli import cli
+    r = CliRunner().invoke(cli, ["--json", "validate", str(STANDARD), "--pods", "16"])
+    assert r.exit_code == 0 and json.loads(r.output)["pods"] == 16
