@@ -1,6 +1,7 @@
 """What every command module of the CLI shares: the consoles, progress, JSON output, ``--lab``."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -53,3 +54,22 @@ def pods_option(f):
     """`--pods N`, checked as :class:`PodCount`."""
     return click.option("--pods", type=PodCount(),
                         help="Number of candidate pods, 1 to 16 (overrides the scenario).")(f)
+
+
+def needs_root(f):
+    """The command refuses to start without root, in one line, before anything is read or changed.
+
+    For commands that enter the lab's machines or namespaces (probes, injects, snapshots…):
+    without root they would fail half-way, or report a healthy plateau as broken.
+    Put it right above the function (under the click decorators).
+    """
+    @functools.wraps(f)
+    def checked(*args, **kwargs):
+        from .hostcheck import require_root
+        ctx, names = click.get_current_context(), []
+        while ctx.parent is not None:           # the command's path under `tai-lab`
+            names.append(ctx.info_name)
+            ctx = ctx.parent
+        require_root(" ".join(["tai-lab", *reversed(names)]), "it enters the lab's machines and namespaces")
+        return f(*args, **kwargs)
+    return checked

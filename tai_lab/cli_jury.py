@@ -9,7 +9,7 @@ import click
 from .errors import PrerequisiteError
 
 # Not imported from .cli: cli imports this module at its end (python -m tai_lab.cli too).
-from .cli_common import err, lab_option, out  # noqa: E402,F401
+from .cli_common import err, lab_option, needs_root, out  # noqa: E402,F401
 
 
 def _lab(ctx: click.Context):
@@ -30,6 +30,7 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback address (jury network only).")
 @lab_option
 @click.pass_context
+@needs_root
 def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     """The jury's web console (French; login link printed once)."""
     from .jury.web import serve as run
@@ -71,6 +72,7 @@ def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, o
 @click.option("--name", "actor", help="Your name as a jury member (recorded in the evidence log).")
 @lab_option
 @click.pass_context
+@needs_root
 def jury(ctx: click.Context, pod: int | None, actor: str | None) -> None:
     """The jury's console in the terminal: pick, inject, watch, note, restore."""
     from .jury.tui import run
