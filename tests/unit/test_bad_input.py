@@ -342,3 +342,20 @@ def test_pods_option_takes_the_maximum() -> None:
     from tai_lab.cli import cli
     r = CliRunner().invoke(cli, ["--json", "validate", str(STANDARD), "--pods", "16"])
     assert r.exit_code == 0 and json.loads(r.output)["pods"] == 16
+
+
+# --- the hypervisors' inventory (up --inventory, hosts --inventory) ---------------------------------
+
+
+@pytest.mark.parametrize("text, says", [
+    (billion_laughs(), "billion laughs"),
+    ("hosts:\n  - {uri: 'qemu:///system', memory_mib: 8192, vcpus: true}\n", "must be integers"),
+    ("- just a list\n", "must be a YAML mapping"),
+    ("hosts: [\n", "not valid YAML"),
+])
+def test_bad_inventory_is_a_clear_error(tmp_path: Path, text: str, says: str) -> None:
+    from tai_lab.hosts import InventoryError, load_inventory
+    path = tmp_path / "inventory.yaml"
+    path.write_text(text)
+    with pytest.raises(InventoryError, match=says):
+        load_inventory(path)
