@@ -5,6 +5,7 @@ library errors into one screen of text and an exit code (traceback with --debug)
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .errors import TaiLabError
+from .errors import PrerequisiteError, TaiLabError
 
-from .cli_common import _json, _progress, err, lab_option, out  # noqa: F401  (shared with the other command modules)
+from .cli_common import _json, _progress, err, lab_option, needs_root, out, pods_option  # noqa: F401  (shared with the other command modules)
 
 
 def json_option(f):
@@ -69,7 +70,7 @@ def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None
 # ---------------------------------------------------------------- scenarios
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@pods_option
 @json_option
 @click.pass_context
 def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
@@ -126,7 +127,7 @@ def image_list(ctx: click.Context) -> None:
 # ---------------------------------------------------------------- lifecycle
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@pods_option
 @click.option("--backend", default="nspawn", show_default=True,
               type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
 @click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
@@ -205,6 +206,7 @@ def status(ctx: click.Context) -> None:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], timeout: float) -> None:
     """Run COMMAND on NODE of POD, out of band: tai-lab exec 1 pc1 -- ip addr."""
     res = _lab(ctx).exec(pod, node, command, timeout=timeout,
@@ -225,6 +227,7 @@ def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], tim
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, override_seal: bool) -> None:
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
     lab = _lab(ctx)
@@ -246,6 +249,7 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def verify(ctx: click.Context, pod: int | None) -> None:
     """Health probes from the users' point of view; exit 1 if one fails."""
     lab = _lab(ctx)
@@ -257,6 +261,7 @@ def verify(ctx: click.Context, pod: int | None) -> None:
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @lab_option
 @click.pass_context
+@needs_root
 def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
     """Save the state of pods under NAME (nodes restart briefly)."""
     _lab(ctx).snapshot(name, pod)
@@ -289,6 +294,7 @@ def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
     """Put pods back to a snapshot, then verify them (asks first if a candidate's session is open)."""
     from .evidence import default_actor
@@ -304,6 +310,7 @@ def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
     from .evidence import default_actor
@@ -376,6 +383,7 @@ def _check_table(results) -> Table:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str | None,
            randomise: bool, seed: int | None) -> None:
     """Break something on a pod, prove it took, print the symptom to read out."""
@@ -400,6 +408,7 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: bool, interval: float) -> None:
     """Is each active intervention fixed? With the probes' evidence."""
     import time as _time
@@ -431,6 +440,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def restore(ctx: click.Context, intervention: str | None, everything: bool, pod: int | None) -> None:
     """Undo an intervention exactly as the journal recorded it."""
     if bool(intervention) == everything:
@@ -452,6 +462,8 @@ if __name__ != "__main__":  # `python -m tai_lab.cli` re-enters through the pack
 
 
 def main() -> None:
+    """Run the command; every way it can end is an exit code and, on error, one screen of text
+    (the traceback only with --debug)."""
     debug = "--debug" in sys.argv
     try:
         rc = cli.main(standalone_mode=False)
@@ -462,17 +474,48 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         err.print("interrompu")
         sys.exit(130)
     except TaiLabError as exc:
         if debug:
             raise
-        err.print("[bold red]tai-lab:[/bold red] ", end="")
-        err.print(exc.message, highlight=False, markup=False)
-        if exc.hint:
-            err.print(f"  → {exc.hint}", highlight=False, markup=False)
-        sys.exit(exc.exit_code)
+        _fail(exc.message, exc.hint, exc.exit_code)
+    except BrokenPipeError:   # the reader went away (| head): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
+    except Exception as exc:  # a bug or an unforeseen state of the host: still one screen, no traceback
+        if debug:
+            raise
+        _fail(*_unexpected(exc))
+
+
+def _fail(message: str, hint: str | None, code: int) -> None:
+    # soft_wrap: long paths and commands stay on one line (the terminal wraps, copy-paste works).
+    err.print("[bold red]tai-lab:[/bold red] ", end="")
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
+    if hint:
+        err.print(f"  → {hint}", highlight=False, markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _unexpected(exc: Exception) -> tuple[str, str, int]:
+    """What to say about an exception no layer turned into a TaiLabError, and the exit code."""
+    if isinstance(exc, PermissionError):
+        what = f"permission denied: {exc.filename}" if exc.filename else f"permission denied ({exc})"
+        hint = ("run it as root, e.g. with sudo" if os.geteuid() != 0
+                else "check the file's permissions and attributes (chattr), or a security module (AppArmor)")
+        return what, hint, PrerequisiteError.exit_code
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return (f"{exc.strerror}{where}", "the host refused an operation; run again with --debug for the details",
+                PrerequisiteError.exit_code)
+    if isinstance(exc, ModuleNotFoundError):
+        return (f"a Python module is missing: {exc.name}",
+                "install tai-lab with its dependencies (pip install -e . in the project)", PrerequisiteError.exit_code)
+    text = str(exc) if len(str(exc)) <= 800 else str(exc)[:800] + " …"
+    return (f"unexpected error ({type(exc).__name__}): {text}",
+            "this is a bug in tai-lab: run again with --debug for the traceback and report it", 70)
 
 
 # VM commands (export, hosts) live in their own module.

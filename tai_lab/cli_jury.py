@@ -9,7 +9,7 @@ import click
 from .errors import PrerequisiteError
 
 # Not imported from .cli: cli imports this module at its end (python -m tai_lab.cli too).
-from .cli_common import err, lab_option, out  # noqa: E402,F401
+from .cli_common import err, lab_option, needs_root, out  # noqa: E402,F401
 
 
 def _lab(ctx: click.Context):
@@ -30,6 +30,7 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback address (jury network only).")
 @lab_option
 @click.pass_context
+@needs_root
 def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     """The jury's web console (French; login link printed once)."""
     from .jury.web import serve as run
@@ -137,6 +138,7 @@ def archives_list(ctx: click.Context, lab_name: str | None, as_json: bool) -> No
 @archives.command("remove")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@needs_root
 def archives_remove(name: str, yes: bool) -> None:
     """Delete the archive NAME (the candidates' evidence in it is lost; the removal is logged)."""
     from rich.markup import escape
@@ -168,6 +170,7 @@ def archives_remove(name: str, yes: bool) -> None:
 @click.option("--name", "actor", help="Your name as a jury member (recorded in the evidence log).")
 @lab_option
 @click.pass_context
+@needs_root
 def jury(ctx: click.Context, pod: int | None, actor: str | None) -> None:
     """The jury's console in the terminal: pick, inject, watch, note, restore."""
     from .jury.tui import run

@@ -7,7 +7,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .cli import _json, _lab, _progress, json_option, lab_option, out
+from .cli import _json, _lab, _progress, json_option, lab_option, needs_root, out
 
 
 @click.group()
@@ -21,6 +21,7 @@ def prep() -> None:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
     """Pods to the prep start state; Internet cut except the package depot; start time recorded."""
     from .cli import confirm_open_sessions
@@ -42,6 +43,7 @@ def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def prep_check(ctx: click.Context, pod: int | None) -> None:
     """Each requirement of the cahier des charges: met or not, with the evidence (exit 1 if one is not)."""
     from .prep import phase
@@ -70,6 +72,7 @@ def prep_check(ctx: click.Context, pod: int | None) -> None:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def prep_seal(ctx: click.Context, pod: int | None) -> None:
     """Machines off, snapshot, manifest of content hashes: nothing may change before the jury."""
     from .prep import seal
@@ -87,6 +90,7 @@ def prep_seal(ctx: click.Context, pod: int | None) -> None:
 @lab_option
 @json_option
 @click.pass_context
+@needs_root
 def prep_verify_seal(ctx: click.Context, pod: int) -> None:
     """Compare a sealed pod with its manifest, without changing anything (exit 1 if it changed)."""
     from .prep import seal

@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .cli_common import _json, _progress, err, out  # noqa: E402,F401
+from .cli_common import _json, _progress, err, out, pods_option  # noqa: E402,F401
 
 
 @click.command("export")
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
+@pods_option
 def export_cmd(scenario: str, pods: int | None) -> None:
     """Print the VM plan of SCENARIO as JSON (networks, machines, MACs, addresses).
 

@@ -1,7 +1,8 @@
 """Data files of the project (scenarios, interventions…) read into pydantic models, with
-every problem reported as ``file:line: path: message`` and a hint.
+every problem reported as ``file:line:column: path: message`` and a hint.
 
-Three layers: YAML syntax, then the model's shape (pydantic), then whatever rules the caller
+Four layers: the input's limits (:mod:`tai_lab.yaml_input`: size, encoding, nesting,
+aliases), YAML syntax, then the model's shape (pydantic), then whatever rules the caller
 checks with the :class:`SourceMap` (line and column of every key and list item). The safe
 YAML loader reads the files; the round-trip one, which knows positions, runs only when a
 problem has to be located.
@@ -17,11 +18,11 @@ from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tai_lab.errors import NotFoundError, ScenarioError
+from tai_lab.yaml_input import InputRejected, check_structure, loader, read_text
 
 Loc = tuple[Union[str, int], ...]
 M = TypeVar("M", bound=BaseModel)
@@ -39,8 +40,11 @@ class Problem:
     hint: str | None = None
 
     def render(self) -> str:
-        """``file:line: path: message`` and, when there is one, an indented hint line."""
+        """``file:line:column: path: message`` (as compilers write it, so editors jump there)
+        and, when there is one, an indented hint line."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         return text if not self.hint else f"{text}\n  hint: {self.hint}"
 
@@ -68,8 +72,9 @@ class SourceMap:
         def walk(node: Any, loc: Loc) -> None:
             if isinstance(node, CommentedMap):
                 for key, value in node.items():
-                    line, col = node.lc.key(key)
-                    positions[loc + (key,)] = (line + 1, col + 1)
+                    where = node.lc.key(key)   # None for a key merged in by `<<: *anchor`
+                    if where is not None:
+                        positions[loc + (key,)] = (where[0] + 1, where[1] + 1)
                     walk(value, loc + (key,))
             elif isinstance(node, CommentedSeq):
                 for index, value in enumerate(node):
@@ -108,7 +113,7 @@ class _LazySourceMap(SourceMap):
     @property
     def positions(self) -> dict[Loc, tuple[int, int]]:  # type: ignore[override]
         if self._positions is None:
-            self._positions = SourceMap.from_yaml(self.file, YAML(typ="rt").load(self._text)).positions
+            self._positions = SourceMap.from_yaml(self.file, loader("rt").load(self._text)).positions
         return self._positions
 
 
@@ -122,29 +127,58 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
     """
     file = os.fspath(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        text = read_text(file, what)      # bounded: size, encoding, characters
     except FileNotFoundError:
         raise NotFoundError(f"{what} not found: {file}", hint=hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(file, None, None, "", f"cannot read the file: {exc}")], file) from None
+    except InputRejected as exc:
+        raise _rejected(file, what, exc) from None
     # Every command reads the lab's scenario and the interventions: the safe loader (libyaml,
     # through ruamel.yaml.clib) reads them several times faster than the round-trip one, which
     # is needed only to say where a problem is, or what is wrong with the YAML itself.
     try:
-        data = YAML(typ="safe").load(text)
+        check_structure(text)             # bounded: nesting, aliases (libyaml's events, cheap)
+        data = loader("safe").load(text)
         smap = SourceMap.lazy(file, text)
+    except InputRejected as exc:
+        raise _rejected(file, what, exc) from None
     except YAMLError:
-        try:
-            data = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            raise ScenarioError([_yaml_problem(file, exc)], file) from None
+        data = _load_round_trip(file, what, text)
         smap = SourceMap.from_yaml(file, data)
     if not isinstance(data, dict):
-        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file)
+        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file, what)
     try:
         return model.model_validate(_plain(data)), smap
     except ValidationError as exc:
-        raise ScenarioError(sorted_problems([_pydantic_problem(e, smap, model, loc_hints) for e in exc.errors()]), file) from None
+        errors = _without_echoes(exc.errors())
+        raise ScenarioError(sorted_problems([_pydantic_problem(e, smap, model, loc_hints) for e in errors]), file,
+                            what) from None
+
+
+def _without_echoes(errors: list[Any]) -> list[Any]:
+    """Drop "should have at least 1 item" where an item was refused (pydantic then counts 0)."""
+    def refused_inside(err: Any) -> bool:
+        loc = tuple(err["loc"])
+        return any(len(o["loc"]) > len(loc) and tuple(o["loc"][:len(loc)]) == loc for o in errors)
+    return [e for e in errors if not (e["type"] == "too_short" and refused_inside(e))]
+
+
+def _load_round_trip(file: str, what: str, text: str) -> Any:
+    """The file through the round-trip parser, which locates what libyaml refused; it may read
+    further than libyaml did, so the same limits are checked with its own events first."""
+    try:
+        check_structure(text, pure=True)
+        return loader("rt").load(text)
+    except InputRejected as exc:
+        raise _rejected(file, what, exc) from None
+    except MarkedYAMLError as exc:
+        raise ScenarioError([_yaml_problem(file, exc)], file, what) from None
+    except YAMLError as exc:   # no position (ruamel's reader errors are refused before)
+        raise ScenarioError([Problem(file, None, None, "", f"YAML error: {exc}",
+                                     "check the file's syntax")], file, what) from None
+
+
+def _rejected(file: str, what: str, exc: InputRejected) -> ScenarioError:
+    return ScenarioError([Problem(file, exc.line, exc.column, "", exc.message, exc.hint)], file, what)
 
 
 def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
@@ -156,6 +190,10 @@ def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
         hint = f"{exc.context}{started}; {hint}"
     if "duplicate key" in str(exc.problem):
         hint = "each key may appear only once in a mapping"
+    elif "cannot read this value" in str(exc.problem):
+        hint = "put the value in quotes to keep it as text"
+    elif "undefined alias" in str(exc.problem):
+        hint = "an alias *name repeats a node marked &name earlier in the file: define the anchor first"
     return Problem(file, line, column, "", f"YAML syntax error: {exc.problem}", hint)
 
 
@@ -194,6 +232,10 @@ _TYPE_HINTS: dict[str, str] = {
     "interface_address": "give `host: <number>` for a static address or `dhcp: true`, not both",
     "interface_upstream_address": "the WAN address comes from upstream.wan; remove host/dhcp",
     "ip_v4_address": "write an IPv4 address, e.g. 198.51.100.53",
+    "int_type": "write a whole number without quotes, e.g. 4",
+    "float_type": "write a number without quotes, e.g. 100 or 2.5",
+    "string_type": "put the value in quotes, e.g. \"1234\" (unquoted, YAML reads 1234, true or 2024-01-01 "
+                   "as a number, a boolean or a date)",
     "missing": "add this key (see scenarios/tai-standard.yaml)",
     "check_fields": "see the prep requirements of scenarios/tai-standard.yaml for each kind of check",
 }
@@ -204,7 +246,7 @@ def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
     raw: Loc = tuple(err["loc"])
     loc: Loc = tuple(p for p in raw if not (isinstance(p, str) and re.fullmatch(r"[\w-]*\[.*\]", p)))
     kind, message = err["type"], err["msg"]
-    hint = _TYPE_HINTS.get(kind) or (loc_hints or {}).get(loc)
+    hint = (loc_hints or {}).get(loc) or _TYPE_HINTS.get(kind)
     field = next((p for p in reversed(loc) if isinstance(p, str)), "value")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], root)
@@ -221,9 +263,24 @@ def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
     elif kind == "literal_error":
         message = f"'{err['input']}' is not a valid {field}"
         hint = f"use one of {err['ctx']['expected']}"
+    elif kind in ("int_type", "float_type"):
+        message = f"expected a {'whole ' if kind == 'int_type' else ''}number, got {_as_yaml(err['input'])}"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return smap.problem(loc, message[:1].lower() + message[1:], hint)
+
+
+def _as_yaml(value: Any) -> str:
+    """A value as the trainer wrote it (``true``, not Python's ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, str):
+        return f'the text "{value}"'
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)
 
 
 def _allowed_keys(loc: Loc, root: type[BaseModel]) -> list[str]:

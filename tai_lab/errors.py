@@ -25,12 +25,12 @@ class ScenarioError(TaiLabError):
 
     exit_code = 2
 
-    def __init__(self, problems: list["Problem"], path: str) -> None:  # noqa: F821
+    def __init__(self, problems: list["Problem"], path: str, what: str = "scenario") -> None:  # noqa: F821
         self.problems = problems
         self.path = path
         lines = [p.render() for p in problems]
         super().__init__(
-            f"{path}: {len(problems)} problem(s) in the scenario\n" + "\n".join(lines),
+            f"{path}: {len(problems)} problem(s) in the {what}\n" + "\n".join(lines),
             None,
         )
 

@@ -17,12 +17,10 @@ HOST_TOOLS: dict[str, str] = {
 }
 
 
-def require_root(action: str) -> None:
+def require_root(action: str, why: str = "it creates namespaces, mounts and containers") -> None:
+    """Refuse, in one line, to go on without root (checked before anything changes)."""
     if os.geteuid() != 0:
-        raise PrerequisiteError(
-            f"{action} needs root (it creates namespaces, mounts and containers).",
-            "run it again with sudo, or as root",
-        )
+        raise PrerequisiteError(f"{action} needs root ({why}): run it as root, e.g. with sudo")
 
 
 def require_tools(*tools: str) -> None:

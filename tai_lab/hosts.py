@@ -46,7 +46,7 @@ def load_inventory(path: str | Path) -> list[Host]:
     path = Path(path)
     if not path.is_file():
         raise InventoryError(f"inventory {path} does not exist", "see inventories/example.yaml")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _read_inventory(path)
     hosts = []
     seen: set[str] = set()
     for i, h in enumerate(data.get("hosts") or []):
@@ -58,6 +58,8 @@ def load_inventory(path: str | Path) -> list[Host]:
             raise InventoryError(f"{where}: host name {name!r} appears twice", "give each host its own name")
         seen.add(name)
         try:
+            if any(isinstance(h[k], bool) for k in ("memory_mib", "vcpus")):   # int(True) is 1
+                raise TypeError
             mem, cpus = int(h["memory_mib"]), int(h["vcpus"])
         except (KeyError, TypeError, ValueError):
             raise InventoryError(f"{where} ({name}): memory_mib and vcpus must be integers",
@@ -68,6 +70,23 @@ def load_inventory(path: str | Path) -> list[Host]:
     if not hosts:
         raise InventoryError(f"{path}: no hosts", "list at least one libvirt URI under hosts:")
     return hosts
+
+
+def _read_inventory(path: Path) -> dict:
+    """The inventory's mapping, within the data files' limits (size, encoding, nesting, aliases)."""
+    from .yaml_input import InputRejected, check_structure, read_text
+    try:
+        text = read_text(str(path), "inventory")
+        check_structure(text)
+        data = yaml.safe_load(text) or {}
+    except InputRejected as exc:
+        where = f"{path}:{exc.line}:{exc.column}" if exc.line else str(path)
+        raise InventoryError(f"{where}: {exc.message}", exc.hint) from None
+    except Exception as exc:  # noqa: BLE001 — ruamel's or PyYAML's syntax errors: both carry the place
+        raise InventoryError(f"{path}: not valid YAML: {exc}", "see inventories/example.yaml") from None
+    if not isinstance(data, dict):
+        raise InventoryError(f"{path}: the inventory must be a YAML mapping with hosts:", "see inventories/example.yaml")
+    return data
 
 
 def pod_needs(pod: PodPlan, memory_of) -> tuple[int, int]:

@@ -91,5 +91,5 @@ def load_catalogue(directory: str | None = None) -> Catalogue:
             problems.append(smap.problem(("variants",), "two variants share an id", "give each its own id"))
         found[item.id] = item
     if problems:
-        raise ScenarioError(problems, str(root))
+        raise ScenarioError(problems, str(root), "intervention files")
     return Catalogue(found, root)

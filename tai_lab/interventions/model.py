@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,9 +34,9 @@ class ProbeSpec(BaseModel):
     login: bool = False              # fetch from the user's login shell (their environment, proxy…)
     iface: str | None = None         # lease, unique-address (default: the user's first interface)
     target: str | None = None        # ping: an address or a name
-    max_rtt_ms: float = 100.0
-    max_loss_pct: float = 0.0
-    max_skew_s: float = 300.0        # clock: tolerated gap with the trainer's clock
+    max_rtt_ms: StrictFloat = 100.0  # strict: `true` or "100" are not numbers here (an int is)
+    max_loss_pct: StrictFloat = 0.0
+    max_skew_s: StrictFloat = 300.0        # clock: tolerated gap with the trainer's clock
 
 
 class Target(BaseModel):
@@ -94,7 +94,7 @@ class Intervention(BaseModel):
     title: Text
     symptom: str                                 # what the jury member says, in French
     competencies: tuple[str, ...] = Field(min_length=1)
-    difficulty: int = Field(ge=1, le=3)
+    difficulty: StrictInt = Field(ge=1, le=3)
     category: Literal["réseau", "serveur", "poste", "sécurité", "impression"]
     user: str = "client"                         # the user's machine: a node name or "client" (the first)
     check: tuple[ProbeSpec, ...] = Field(min_length=1)

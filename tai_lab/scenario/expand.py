@@ -35,6 +35,9 @@ POD_PLACEHOLDER = "{pod}"
 def pod_count(scenario: Scenario, pods: int | None) -> int:
     """The number of pods to build: ``pods`` if given, else the scenario's; 1..16."""
     count = scenario.pods if pods is None else pods
+    if isinstance(count, bool) or not isinstance(count, int):   # True is an int to Python
+        raise TaiLabError(f"pod count must be a whole number, got {count!r}",
+                          hint=f"a number of candidates from 1 to {MAX_PODS}")
     if not 1 <= count <= MAX_PODS:
         raise TaiLabError(
             f"pod count must be between 1 and {MAX_PODS}, got {count}",

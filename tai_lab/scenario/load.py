@@ -42,7 +42,8 @@ def load_plan(path: str | os.PathLike[str], pods: int | None = None) -> LabPlan:
 
 # Hints for problems at given places of a scenario file (the rest: tai_lab.datafile).
 _LOC_HINTS: dict[Loc, str] = {
-    ("pods",): f"{MAX_PODS} candidates is the référentiel's maximum per session",
+    ("pods",): f"the number of candidates: a whole number from 1 to {MAX_PODS} (the référentiel's maximum "
+               "per session)",
 }
 
 

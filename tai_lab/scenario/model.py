@@ -13,7 +13,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 # 16 candidates is the référentiel's maximum per session.
@@ -32,6 +32,19 @@ NodeName = Annotated[str, StringConstraints(pattern=NODE_NAME_PATTERN)]
 InterfaceName = Annotated[str, StringConstraints(pattern=IFACE_NAME_PATTERN)]
 VlanName = Annotated[str, StringConstraints(pattern=VLAN_NAME_PATTERN)]
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)]
+
+# Numbers and addresses as written, not coerced: by default pydantic reads `pods: true` as 1,
+# `host: "10"` as 10 and `resolver: 1` as 0.0.0.1, none of which a trainer means.
+Whole = Annotated[int, Strict()]
+
+
+def _address_text(value: Any) -> Any:
+    if not isinstance(value, (str, IPv4Address)):
+        raise PydanticCustomError("ip_v4_address", "expected an IPv4 address, got {got}", {"got": repr(value)})
+    return value
+
+
+Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
 
 NodeKind = Literal["router", "switch", "ap", "server", "client", "printer"]
 Role = Literal["router", "dns", "dhcp", "fileshare", "intranet", "ipp-printer"]
@@ -60,7 +73,7 @@ class Site(_Strict):
     """A public web site the simulated Internet serves."""
 
     name: str = Field(description="DNS name, e.g. www.example.net")
-    address: IPv4Address
+    address: Address
 
 
 class Upstream(_Strict):
@@ -70,7 +83,7 @@ class Upstream(_Strict):
         description="Pattern of each pod's point-to-point WAN network, e.g. 100.64.{pod}.0/30; "
         "the ISP gets the first usable address, the pod's router the second",
     )
-    resolver: IPv4Address = Field(description="Public DNS resolver served by the ISP")
+    resolver: Address = Field(description="Public DNS resolver served by the ISP")
     sites: list[Site] = Field(default_factory=list)
     image: str = Field("debian-12", description="Image of the ISP container")
 
@@ -78,10 +91,10 @@ class Upstream(_Strict):
 class Vlan(_Strict):
     """One VLAN of a pod's switch."""
 
-    id: int = Field(ge=1, le=4094)
+    id: Whole = Field(ge=1, le=4094)
     subnet: str = Field(description="Pattern of the pod's subnet, e.g. 10.{pod}.10.0/24")
     # A two-item list rather than a tuple: pydantic then says "should have 2 items".
-    dhcp_range: Annotated[list[int], Field(min_length=2, max_length=2)] | None = Field(
+    dhcp_range: Annotated[list[Whole], Field(min_length=2, max_length=2)] | None = Field(
         None, description="First and last host number the DHCP server hands out"
     )
 
@@ -100,7 +113,7 @@ class Interface(_Strict):
     vlan: str | None = Field(None, description="Access port on this VLAN of the pod's switch")
     wireless: str | None = Field(None, description="Associated with this access point node")
     upstream: bool = Field(False, description="The router's WAN link to the ISP")
-    host: int | None = Field(None, description="Static address: host number in the subnet")
+    host: Whole | None = Field(None, description="Static address: host number in the subnet")
     dhcp: bool = False
 
     @model_validator(mode="after")
@@ -212,10 +225,10 @@ class Prep(_Strict):
     """The prep phase: start state of the nodes and the cahier des charges."""
 
     title: str = Field("Cahier des charges", description="Title of the candidate's document")
-    minutes: int = Field(240, ge=10, le=600, description="Length of the prep phase")
+    minutes: Whole = Field(240, ge=10, le=600, description="Length of the prep phase")
     context: str = Field("", description="French introduction of the document (placeholders allowed)")
     depot: str = Field("depot-bookworm", description="Offline package depot (images/<name>/depot.yaml)")
-    depot_address: IPv4Address = Field(
+    depot_address: Address = Field(
         IPv4Address("198.51.100.10"),
         description="Where the ISP serves the depot; the only address a pod reaches during the prep phase")
     start: dict[NodeName, NodeStart] = Field(
@@ -230,7 +243,7 @@ class Scenario(_Strict):
 
     lab: LabName = Field(description="Short lab name, part of every Linux name created")
     title: str
-    pods: int = Field(1, ge=1, le=MAX_PODS, description="Number of candidate pods")
+    pods: Whole = Field(1, ge=1, le=MAX_PODS, description="Number of candidate pods")
     upstream: Upstream
     pod: Pod
     timezone: str = Field("Europe/Paris", description="Time zone of the plateau's machines")

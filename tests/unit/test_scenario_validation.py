@@ -59,7 +59,7 @@ def test_pattern_without_pod_is_fine_for_one_pod(tmp_path: Path, monkeypatch: py
 
 def test_problem_render() -> None:
     problem = Problem("s.yaml", 12, 9, "pod.nodes.pc1.interfaces[0].vlan", "unknown vlan 'user'", "did you mean 'users'?")
-    assert problem.render() == "s.yaml:12: pod.nodes.pc1.interfaces[0].vlan: unknown vlan 'user'\n  hint: did you mean 'users'?"
+    assert problem.render() == "s.yaml:12:9: pod.nodes.pc1.interfaces[0].vlan: unknown vlan 'user'\n  hint: did you mean 'users'?"
     assert Problem("s.yaml", None, None, "", "cannot read").render() == "s.yaml: cannot read"
 
 
