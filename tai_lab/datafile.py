@@ -264,4 +264,6 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def sorted_problems(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+    # One file's problems together (a scenario and its own intervention files), in line order.
+    first_seen = {f: n for n, f in reversed(list(enumerate(p.file for p in problems)))}
+    return sorted(problems, key=lambda p: (first_seen[p.file], p.line or 0, p.column or 0))

@@ -85,7 +85,8 @@ def lab_plan(state: LabState) -> LabPlan:
     except Exception:  # noqa: BLE001 — no cache, or an unreadable one: derive the plan again
         pass
     from .scenario import load_plan
-    plan = load_plan(source, pods=pods)
+    # Relative paths of the scenario (its own interventions) start where the trainer keeps it.
+    plan = load_plan(source, pods=pods, base_dir=Path(state.data.get("scenario", source)).parent)
     try:
         tmp = cache.with_name(f".{_PLAN_CACHE}.{os.getpid()}")
         tmp.write_bytes(pickle.dumps({"key": key, "plan": plan}))

@@ -506,7 +506,7 @@ def test_active_and_clear_work_with_a_broken_catalogue(home, monkeypatch):
     def broken(*_a, **_k):
         raise AssertionError("the catalogue must not be loaded to read the journal")
 
-    monkeypatch.setattr(engine_mod, "load_catalogue", broken)
+    monkeypatch.setattr(engine_mod, "catalogue_of", broken)
     state = LabState("lab1")
     _event(state, "begin", 1, "dns-failure")
     eng = Engine(_fake_lab(state))
@@ -665,14 +665,14 @@ def test_inject_then_restore_journals_and_puts_back(live_lab):
     res = eng.inject("dns-failure", 1, variant="record-deleted")
     assert res.variant.id == "record-deleted" and live_lab.lab.checked_up == [1]
     assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "proven"]
-    assert live_lab.playbooks == [("interventions/dns-failure.yml", "inject", "record-deleted")]
+    assert live_lab.playbooks == [(str(PLAYBOOKS / "interventions/dns-failure.yml"), "inject", "record-deleted")]
     saved = live_lab.lab.state.dir / "interventions" / "p1-dns-failure" / "saved.json"
     assert saved.is_file()
 
     live_lab.log.clear()
     assert eng.restore(1) == ["dns-failure"]
     assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "proven", "restored"]
-    assert live_lab.playbooks[-1] == ("interventions/dns-failure.yml", "restore", "record-deleted")
+    assert live_lab.playbooks[-1] == (str(PLAYBOOKS / "interventions/dns-failure.yml"), "restore", "record-deleted")
     assert _writes(live_lab.log) == {"/etc/bind/db.pod1.tai.lan": "original\n"}
     assert (["systemctl", "restart", "named"], None) in live_lab.log
     assert eng.active(1) == []
