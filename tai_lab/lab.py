@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import provision
-from .backends.base import get_backend
+from .backends.registry import get_backend
 from .errors import LabStateError, LockBusyError, NotFoundError, PrerequisiteError
 from .hostcheck import require_root
 from .plan import LabPlan
@@ -166,7 +166,7 @@ class Lab:
             list(pool.map(impl.create_pod, plan.pods))
         progress("provisioning (Ansible)")
         inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
-                                  upstream=True, upstreams=getattr(impl, "upstream_nodes", lambda: ["isp"])())
+                                  upstream=True, upstreams=impl.upstream_nodes())
         provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
         progress("baseline snapshot of every pod")
         with ThreadPoolExecutor(max_workers=4) as pool:

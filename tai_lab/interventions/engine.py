@@ -284,7 +284,7 @@ class Engine:
         return out
 
     def probes_for(self, item: Intervention, var: Variant, ctx: dict) -> list[Probe]:
-        silence = getattr(self.lab.backend, "silence_s", SILENCE_S)
+        silence = self.lab.backend.silence_s
         return [build_probe(s, ctx, n, silence) for n, s in enumerate(item.checks_for(var))]
 
     def _probe(self, item: Intervention, var: Variant, ctx: dict, *,

@@ -145,7 +145,8 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
     """The key list above is what discover.py really builds, for every shipped variant."""
     plan = load_plan(STD, pods=1)
     backend = SimpleNamespace(transport=lambda pod, node: _SilentTransport(),
-                              netns=lambda pod, device: f"tai-std-p{pod}-{device}")
+                              port_namespace=lambda pod, device: f"tai-std-p{pod}-{device}",
+                              require=lambda capability, feature: None)
     lab = SimpleNamespace(plan=plan, backend=backend)
     cat = load_catalogue()
     for item in cat.interventions.values():
