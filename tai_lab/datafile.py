@@ -23,7 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tai_lab.errors import NotFoundError, ScenarioError
 
-Loc = tuple[Union[str, int], ...]
+Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -10,7 +10,7 @@ import base64
 import random
 import re
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -154,7 +154,7 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
             ctx = Discovery(lab, 1).context(item, var)
             missing = context_keys(var) - set(ctx)
             assert not missing, f"{item.id}/{var.id}: discovery lacks {missing}"
-            for where, text in _templates(item, var):
+            for _where, text in _templates(item, var):
                 text.format(**ctx)                    # no KeyError with the real values
             assert ctx["target_is_port"] is (var.target.port is not None)
     dns = cat.get("dns-failure")
@@ -430,7 +430,7 @@ def test_clock_probe():
     assert not p.judge(_res(0, (paris + timedelta(hours=3)).strftime(fmt)))
     assert not p.judge(_res(0, (paris - timedelta(hours=3)).strftime(fmt)))
     # The wrong-timezone variant: the machine shows UTC, 1 or 2 hours behind Paris.
-    assert not p.judge(_res(0, datetime.now(timezone.utc).strftime(fmt)))
+    assert not p.judge(_res(0, datetime.now(UTC).strftime(fmt)))
     assert not p.judge(_res(0, "jeu. 01 janv. 2024"))
     assert not p.judge(_res(1, paris.strftime(fmt)))
 
