@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from .backends import registry as backend_registry
 from .errors import TaiLabError
 
 from .cli_common import _json, _progress, err, lab_option, out  # noqa: F401  (shared with the other command modules)
@@ -140,8 +141,8 @@ def image_list(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--pods", type=int, help="Number of candidate pods (overrides the scenario).")
-@click.option("--backend", default="nspawn", show_default=True,
-              type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
+@click.option("--backend", default=backend_registry.DEFAULT, show_default=True,
+              type=click.Choice(backend_registry.names()), help="nspawn (containers) or libvirt (VMs).")
 @click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
 @click.option("--inventory", type=click.Path(dir_okay=False),
               help="libvirt: several hypervisors (inventories/*.yaml); pods are placed by capacity.")
