@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from .backends import registry as backend_registry
 from .errors import PrerequisiteError, TaiLabError
 
 from .cli_common import _json, _progress, err, lab_option, needs_root, out, pods_option  # noqa: F401  (shared with the other command modules)
@@ -85,6 +86,19 @@ def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Write a starting scenario into DIRECTORY: the standard plateau, commented in French,
+    and a folder for your own interventions (nothing is overwritten)."""
+    from . import starter
+    written = starter.init(directory)
+    for f in written:
+        out.print(f"[green]✓[/green] {escape(str(f))}")
+    scenario = Path(directory) / starter.SCENARIO_FILE
+    out.print(f"À modifier, puis : tai-lab validate {escape(str(scenario))}")
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editors)."""
     from .scenario import scenario_json_schema
@@ -128,8 +142,8 @@ def image_list(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @pods_option
-@click.option("--backend", default="nspawn", show_default=True,
-              type=click.Choice(["nspawn", "libvirt"]), help="nspawn (containers) or libvirt (VMs).")
+@click.option("--backend", default=backend_registry.DEFAULT, show_default=True,
+              type=click.Choice(backend_registry.names()), help="nspawn (containers) or libvirt (VMs).")
 @click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
 @click.option("--inventory", type=click.Path(dir_okay=False),
               help="libvirt: several hypervisors (inventories/*.yaml); pods are placed by capacity.")
@@ -325,12 +339,26 @@ def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
 @click.option("--ccp", help="Only those evaluating this CCP (ccp1, ccp2, ccp3).")
 @click.option("--competency", help="Only those evaluating this competency (c14…).")
 @click.option("--coverage", is_flag=True, help="The référentiel's competencies against the interventions.")
+@click.option("--scenario", type=click.Path(dir_okay=False),
+              help="With this scenario's own interventions (its interventions_dir).")
+@click.option("--export", nargs=2, metavar="ID DIR",
+              help="Copy intervention ID's file into DIR (a scenario's interventions_dir) to change it there.")
 @json_option
 @click.pass_context
-def interventions(ctx: click.Context, ccp: str | None, competency: str | None, coverage: bool) -> None:
+def interventions(ctx: click.Context, ccp: str | None, competency: str | None, coverage: bool,
+                  scenario: str | None, export: tuple[str, str] | None) -> None:
     """What the jury can pick: title, symptom, competencies, variants."""
     from .interventions import load_catalogue
-    cat = load_catalogue()
+    extra = None
+    if scenario:
+        from .scenario import load_plan
+        extra = load_plan(scenario).intervention_dir
+    cat = load_catalogue(extra=extra)
+    if export:
+        from . import starter
+        dest = starter.export_intervention(export[0], export[1], catalogue=cat)
+        out.print(f"[green]✓[/green] {escape(str(dest))} (le playbook reste celui du catalogue)")
+        return
     if coverage:
         rows = cat.coverage()
         if ctx.obj["json"]:

@@ -13,7 +13,6 @@ import os
 import re
 from dataclasses import dataclass
 from difflib import get_close_matches
-from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -24,7 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from tai_lab.errors import NotFoundError, ScenarioError
 from tai_lab.yaml_input import InputRejected, check_structure, loader, read_text
 
-Loc = tuple[Union[str, int], ...]
+Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -321,4 +320,6 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def sorted_problems(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+    # One file's problems together (a scenario and its own intervention files), in line order.
+    first_seen = {f: n for n, f in reversed(list(enumerate(p.file for p in problems)))}
+    return sorted(problems, key=lambda p: (first_seen[p.file], p.line or 0, p.column or 0))

@@ -112,7 +112,8 @@ def first_logon_commands(recipe: WindowsRecipe) -> list[dict]:
         {"description": "Pilotes et outils virtio (virtio-win-gt)",
          "command": ps + '"' + find + "Start-Process msiexec -Wait -ArgumentList '/i', \"${d}:\\virtio-win-gt-x64.msi\", '/qn'\""},
         {"description": "Agent invité QEMU (contrôle hors bande)",
-         "command": ps + '"' + find + "Start-Process msiexec -Wait -ArgumentList '/i', \"${d}:\\guest-agent\\qemu-ga-x86_64.msi\", '/qn'\""},
+         "command": ps + '"' + find
+                    + "Start-Process msiexec -Wait -ArgumentList '/i', \"${d}:\\guest-agent\\qemu-ga-x86_64.msi\", '/qn'\""},
         {"description": "Réseau en profil privé (WinRM le demande)",
          "command": ps + '"Get-NetConnectionProfile | Set-NetConnectionProfile -NetworkCategory Private"'},
         {"description": "WinRM activé (Ansible, tai-lab)",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import provision
-from .backends.base import get_backend
+from .backends.registry import get_backend
 from .errors import LabStateError, LockBusyError, NotFoundError, PrerequisiteError
 from .hostcheck import require_root
 from .plan import LabPlan
@@ -85,7 +85,8 @@ def lab_plan(state: LabState) -> LabPlan:
     except Exception:  # noqa: BLE001 — no cache, or an unreadable one: derive the plan again
         pass
     from .scenario import load_plan
-    plan = load_plan(source, pods=pods)
+    # Relative paths of the scenario (its own interventions) start where the trainer keeps it.
+    plan = load_plan(source, pods=pods, base_dir=Path(state.data.get("scenario", source)).parent)
     try:
         tmp = cache.with_name(f".{_PLAN_CACHE}.{os.getpid()}")
         tmp.write_bytes(pickle.dumps({"key": key, "plan": plan}))
@@ -165,7 +166,7 @@ class Lab:
             list(pool.map(impl.create_pod, plan.pods))
         progress("provisioning (Ansible)")
         inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
-                                  upstream=True, upstreams=getattr(impl, "upstream_nodes", lambda: ["isp"])())
+                                  upstream=True, upstreams=impl.upstream_nodes())
         provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
         progress("baseline snapshot of every pod")
         with ThreadPoolExecutor(max_workers=4) as pool:

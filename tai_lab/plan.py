@@ -185,6 +185,7 @@ class LabPlan:
     pods: tuple[PodPlan, ...]
     timezone: str = "Europe/Paris"
     interventions: tuple[str, ...] | None = None   # what the jury may pick (None: all)
+    intervention_dir: str | None = None            # the scenario's own interventions (absolute path)
 
     def pod(self, number: int) -> PodPlan:
         for p in self.pods:

@@ -38,10 +38,12 @@ def _clock(t: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t)) if t else "—"
 
 
-def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None = None) -> dict:
+def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None = None, *,
+            intervention_dir: str | None = None) -> dict:
+    """``intervention_dir``: the scenario's own interventions (their titles, symptoms, competencies)."""
     from .interventions.catalogue import load_catalogue
     session = session or log.current()
-    cat = load_catalogue()
+    cat = load_catalogue(extra=intervention_dir)
     ref = referentiel.load()
     items = []
     for n, a in enumerate(session.attempts, 1):
@@ -104,7 +106,9 @@ def render_html(lab, pod: int, session: int | None = None) -> str:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
     title = getattr(lab.plan, "title", lab.name)
     log = lab.evidence(pod)
-    return env.get_template("report.html").render(**context(lab.name, title, log, pick_session(log, session)))
+    return env.get_template("report.html").render(**context(
+        lab.name, title, log, pick_session(log, session),
+        intervention_dir=getattr(lab.plan, "intervention_dir", None)))
 
 
 def filename(lab, pod: int, session: int | None = None) -> str:

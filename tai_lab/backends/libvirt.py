@@ -38,12 +38,13 @@ from ..plan import LabPlan, NodePlan, PodPlan
 from ..state import LabState, Resource
 from ..transports.qga import AgentError, QgaTransport
 from . import libvirt_xml as lx
-from .base import Progress
+from .base import Backend, Progress
 from .libvirt_storage import Storage
 
 DEFAULT_URI = "qemu:///system"
 # Under TCG on a loaded host, five VMs booting at once take minutes: be patient.
 BOOT_TIMEOUT = float(os.environ.get("TAI_LAB_VM_BOOT_TIMEOUT", "900"))
+STOP_TIMEOUT = float(os.environ.get("TAI_LAB_VM_STOP_TIMEOUT", "120"))
 MEMORY_MIB = {"router": 256, "client": 320, "server": 384, "printer": 256, "isp": 256}
 _PROBE_CACHE = Path("/run/tai-lab/kvm-probe.json")
 # Under TCG (emulation) the guest kernel's speculative-execution mitigations (page-table
@@ -64,11 +65,17 @@ def _libvirt():
     return libvirt
 
 
-class LibvirtBackend:
-    """Pods of libvirt domains on isolated networks, one or several hypervisors."""
+class LibvirtBackend(Backend):
+    """Pods of libvirt domains on isolated networks, one or several hypervisors.
+
+    Of the optional capabilities (see ``base``) it has none: a VM's disk is a qcow2 clone
+    whose changes are not a directory of files (no prep start/seal), nothing copies a host
+    directory into a guest (no prep depot), and a switch port is a libvirt network's tap
+    device, not an interface in a namespace (no port interventions)."""
 
     name = "libvirt"
     silence_s = 1.5    # guests under emulation (TCG) answer in tens of milliseconds, more on a loaded host
+    capabilities = frozenset()
 
     def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None,
                  *, connect: str | None = None, placement: dict | None = None,
@@ -498,6 +505,36 @@ class LibvirtBackend:
             self._sync_clock(pod.number, node.name)
         self.last_timings = {"revert": round(reverted - started, 3),
                              "clock": round(time.monotonic() - reverted, 3)}
+
+    # ------------------------------------------------------------------ power
+    def stop_pod(self, pod: PodPlan) -> None:
+        """ACPI shutdown of every VM of the pod (power cut after a while); networks stay."""
+        libvirt = _libvirt()
+        doms = [self.domain(pod.number, n.name) for n in self.vm_nodes(pod)]
+        for dom in doms:
+            if dom.isActive():
+                try:
+                    dom.shutdown()
+                except libvirt.libvirtError:
+                    pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(d.isActive() for d in doms) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for dom in doms:
+            if dom.isActive():
+                dom.destroy()
+
+    def start_pod(self, pod: PodPlan) -> None:
+        """Boot the VMs that are off, and wait for their guest agents."""
+        started = []
+        for node in self.vm_nodes(pod):
+            dom = self.domain(pod.number, node.name)
+            if not dom.isActive():
+                dom.create()
+                started.append(node.name)
+        for name in started:
+            self._wait_agent(pod.number, name)
+            self._sync_clock(pod.number, name)
 
     def _sync_clock(self, pod: int, node: str) -> None:
         t = self.transport(pod, node)

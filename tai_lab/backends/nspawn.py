@@ -31,6 +31,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Mapping
 
 from .. import images
 from . import cgroups, userns
@@ -39,7 +40,7 @@ from ..hostcheck import require_root, require_tools
 from ..plan import LabPlan, NodePlan, PodPlan
 from ..state import LabState, Resource
 from ..transports.nsenter import NetnsTransport, NsenterTransport
-from .base import Progress
+from .base import Backend, Layer, Progress
 
 # A node that reboots itself (a candidate types `reboot`) makes systemd-nspawn exit with
 # 133: start it again, as systemd-nspawn@.service does. SIGTERM powers the node off.
@@ -149,11 +150,12 @@ def _mounted(path: Path) -> bool:
         return any(line.split()[4] == target for line in f)
 
 
-class NspawnBackend:
+class NspawnBackend(Backend):
     """Pods of systemd-nspawn containers wired by veth pairs and bridges in namespaces."""
 
     name = "nspawn"
     silence_s = 0.5    # containers on one kernel: a LAN answer takes well under a millisecond
+    capabilities = frozenset({"layers", "files", "switch-ports"})
 
     def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None) -> None:
         # plan is None only for `down`, which works from the journal alone.
@@ -528,16 +530,7 @@ class NspawnBackend:
         n = pod.number
         containers = [x for x in pod.nodes if x.is_container]
         self._teardown(self._pod_processes(n), graceful=True)
-        dest = self.snapshot_dir(n, name)
-        tmp = dest.with_name(f".{name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for node in containers:
-            src = self.node_dir(n, node.name) / "upper"
-            subprocess.run(["cp", "-a", "--reflink=auto", str(src), str(tmp / node.name)],
-                           check=True, capture_output=True)
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.rename(dest)
+        self.snapshot_stopped(pod, name)
         self._boot(n, containers)
 
     def snapshots(self, pod: int) -> list[str]:
@@ -606,3 +599,51 @@ class NspawnBackend:
         """Boot the pod's machines that are not running, in dependency order."""
         self._boot(pod.number, [x for x in pod.nodes if x.is_container
                                 and not self.node_running(pod.number, x.name)])
+
+    def upstream_nodes(self) -> list[str]:
+        return ["isp"]
+
+    # ------------------------------------------------------------------ layers (the prep phase)
+    def written_layer(self, pod: int, node: str) -> Path:
+        return self.node_dir(pod, node) / "upper"
+
+    def snapshot_stopped(self, pod: PodPlan, name: str) -> None:
+        """Copy the upper layers of a pod whose containers are off; they stay off."""
+        self.compose_snapshot(pod, name, {})
+
+    def compose_snapshot(self, pod: PodPlan, name: str, layers: Mapping[str, Layer]) -> None:
+        """Each container's layer from ``layers`` (a snapshot's name, or a function writing a
+        fresh one), or, for a container not named there, its current upper layer."""
+        n = pod.number
+        dest = self.snapshot_dir(n, name)
+        tmp = dest.with_name(f".{name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for node in (x for x in pod.nodes if x.is_container):
+            layer = layers.get(node.name)
+            if callable(layer):
+                (tmp / node.name).mkdir()
+                layer(tmp / node.name)
+                continue
+            src = self.snapshot_dir(n, layer) / node.name if layer else self.node_dir(n, node.name) / "upper"
+            subprocess.run(["cp", "-a", "--reflink=auto", str(src), str(tmp / node.name)],
+                           check=True, capture_output=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+
+    # ------------------------------------------------------------------ files, ports
+    def copy_to_node(self, pod: int | None, node: str, source: Path, dest: str) -> None:
+        """Copied into the container's root (reflinks where possible); a pod's node gets it
+        owned by its own root (its user namespace)."""
+        target = self.node_dir(pod, node) / "root" / dest.lstrip("/")
+        if not _mounted(self.node_dir(pod, node) / "root"):
+            raise LabStateError(f"{node} has no mounted root to copy {source.name} into",
+                                "see `tai-lab status`; `tai-lab reset --pod N` restarts a pod")
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-a", "--reflink=auto", str(source), str(target)], check=True, capture_output=True)
+        if pod is not None:
+            userns.shift_tree(target, self.userns_base(pod, node))
+
+    def port_namespace(self, pod: int, device: str) -> str:
+        return self.netns(pod, device)

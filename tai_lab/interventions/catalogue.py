@@ -1,8 +1,13 @@
-"""The catalogue of interventions (``scenarios/interventions/*.yaml``) and its coverage
-of the référentiel's competencies."""
+"""The catalogue of interventions (``scenarios/interventions/*.yaml``, shipped with tai-lab),
+extended by a scenario's own directory (``interventions_dir``), and its coverage of the
+référentiel's competencies.
+
+An intervention of the scenario's directory is ``<id>.yaml`` with its playbook ``<id>.yml``
+beside it (or ``playbook:``, relative to that directory); one whose id is in the catalogue
+replaces it, and keeps the catalogue's playbook if it has none of its own."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +28,19 @@ NOT_ON_A_PLATEAU = {
 class Catalogue:
     interventions: dict[str, Intervention]
     directory: Path
+    playbooks: dict[str, Path] = field(default_factory=dict)   # id → its playbook (absolute)
+    extra: Path | None = None                                  # the scenario's own directory
+
+    def playbook(self, iid: str) -> Path:
+        """The playbook that breaks and repairs intervention ``iid``."""
+        return self.playbooks.get(iid) or paths.data_dir("playbooks") / self.get(iid).playbook_path
+
+    def source(self, iid: str) -> Path:
+        """The file intervention ``iid`` was read from."""
+        self.get(iid)
+        if self.extra is not None and (self.extra / f"{iid}.yaml").is_file():
+            return self.extra / f"{iid}.yaml"
+        return self.directory / f"{iid}.yaml"
 
     @property
     def ids(self) -> list[str]:
@@ -61,14 +79,45 @@ class Catalogue:
         return rows
 
 
-@lru_cache(maxsize=2)
-def load_catalogue(directory: str | None = None) -> Catalogue:
-    """Load and check every intervention file; all problems at once, with file:line."""
+@lru_cache(maxsize=4)
+def load_catalogue(directory: str | None = None, extra: str | None = None) -> Catalogue:
+    """Load and check every intervention file; all problems at once, with file:line.
+
+    ``directory``: the catalogue (default: the one shipped with tai-lab); ``extra``: a
+    scenario's own directory, whose files add to it or replace an entry of the same id."""
     root = Path(directory) if directory else paths.data_dir("scenarios") / "interventions"
-    ref_ids = set(referentiel.load().ids)
-    playbooks = paths.data_dir("playbooks")
+    shipped = paths.data_dir("playbooks")
     found: dict[str, Intervention] = {}
+    playbooks: dict[str, Path] = {}
     problems: list[Problem] = []
+
+    def in_catalogue(item: Intervention) -> tuple[list[Path], str, str]:
+        return [shipped / item.playbook_path], item.playbook_path, f"write playbooks/{item.playbook_path}"
+    _load_dir(root, found, playbooks, problems, in_catalogue)
+    own = Path(extra) if extra is not None else None
+    if own is not None:
+        def in_own(item: Intervention) -> tuple[list[Path], str, str]:
+            name = item.playbook or f"{item.id}.yml"
+            # Without a playbook of its own, an entry that replaces one of the catalogue keeps its playbook.
+            fallback = [shipped / item.playbook_path] if item.playbook is None and item.id in found else []
+            return [own / name, *fallback], name, f"write {own / name}"
+        _load_dir(own, found, playbooks, problems, in_own)
+    if problems:
+        raise ScenarioError(problems, str(Path(problems[0].file).parent), "intervention files")
+    return Catalogue(found, root, playbooks, own)
+
+
+def catalogue_of(plan) -> Catalogue:
+    """The catalogue a lab's jury picks from: the shipped one and the scenario's own
+    (``plan``: a LabPlan, or any stand-in with or without ``intervention_dir``)."""
+    return load_catalogue(extra=getattr(plan, "intervention_dir", None))
+
+
+def _load_dir(root: Path, found: dict[str, Intervention], playbooks: dict[str, Path],
+              problems: list[Problem], where) -> None:
+    """Read ``root/*.yaml`` into ``found`` (replacing entries of the same id); ``where(item)``
+    gives the places its playbook may be, its name, and the hint when there is none."""
+    ref_ids = set(referentiel.load().ids)
     for f in sorted(root.glob("*.yaml")):
         try:
             item, smap = load_model(f, Intervention, what="intervention file")
@@ -82,14 +131,14 @@ def load_catalogue(directory: str | None = None) -> Catalogue:
             if cid not in ref_ids:
                 problems.append(smap.problem(("competencies", n), f"unknown competency {cid!r}",
                                              f"ids of the référentiel: {', '.join(sorted(ref_ids))}"))
-        if not (playbooks / item.playbook_path).is_file():
+        places, name, hint = where(item)
+        playbook = next((p for p in places if p.is_file()), None)
+        if playbook is None:
             problems.append(smap.problem(("playbook",) if item.playbook else ("id",),
-                                         f"no playbook {item.playbook_path}",
-                                         f"write playbooks/{item.playbook_path}"))
+                                         f"no playbook {name}", hint))
+        else:
+            playbooks[item.id] = playbook.resolve()
         ids = [v.id for v in item.variants]
         if len(set(ids)) != len(ids):
             problems.append(smap.problem(("variants",), "two variants share an id", "give each its own id"))
         found[item.id] = item
-    if problems:
-        raise ScenarioError(problems, str(root), "intervention files")
-    return Catalogue(found, root)

@@ -148,7 +148,7 @@ class Discovery:
             device = seg.name
         else:
             raise LabStateError(f"{node} is not plugged into a switch port")
-        netns = self.lab.backend.netns(self.pod, device)
+        netns = self.lab.backend.port_namespace(self.pod, device)
         port = f"{node}-{iface.name}"
         out = self.lab.backend.transport(self.pod, device).run(["ip", "-o", "link", "show", port]).stdout
         m = re.search(r"master (\S+)", out)
@@ -160,6 +160,9 @@ class Discovery:
 
     def context(self, item: Intervention, var: Variant) -> dict:
         """Everything the playbooks and probes need, as the pod is now."""
+        if var.target.port is not None:
+            # Before anything is asked of the pod: the backend must have its ports on the host.
+            self.lab.backend.require("switch-ports", f"{item.id} (an intervention on a switch port)")
         user = self.user_node(item)
         unode = self.plan.node(user)
         uiface = unode.interfaces[0]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable
 from .. import paths, provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
 from ..probes import FAST_DNS, Probe, ProbeResult, first_failure, run_probes
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import Catalogue, catalogue_of
 from .discover import Discovery
 from .model import Intervention, ProbeSpec, Variant
 
@@ -174,7 +174,7 @@ class Engine:
         # Loaded on first use: reading the journal (active, clear) must work even if a
         # catalogue file is broken.
         if self._catalogue is None:
-            self._catalogue = load_catalogue()
+            self._catalogue = catalogue_of(self.lab.plan)   # the catalogue and the scenario's own
         return self._catalogue
 
     # ------------------------------------------------------------------ journal
@@ -284,7 +284,7 @@ class Engine:
         return out
 
     def probes_for(self, item: Intervention, var: Variant, ctx: dict) -> list[Probe]:
-        silence = getattr(self.lab.backend, "silence_s", SILENCE_S)
+        silence = self.lab.backend.silence_s
         return [build_probe(s, ctx, n, silence) for n, s in enumerate(item.checks_for(var))]
 
     def _probe(self, item: Intervention, var: Variant, ctx: dict, *,
@@ -400,6 +400,6 @@ class Engine:
                 hv = self.lab.backend.ansible_host_vars(ctx["pod"], node)
             groups[f"tai_{alias}"] = {"hosts": {alias: hv}}
         inv = {"all": {"children": groups}}
-        provision.run_playbook(self.lab.state.dir / "ansible-interventions", item.playbook_path, inv,
+        provision.run_playbook(self.lab.state.dir / "ansible-interventions", str(self.catalogue.playbook(item.id)), inv,
                                progress=lambda _m: None,
                                extravars={**ctx, "variant": var.id, "step": action})

@@ -68,8 +68,8 @@ class JuryService:
         return [p.number for p in self.lab.plan.pods]
 
     def catalogue(self):
-        from ..interventions.catalogue import load_catalogue
-        return load_catalogue()
+        from ..interventions.catalogue import catalogue_of
+        return catalogue_of(self.lab.plan)
 
     def interventions(self, pod: int, lang: str = "fr") -> list[dict]:
         """The plateau's interventions for this candidate: used ones and useful ones marked."""

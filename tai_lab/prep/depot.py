@@ -156,27 +156,29 @@ def _isp_run(backend, argv: list[str], *, input: str | None = None, what: str) -
         raise CommandFailed(f"the ISP could not {what}: {res.brief()}")
 
 
+_DEST = "/srv/tai-depot"
+_SITE = "/etc/nginx/sites-enabled/tai-depot"
+
+
 def serve(lab, name: str, address: object) -> None:
-    """Copy the depot into the ISP container (once) and serve it on ``address``; idempotent."""
+    """Copy the depot into the ISP (once) and serve it on ``address``; idempotent.
+
+    Through the backend's contract: the copy is ``copy_to_node`` (the ``files``
+    capability), everything else runs in the ISP through its transport."""
     backend = lab.backend
     repo = repo_dir(name)
-    root = backend.node_dir(None, "isp") / "root"
-    dest = root / "srv/tai-depot"
+    isp = backend.transport(None, "isp")
     built = (manifest(name) or {}).get("built_at", "")
-    stamp = dest / ".tai-depot"
-    if not stamp.is_file() or stamp.read_text() != built:
+    stamp = isp.run(["cat", f"{_DEST}/.tai-depot"], timeout=10)
+    if not stamp.ok or stamp.stdout != built:
         lab.progress(f"depot {name}: copied into the ISP")
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-a", "--reflink=auto", str(repo), str(dest)], check=True, capture_output=True)
-        stamp.write_text(built)
-    subprocess.run(["ip", "-n", backend.netns(None, "isp"), "addr", "replace", f"{address}/32", "dev", "lo"],
-                   check=True, capture_output=True)
-    site = root / "etc/nginx/sites-enabled/tai-depot"
+        backend.copy_to_node(None, "isp", repo, _DEST)
+        _isp_run(backend, ["sh", "-c", f"cat > {_DEST}/.tai-depot"], input=built, what="stamp the depot")
+    _isp_run(backend, ["ip", "addr", "replace", f"{address}/32", "dev", "lo"], what="take the depot's address")
     conf = (f"# tai-lab: the plateau's offline package depot\n"
-            f"server {{\n  listen {address}:80;\n  root /srv/tai-depot;\n  autoindex on;\n}}\n")
-    if not site.is_file() or site.read_text() != conf:
-        site.write_text(conf)
+            f"server {{\n  listen {address}:80;\n  root {_DEST};\n  autoindex on;\n}}\n")
+    if isp.run(["cat", _SITE], timeout=10).stdout != conf:
+        _isp_run(backend, ["sh", "-c", f"cat > {_SITE}"], input=conf, what="configure the depot's site")
         _isp_run(backend, ["systemctl", "reload-or-restart", "nginx"], what="serve the depot")
     rules = (f"table inet {_NFT_TABLE} {{\n"
              "  set pods { type ifname; }\n"

@@ -8,13 +8,14 @@ user's machine where it makes sense, at any time (formative use in training).
 """
 from __future__ import annotations
 
+import functools
 import shlex
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..backends.base import Layer
 from ..errors import CommandFailed, LabStateError
 from ..plan import PodPlan
 from ..probes import ProbeResult, prep_probe, run_probes
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ..lab import Lab
 
 START_SNAPSHOT = "prep-start"
+BASELINE = "baseline"          # = lab.BASELINE: the snapshot of `up`
 
 
 def prep_plan(lab: "Lab", pod: int) -> PodPlan:
@@ -53,8 +55,8 @@ class RequirementResult:
 
 # --- start -----------------------------------------------------------------------------------
 
-def _bare_layer(lab: "Lab", pod: PodPlan, node: str, dest) -> None:
-    """An upper layer with the node's identity only: the image as installed, nothing configured."""
+def _bare_layer(lab: "Lab", pod: PodPlan, node: str, dest: Path) -> None:
+    """A written layer with the node's identity only: the image as installed, nothing configured."""
     etc = dest / "etc"
     (etc / "apt").mkdir(parents=True)
     n = pod.node(node)
@@ -68,16 +70,13 @@ def _build_start_snapshot(lab: "Lab", pod: PodPlan) -> None:
     """The first time: bare layers, purge what the candidate must install, snapshot it."""
     backend, n, prep = lab.backend, pod.number, pod.prep
     assert prep is not None
-    base = backend.snapshot_dir(n, "baseline")
-    tmp = backend.snapshot_dir(n, START_SNAPSHOT)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    layers: dict[str, Layer] = {}
     for node in (x for x in pod.nodes if x.is_container):
         if prep.start_of(node.name).state == "bare":
-            _bare_layer(lab, pod, node.name, tmp / node.name)
+            layers[node.name] = functools.partial(_bare_layer, lab, pod, node.name)
         else:
-            subprocess.run(["cp", "-a", "--reflink=auto", str(base / node.name), str(tmp / node.name)],
-                           check=True, capture_output=True)
+            layers[node.name] = BASELINE
+    backend.compose_snapshot(pod, START_SNAPSHOT, layers)
     backend.revert(pod, START_SNAPSHOT)
     source = depot.apt_source(prep.depot_address)
     for node in (x for x in pod.nodes if x.is_container):
@@ -101,7 +100,10 @@ def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
     ``confirm_open_session``; the interventions it undoes go to the evidence log first."""
     pods = lab._pods(pod)
     plans = [prep_plan(lab, n) for n in pods]
-    depot.repo_dir(plans[0].prep.depot)           # the depot must be built before anything changes
+    # Before anything changes: what the backend must be able to do, and the depot built.
+    lab.backend.require("layers", "prep start (the candidates' start state)")
+    lab.backend.require("files", "prep start (the package depot inside the lab)")
+    depot.repo_dir(plans[0].prep.depot)
     started: dict[int, str] = {}
     with lab_lock(lab.name, "tai-lab prep start"):
         lab._refuse_open_sessions(pods, "prep start", confirm_open_session)

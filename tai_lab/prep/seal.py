@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import stat
-import subprocess
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,7 +89,7 @@ def _manifest_path(lab: "Lab", pod: int) -> Path:
 
 def _current(lab: "Lab", pod: int) -> dict[str, dict[str, str]]:
     p = lab.plan.pod(pod)
-    return {x.name: fingerprint(lab.backend.node_dir(pod, x.name) / "upper") for x in p.nodes if x.is_container}
+    return {x.name: fingerprint(lab.backend.written_layer(pod, x.name)) for x in p.nodes if x.is_container}
 
 
 def _digest(nodes: dict[str, dict[str, str]]) -> str:
@@ -103,6 +101,7 @@ def seal(lab: "Lab", pod: int | None = None) -> dict[int, dict]:
     pods = lab._pods(pod)
     for n in pods:
         prep_plan(lab, n)
+    lab.backend.require("layers", "prep seal (the manifest of what the candidate wrote)")
     done: dict[int, dict] = {}
     with lab_lock(lab.name, "tai-lab prep seal"):
         for n in pods:
@@ -114,15 +113,7 @@ def seal(lab: "Lab", pod: int | None = None) -> dict[int, dict]:
             lab.progress(f"pod {n}: machines off")
             lab.backend.stop_pod(p)
             lab.progress(f"pod {n}: snapshot {SEALED!r} and manifest")
-            dest = lab.backend.snapshot_dir(n, SEALED)
-            tmp = dest.with_name(f".{SEALED}.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            for x in (x for x in p.nodes if x.is_container):
-                subprocess.run(["cp", "-a", "--reflink=auto", str(lab.backend.node_dir(n, x.name) / "upper"),
-                                str(tmp / x.name)], check=True, capture_output=True)
-            shutil.rmtree(dest, ignore_errors=True)
-            tmp.rename(dest)
+            lab.backend.snapshot_stopped(p, SEALED)
             nodes = _current(lab, n)
             now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             record = {"pod": n, "sealed_at": now, "digest": _digest(nodes), "nodes": nodes}

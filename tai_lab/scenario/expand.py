@@ -6,7 +6,9 @@ expanding an unchecked scenario may raise ``KeyError``/``ValueError``.
 """
 from __future__ import annotations
 
+import os
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_network
+from pathlib import Path
 from typing import Any
 
 from tai_lab.errors import TaiLabError
@@ -85,11 +87,13 @@ def wan_plan(pattern: str, pod: int) -> WanPlan:
     )
 
 
-def expand(scenario: Scenario, *, source: str, pods: int | None = None) -> LabPlan:
+def expand(scenario: Scenario, *, source: str, pods: int | None = None,
+           base_dir: str | os.PathLike[str] | None = None) -> LabPlan:
     """Expand ``scenario`` into a :class:`LabPlan`.
 
     ``source`` is recorded as the scenario file it came from; ``pods`` overrides the
-    scenario's pod count (1..16, else :class:`TaiLabError`).
+    scenario's pod count (1..16, else :class:`TaiLabError`). ``base_dir`` is where the
+    scenario's relative paths start (default: the directory of ``source``).
     """
     count = pod_count(scenario, pods)
     upstream = UpstreamPlan(
@@ -105,7 +109,15 @@ def expand(scenario: Scenario, *, source: str, pods: int | None = None) -> LabPl
         pods=tuple(_expand_pod(scenario, n) for n in range(1, count + 1)),
         timezone=scenario.timezone,
         interventions=tuple(scenario.interventions) if scenario.interventions is not None else None,
+        intervention_dir=intervention_dir(scenario, base_dir if base_dir is not None else Path(source).parent),
     )
+
+
+def intervention_dir(scenario: Scenario, base_dir: str | os.PathLike[str]) -> str | None:
+    """The scenario's own interventions directory, absolute (None: the catalogue only)."""
+    if scenario.interventions_dir is None:
+        return None
+    return os.fspath((Path(base_dir) / scenario.interventions_dir).resolve())
 
 
 def _expand_pod(scenario: Scenario, number: int) -> PodPlan:

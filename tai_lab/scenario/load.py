@@ -11,33 +11,39 @@ import os
 import re
 from difflib import get_close_matches
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 
 from tai_lab.datafile import Loc, Problem, SourceMap, load_model, sorted_problems
 from tai_lab.errors import ScenarioError
 from tai_lab.plan import LabPlan
-from tai_lab.scenario.expand import expand, network, pod_count, substitute
+from tai_lab.scenario.expand import expand, intervention_dir, network, pod_count, substitute
 from tai_lab.scenario.model import DNS_LABEL_PATTERN, MAX_PODS, NETWORK_DEVICE_KINDS, ROLE_KINDS, Scenario
 
 
-def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None) -> tuple[Scenario, SourceMap]:
+def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None,
+                  base_dir: str | os.PathLike[str] | None = None) -> tuple[Scenario, SourceMap]:
     """Read and validate a scenario file.
 
-    ``pods`` checks the scenario for that many pods instead of its own ``pods:``.
+    ``pods`` checks the scenario for that many pods instead of its own ``pods:``;
+    ``base_dir`` is where its relative paths start (default: the file's directory).
     Raises :class:`ScenarioError` carrying every problem found, or
     :class:`NotFoundError` when the file does not exist.
     """
     scenario, smap = load_model(path, Scenario, what="scenario",
-                                hint="start from scenarios/tai-standard.yaml", loc_hints=_LOC_HINTS)
-    problems = check_scenario(scenario, smap, pod_count(scenario, pods))
+                                hint="write a starting one with: tai-lab init DIR", loc_hints=_LOC_HINTS)
+    base = Path(base_dir) if base_dir is not None else Path(path).parent
+    problems = check_scenario(scenario, smap, pod_count(scenario, pods), base_dir=base)
     if problems:
         raise ScenarioError(sorted_problems(problems), os.fspath(path))
     return scenario, smap
 
 
-def load_plan(path: str | os.PathLike[str], pods: int | None = None) -> LabPlan:
-    """Load, validate and expand a scenario file into the lab plan (``pods`` overrides the count)."""
-    scenario, _ = load_scenario(path, pods=pods)
-    return expand(scenario, source=os.fspath(path), pods=pods)
+def load_plan(path: str | os.PathLike[str], pods: int | None = None, *,
+              base_dir: str | os.PathLike[str] | None = None) -> LabPlan:
+    """Load, validate and expand a scenario file into the lab plan (``pods`` overrides the count;
+    ``base_dir``: where its relative paths start, default the file's directory)."""
+    scenario, _ = load_scenario(path, pods=pods, base_dir=base_dir)
+    return expand(scenario, source=os.fspath(path), pods=pods, base_dir=base_dir)
 
 
 # Hints for problems at given places of a scenario file (the rest: tai_lab.datafile).
@@ -50,9 +56,11 @@ _LOC_HINTS: dict[Loc, str] = {
 # --- rules across the file --------------------------------------------------------------
 
 
-def check_scenario(scenario: Scenario, smap: SourceMap, pods: int) -> list[Problem]:
-    """Every cross-part rule the model cannot express, checked for pods 1..``pods``."""
-    return _Checker(scenario, smap, pods).run()
+def check_scenario(scenario: Scenario, smap: SourceMap, pods: int, *,
+                   base_dir: str | os.PathLike[str] | None = None) -> list[Problem]:
+    """Every cross-part rule the model cannot express, checked for pods 1..``pods``
+    (``base_dir``: where relative paths start, default the scenario file's directory)."""
+    return _Checker(scenario, smap, pods, Path(base_dir) if base_dir is not None else Path(smap.file).parent).run()
 
 
 _DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
@@ -65,8 +73,9 @@ def _valid_dns_name(name: str) -> bool:
 class _Checker:
     """Runs the semantic rules; each rule appends located problems."""
 
-    def __init__(self, scenario: Scenario, smap: SourceMap, pods: int) -> None:
+    def __init__(self, scenario: Scenario, smap: SourceMap, pods: int, base_dir: Path) -> None:
         self.scenario = scenario
+        self.base_dir = base_dir
         self.pod = scenario.pod
         self.smap = smap
         self.pods = pods
@@ -165,10 +174,24 @@ class _Checker:
             close = get_close_matches(self.scenario.timezone, sorted(available_timezones()), n=1)
             self.add(("timezone",), f"unknown time zone {self.scenario.timezone!r}",
                      f"did you mean {close[0]!r}?" if close else "for example Europe/Paris")
+        from tai_lab.interventions.catalogue import load_catalogue  # lazy: the catalogue loads files too
+        extra = None
+        if self.scenario.interventions_dir is not None:
+            extra = intervention_dir(self.scenario, self.base_dir)
+            if not Path(extra).is_dir():
+                self.add(("interventions_dir",), f"no directory {extra}",
+                         "create it (your <id>.yaml files and their <id>.yml playbooks), or remove the key")
+                extra = None
+        if self.scenario.interventions is None and extra is None:
+            return
+        try:
+            ids = load_catalogue(extra=extra).ids
+        except ScenarioError as exc:
+            # The scenario's own intervention files, each problem at its file:line.
+            self.problems += exc.problems
+            return
         if self.scenario.interventions is None:
             return
-        from tai_lab.interventions.catalogue import load_catalogue  # lazy: the catalogue loads files too
-        ids = load_catalogue().ids
         for n, iid in enumerate(self.scenario.interventions):
             if iid not in ids:
                 close = get_close_matches(iid, ids, n=1)

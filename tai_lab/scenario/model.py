@@ -248,5 +248,9 @@ class Scenario(_Strict):
     pod: Pod
     timezone: str = Field("Europe/Paris", description="Time zone of the plateau's machines")
     interventions: list[str] | None = Field(
-        None, description="Interventions the jury may pick (ids of scenarios/interventions/); default: all")
+        None, description="Interventions the jury may pick (ids of the catalogue or of interventions_dir); "
+                          "default: all")
+    interventions_dir: str | None = Field(
+        None, description="A directory of your own interventions, relative to this file: <id>.yaml and its "
+                          "playbook <id>.yml; they extend the catalogue, and replace an entry of the same id")
     prep: Prep | None = Field(None, description="The prep phase: start state and cahier des charges")

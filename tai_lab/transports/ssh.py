@@ -6,7 +6,6 @@ plateau, never the pod's own (the candidate may break that one on purpose).
 from __future__ import annotations
 
 import shlex
-import socket
 import time
 from typing import Any, Callable, Sequence
 
@@ -59,7 +58,7 @@ class SshTransport:
             out = stdout.read().decode(errors="replace")
             err = stderr.read().decode(errors="replace")
             status = stdout.channel.recv_exit_status()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return CommandResult(tuple(command), 124, "", f"timed out after {timeout:g} s",
                                  round(time.monotonic() - started, 3))
         except Exception as exc:  # noqa: BLE001 — unreachable, refused, auth: one result

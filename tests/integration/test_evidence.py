@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tai_lab.errors import LockBusyError
+from tai_lab.errors import LockBusyError, TaiLabError
 
 from .conftest import ROOT, lab_name
 
@@ -306,5 +306,5 @@ def test_down_archives_the_evidence_and_the_report_works_from_the_archive(lab, t
     removals = (archive.archives_dir() / archive.REMOVALS).read_text().splitlines()
     assert json.loads(removals[-1])["removed"]["archive"] == kept.name
     assert LAB not in [x for x in os.listdir(archive.archives_dir().parent / "labs")]
-    with pytest.raises(Exception):
+    with pytest.raises(TaiLabError):     # no such lab any more
         Lab(LAB)

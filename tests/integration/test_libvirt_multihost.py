@@ -9,7 +9,6 @@ the connection and the VMs' disks as volumes there.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket

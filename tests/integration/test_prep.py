@@ -178,7 +178,7 @@ def test_seal_catches_a_change_and_accepts_an_untouched_pod(lab):
     assert seal2["intact"] and not seal2["override"]
     assert all(s.internet for s in lab.status())
     for pod in (1, 2):
-        assert _until(lambda: not _missing(lab, pod), 60), _missing(lab, pod)
+        assert _until(lambda pod=pod: not _missing(lab, pod), 60), _missing(lab, pod)
 
 
 # --- interventions on the candidates' own services ----------------------------------------------

@@ -10,7 +10,7 @@ import base64
 import random
 import re
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -145,7 +145,8 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
     """The key list above is what discover.py really builds, for every shipped variant."""
     plan = load_plan(STD, pods=1)
     backend = SimpleNamespace(transport=lambda pod, node: _SilentTransport(),
-                              netns=lambda pod, device: f"tai-std-p{pod}-{device}")
+                              port_namespace=lambda pod, device: f"tai-std-p{pod}-{device}",
+                              require=lambda capability, feature: None)
     lab = SimpleNamespace(plan=plan, backend=backend)
     cat = load_catalogue()
     for item in cat.interventions.values():
@@ -153,7 +154,7 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
             ctx = Discovery(lab, 1).context(item, var)
             missing = context_keys(var) - set(ctx)
             assert not missing, f"{item.id}/{var.id}: discovery lacks {missing}"
-            for where, text in _templates(item, var):
+            for _where, text in _templates(item, var):
                 text.format(**ctx)                    # no KeyError with the real values
             assert ctx["target_is_port"] is (var.target.port is not None)
     dns = cat.get("dns-failure")
@@ -429,7 +430,7 @@ def test_clock_probe():
     assert not p.judge(_res(0, (paris + timedelta(hours=3)).strftime(fmt)))
     assert not p.judge(_res(0, (paris - timedelta(hours=3)).strftime(fmt)))
     # The wrong-timezone variant: the machine shows UTC, 1 or 2 hours behind Paris.
-    assert not p.judge(_res(0, datetime.now(timezone.utc).strftime(fmt)))
+    assert not p.judge(_res(0, datetime.now(UTC).strftime(fmt)))
     assert not p.judge(_res(0, "jeu. 01 janv. 2024"))
     assert not p.judge(_res(1, paris.strftime(fmt)))
 
@@ -506,7 +507,7 @@ def test_active_and_clear_work_with_a_broken_catalogue(home, monkeypatch):
     def broken(*_a, **_k):
         raise AssertionError("the catalogue must not be loaded to read the journal")
 
-    monkeypatch.setattr(engine_mod, "load_catalogue", broken)
+    monkeypatch.setattr(engine_mod, "catalogue_of", broken)
     state = LabState("lab1")
     _event(state, "begin", 1, "dns-failure")
     eng = Engine(_fake_lab(state))
@@ -665,14 +666,14 @@ def test_inject_then_restore_journals_and_puts_back(live_lab):
     res = eng.inject("dns-failure", 1, variant="record-deleted")
     assert res.variant.id == "record-deleted" and live_lab.lab.checked_up == [1]
     assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "proven"]
-    assert live_lab.playbooks == [("interventions/dns-failure.yml", "inject", "record-deleted")]
+    assert live_lab.playbooks == [(str(PLAYBOOKS / "interventions/dns-failure.yml"), "inject", "record-deleted")]
     saved = live_lab.lab.state.dir / "interventions" / "p1-dns-failure" / "saved.json"
     assert saved.is_file()
 
     live_lab.log.clear()
     assert eng.restore(1) == ["dns-failure"]
     assert _journal_steps(live_lab.lab.state) == ["begin", "applied", "proven", "restored"]
-    assert live_lab.playbooks[-1] == ("interventions/dns-failure.yml", "restore", "record-deleted")
+    assert live_lab.playbooks[-1] == (str(PLAYBOOKS / "interventions/dns-failure.yml"), "restore", "record-deleted")
     assert _writes(live_lab.log) == {"/etc/bind/db.pod1.tai.lan": "original\n"}
     assert (["systemctl", "restart", "named"], None) in live_lab.log
     assert eng.active(1) == []

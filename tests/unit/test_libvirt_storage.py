@@ -96,9 +96,15 @@ class FakePool:
     def isActive(self): return self.active
     def refresh(self, flags): self.conn.log.append("pool-refresh")
     def listAllVolumes(self, flags): return list(self.vols.values())
-    def destroy(self): self.active = False; self.conn.log.append("pool-destroy")
+    def destroy(self):
+        self.active = False
+        self.conn.log.append("pool-destroy")
+
     def delete(self, flags): self.conn.log.append(f"pool-delete {self.target}")
-    def undefine(self): self.conn.log.append("pool-undefine"); del self.conn.pools[self.pname]
+    def undefine(self):
+        self.conn.log.append("pool-undefine")
+        del self.conn.pools[self.pname]
+
 
     def storageVolLookupByName(self, name: str) -> FakeVol:
         if name not in self.vols:

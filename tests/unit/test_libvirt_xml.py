@@ -87,7 +87,7 @@ def test_golden_files(plan):
 
 def test_names_metadata_and_isolation(plan):
     objs = _all_objects(plan)
-    for fname, (kind, text) in objs.items():
+    for _fname, (kind, text) in objs.items():
         root = ET.fromstring(text)
         if kind == "network":
             assert root.find("name").text.startswith("tai-mini-p")

@@ -172,7 +172,8 @@ class _Node:
 
 def _discovery(answers: dict[str, str]) -> Discovery:
     plan = load_plan(STD, pods=1)
-    backend = SimpleNamespace(transport=lambda pod, node: _Node(answers), netns=lambda pod, d: d)
+    backend = SimpleNamespace(transport=lambda pod, node: _Node(answers), port_namespace=lambda pod, d: d,
+                              require=lambda capability, feature: None)
     return Discovery(SimpleNamespace(plan=plan, backend=backend), 1)
 
 

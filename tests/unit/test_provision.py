@@ -11,7 +11,8 @@ STD = Path(__file__).resolve().parents[2] / "scenarios/tai-standard.yaml"
 
 def _inv():
     plan = load_plan(STD, pods=2)
-    hv = lambda pod, node: {"ansible_connection": "community.docker.nsenter", "ansible_nsenter_pid": 1}
+    def hv(pod, node):
+        return {"ansible_connection": "community.docker.nsenter", "ansible_nsenter_pid": 1}
     return provision.inventory(plan, [1, 2], hv, upstream=True)["all"]["children"]
 
 

@@ -59,7 +59,7 @@ class Connection(ConnectionBase):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         argv = self._argv(["/bin/sh", "-c", cmd] if isinstance(cmd, (str, bytes)) else list(cmd))
         display.vvv(f"EXEC {argv!r}", host=self._play_context.remote_addr)
-        proc = subprocess.run(argv, input=in_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.run(argv, input=in_data, capture_output=True)
         return proc.returncode, proc.stdout, proc.stderr
 
     def put_file(self, in_path, out_path):
