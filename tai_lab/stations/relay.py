@@ -39,12 +39,17 @@ def decode(buf, master):
             out.append(IAC)
             i += 2
         elif cmd == SB:
-            end = buf.find(bytes([IAC, SE]), i + 2)
+            end, j, body = -1, i + 2, bytearray()   # up to IAC SE; IAC IAC inside is one 0xFF
+            while j + 1 < len(buf):
+                if buf[j] == IAC and buf[j + 1] == SE:
+                    end = j
+                    break
+                body.append(buf[j])
+                j += 2 if buf[j] == IAC and buf[j + 1] == IAC else 1
             if end < 0:
                 if len(buf) - i > 64:               # not a sequence we know: drop it
                     i = len(buf)
                 break
-            body = buf[i + 2:end]
             if len(body) == 5 and body[0] == NAWS:
                 cols, rows = struct.unpack(">HH", body[1:])
                 if 0 < cols < 1000 and 0 < rows < 1000:

@@ -144,7 +144,6 @@ class Portal:
         self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                  autoescape=select_autoescape(["html"]))
         self.app = web.Application(middlewares=[self._headers, self._guard_post])
-        self.app["portal"] = self
         r = self.app.router
         r.add_get("/", self.index)
         r.add_post("/login", self.login)
@@ -182,19 +181,18 @@ class Portal:
             return None
         return s
 
-    def csrf_token(self, request: web.Request) -> str:
-        return request.cookies.get(CSRF_COOKIE) or request.get("new_csrf") or ""
-
     def render(self, request: web.Request, name: str, status: int = 200, **ctx) -> web.Response:
         lang = self.lang(request)
-        if not request.cookies.get(CSRF_COOKIE) and "new_csrf" not in request:
-            request["new_csrf"] = secrets.token_urlsafe(24)
+        csrf = request.cookies.get(CSRF_COOKIE)
+        fresh = not csrf
+        if fresh:
+            csrf = secrets.token_urlsafe(24)
         html = self.jinja.get_template(name).render(
-            _=lambda k, **kw: translate(k, lang, **kw), lang=lang, csrf=self.csrf_token(request),
+            _=lambda k, **kw: translate(k, lang, **kw), lang=lang, csrf=csrf,
             title=self.service.title, reason=lambda k: reason(k, lang), **ctx)
         resp = web.Response(text=html, content_type="text/html", status=status)
-        if "new_csrf" in request:
-            resp.set_cookie(CSRF_COOKIE, request["new_csrf"], httponly=True, samesite="Strict", path="/")
+        if fresh:
+            resp.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", path="/")
         return resp
 
     @staticmethod
@@ -432,7 +430,7 @@ class Portal:
     # ------------------------------------------------------------------ access follows the exam
     async def _start_watch(self, app: web.Application) -> None:
         self.service.access.refresh()
-        app["watch"] = asyncio.create_task(self._watch())
+        self._watch_task = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -455,7 +453,7 @@ class Portal:
             await asyncio.sleep(self.poll)
 
     async def _shutdown(self, app: web.Application) -> None:
-        task = app.get("watch")
+        task = getattr(self, "_watch_task", None)
         if task:
             task.cancel()
         for b in list(self.bridges):
