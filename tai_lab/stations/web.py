@@ -143,7 +143,7 @@ class Portal:
         self.bridges: set[Bridge] = set()
         self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                  autoescape=select_autoescape(["html"]))
-        self.app = web.Application(middlewares=[self._headers, self._guard_post])
+        self.app = web.Application(middlewares=[self._headers, self._fresh, self._guard_post])
         r = self.app.router
         r.add_get("/", self.index)
         r.add_post("/login", self.login)
@@ -228,6 +228,14 @@ class Portal:
         if not request.path.startswith("/static/"):
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
+
+    @web.middleware
+    async def _fresh(self, request: web.Request, handler):
+        """Every decision on the access as it is now, not as of the last poll: a pod opened
+        or closed a moment ago is seen by the very next request."""
+        if not request.path.startswith("/static/"):
+            await asyncio.get_running_loop().run_in_executor(None, self.service.access.refresh)
+        return await handler(request)
 
     @web.middleware
     async def _guard_post(self, request: web.Request, handler):
@@ -442,10 +450,10 @@ class Portal:
                     if acc is None:
                         continue
                     why = translate("closed_by", b.lang, why=reason(acc.reason, b.lang))
-                    if acc.generation != b.generation:
-                        await b.close("new-code", why)
-                    elif not acc.open:
+                    if not acc.open:
                         await b.close(f"closed:{acc.reason}", why)
+                    elif acc.generation != b.generation:
+                        await b.close("new-code", why)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 — a torn read: the next poll tries again

@@ -54,6 +54,7 @@
     ws.onclose = () => {
       document.getElementById('ended-why').textContent = why || '—';
       ended.hidden = false;
+      el.dataset.closedAt = String(Date.now());
       el.dataset.closed = why || 'closed';
     };
   }
