@@ -21,7 +21,7 @@ journal event          access of the pod
 A new code (reset, renewal) also ends every portal session made with the old one
 (``generation``). The folded state lives in ``labs/<lab>/stations/access.json``
 (root only: it holds the codes) with how far the journal was read; whoever folds first
-(the portal, every 0.2 s, or a ``stations`` command) writes each change to the pod's
+(the portal, every 0.1 s, or a ``stations`` command) writes each change to the pod's
 evidence log exactly once (a lock around the fold), with the journal event's own time.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ tied to the session) and an ``Origin`` (or ``Referer``) of this very server; the
 terminal's WebSocket handshake needs the session and a same-origin ``Origin`` (a
 cross-site page cannot open one). Failed codes are rate-limited per client address
 and overall. A session dies with its code (reset, renewal); a closed pod refuses its
-pages' terminals and every open terminal of it is ended within the poll (0.2 s).
+pages' terminals and every open terminal of it is ended within the poll (0.1 s).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from .service import KIND_TEXT, StationsService
 
 HERE = Path(__file__).parent
 COOKIE, CSRF_COOKIE, LANG_COOKIE = "tai_station", "tai_station_csrf", "tai_station_lang"
-POLL_S = 0.2
+POLL_S = 0.1
 IAC, SB, SE, NAWS = 255, 250, 240, 31
 
 
@@ -433,7 +433,15 @@ class Portal:
         except Exception:  # noqa: BLE001 — the browser went away mid-send
             pass
         if bridge.end_reason is None:
-            await bridge.close("logout", translate("ended_shell", lang))
+            # The node hung up: the candidate logged out — or the machine is going off because
+            # the pod was just closed (a seal powers it off): then that is the reason.
+            loop = asyncio.get_running_loop()
+            acc = (await loop.run_in_executor(None, self.service.access.refresh)).get(bridge.pod)
+            if acc is not None and (not acc.open or acc.generation != bridge.generation):
+                await bridge.close(f"closed:{acc.reason}" if not acc.open else "new-code",
+                                   translate("closed_by", lang, why=reason(acc.reason, lang)))
+            else:
+                await bridge.close("logout", translate("ended_shell", lang))
 
     # ------------------------------------------------------------------ access follows the exam
     async def _start_watch(self, app: web.Application) -> None:
