@@ -316,6 +316,7 @@ def test_candidate_terminal_follows_the_exam(stations_lab, portal, browser, othe
                  ("refused", "closed")):
         assert want in kinds, want
     ends = [e for e in events if e["event"] == "session-end"]
-    assert {e["account"] for e in ends} == {"root"}
+    # (the handshake test above opened one without logging in: no account)
+    assert {e["account"] for e in ends if e["reason"].startswith("closed:")} == {"root"}
     assert {e["reason"] for e in ends} >= {"closed:manual-close", "closed:seal", "closed:reset"}
     print("\nportal timings:", json.dumps({k: round(v, 3) for k, v in timings.items()}, ensure_ascii=False))
