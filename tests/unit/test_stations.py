@@ -468,3 +468,17 @@ def test_portal_security_headers_and_language(tmp_path):
         assert r.status == 302 and r.headers["Location"] == "/"
         assert "access code" in await (await client.get("/")).text()
     run_portal(tmp_path, t)
+
+
+def test_cards_carry_each_pods_code_and_account(tmp_path):
+    from types import SimpleNamespace
+
+    from tai_lab.scenario import load_plan
+    from tai_lab.stations import cards
+    plan = load_plan(Path(__file__).resolve().parents[2] / "scenarios/tai-standard.yaml")
+    Journal(tmp_path / "journal.jsonl").event("up", pods=2)
+    acc = Access(tmp_path, [1, 2])
+    html = cards.render_html(SimpleNamespace(plan=plan, name="std"), acc, [1, 2], "http://10.0.0.1:8780/")
+    s = acc.refresh()
+    assert s[1].code in html and s[2].code in html and "Atelier-2" in html and "http://10.0.0.1:8780/" in html
+    assert html.count('class="card"') == 2 and "router" not in html
