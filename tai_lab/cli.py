@@ -487,6 +487,8 @@ if __name__ != "__main__":  # `python -m tai_lab.cli` re-enters through the pack
 
     cli.add_command(prep)
     _register_jury(cli)
+    from .cli_stations import stations as _stations  # noqa: E402  (the candidates' portal)
+    cli.add_command(_stations)
 
 
 def main() -> None:

@@ -23,6 +23,9 @@ and the kind's own fields:
                     unless a check had seen them fixed while they were applied; the
                     candidate's session on the pod ends with it
 ``seal``            intact, override, changes, count — the prep seal checked when the jury phase opened
+``station``         event (open, close, code, login, refused, session-end), and its fields — the
+                    candidates' portal (:mod:`tai_lab.stations`): access that follows the phases,
+                    terminal sessions and what was refused
 
 A ``check`` record counts only for an attempt that is applied and still open (not
 restored, not cleared): "fixed" is only ever recorded from a check that ran on the
@@ -45,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
-         "note", "criterion", "reset", "seal")
+         "note", "criterion", "reset", "seal", "station")
 
 
 def default_actor() -> str:
@@ -99,12 +102,39 @@ class EvidenceLog:
         return out
 
     def sessions(self) -> list[Session]:
-        """The pod's candidates in order; records before the first ``candidate`` form an unnamed one."""
+        """The pod's candidates in order; records before the first ``candidate`` form an unnamed one.
+
+        The portal's records (``station``) written while no candidate's session is open —
+        the prep phase, before the jury names the candidate, or after the previous one's
+        reset — belong to the next candidate named, not to the previous one."""
         groups: list[list[dict]] = []
+        waiting: list[dict] = []
+        named = ended = False             # the last group's candidate, and whether a reset ended it
         for r in self.records():
-            if r["kind"] == "candidate" or not groups:
-                groups.append([])
+            k = r["kind"]
+            if k == "station" and (not groups or ended):
+                waiting.append(r)
+                continue
+            if k == "candidate" or not groups:
+                groups.append(waiting)
+                waiting = []
+                named = ended = False
+            elif waiting:
+                groups[-1] += waiting
+                waiting = []
             groups[-1].append(r)
+            # as Session._fold decides `ended`
+            if k == "candidate":
+                named = bool(r.get("name"))
+            elif k == "reset" and named:
+                ended = True
+            elif k in ("inject-begin", "timer", "note", "criterion"):
+                ended = False
+        if waiting:
+            if groups:
+                groups[-1] += waiting
+            else:
+                groups.append(waiting)
         return [Session(self.pod, g) for g in groups]
 
     def current(self) -> Session:

@@ -131,6 +131,14 @@ class PrepPlan:
 
 
 @dataclass(frozen=True)
+class StationsPlan:
+    """The candidates' portal for one pod: machines with a terminal, accounts (passwords filled)."""
+
+    nodes: tuple[str, ...]
+    accounts: tuple[tuple[str, str], ...]   # (user, password)
+
+
+@dataclass(frozen=True)
 class PodPlan:
     number: int
     domain: str
@@ -139,6 +147,7 @@ class PodPlan:
     wan: WanPlan
     services: dict = field(default_factory=dict, hash=False, compare=False)
     prep: PrepPlan | None = field(default=None, compare=False)
+    stations: StationsPlan | None = field(default=None, compare=False)
 
     def node(self, name: str) -> NodePlan:
         for n in self.nodes:

@@ -23,6 +23,7 @@ from tai_lab.plan import (
     RequirementPlan,
     Segment,
     SitePlan,
+    StationsPlan,
     UpstreamPlan,
     VlanPlan,
     WanPlan,
@@ -203,6 +204,10 @@ def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
         nodes=tuple(node_plan(n, node) for n, node in pod.nodes.items()),
         wan=wan,
         services=substitute_deep(pod.services, number),
+        stations=StationsPlan(
+            nodes=tuple(scenario.stations.nodes if scenario.stations.nodes is not None else
+                        [n for n, node in pod.nodes.items() if node.kind in ("server", "client")]),
+            accounts=tuple((a.user, substitute(a.password, number)) for a in scenario.stations.accounts)),
     )
     if scenario.prep is None:
         return plan

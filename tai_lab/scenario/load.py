@@ -96,7 +96,23 @@ class _Checker:
         self.check_networks_distinct()
         self.check_jury()
         self.check_prep()
+        self.check_stations()
         return self.problems
+
+    def check_stations(self) -> None:
+        """The portal's machines are machines of the pod (never a switch or an access point)."""
+        nodes = self.scenario.stations.nodes or []
+        containers = [n for n, nd in self.pod.nodes.items() if nd.image is not None]
+        for i, node in enumerate(nodes):
+            if node not in containers:
+                close = get_close_matches(node, containers, n=1)
+                what = "is a network device" if node in self.pod.nodes else "is not a node of the pod"
+                self.add(("stations", "nodes", i), f"'{node}' {what}: the portal opens terminals on machines",
+                         f"did you mean '{close[0]}'?" if close else f"machines: {', '.join(containers)}")
+        users = [a.user for a in self.scenario.stations.accounts]
+        for i, u in enumerate(users):
+            if users.index(u) != i:
+                self.add(("stations", "accounts", i, "user"), f"account '{u}' is listed twice", "list it once")
 
     def check_prep(self) -> None:
         """Nodes, vlans, competencies and placeholders the prep section names all exist."""

@@ -238,6 +238,30 @@ class Prep(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
 
 
+# --- the candidates' stations (tai_lab.stations) ------------------------------------------
+
+ACCOUNT_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
+
+
+class StationAccount(_Strict):
+    """An account the candidate logs in with on the stations' machines."""
+
+    user: Annotated[str, StringConstraints(pattern=ACCOUNT_PATTERN)]
+    password: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\n\r]*$")] = Field(
+        description="Given to an account that never had one ({pod} allowed); printed on the pod's card")
+
+
+class Stations(_Strict):
+    """What the candidates' portal opens: terminals on these machines, these accounts."""
+
+    nodes: list[NodeName] | None = Field(
+        None, description="Machines with a terminal in the portal (default: the servers and clients; "
+        "a router only if listed; never a switch, an access point or the ISP)")
+    accounts: list[StationAccount] = Field(
+        default_factory=lambda: [StationAccount(user="root", password="tai-{pod}")], min_length=1,
+        description="Accounts made usable on those machines (default: root, password tai-{pod})")
+
+
 class Scenario(_Strict):
     """A whole scenario file."""
 
@@ -254,3 +278,5 @@ class Scenario(_Strict):
         None, description="A directory of your own interventions, relative to this file: <id>.yaml and its "
                           "playbook <id>.yml; they extend the catalogue, and replace an entry of the same id")
     prep: Prep | None = Field(None, description="The prep phase: start state and cahier des charges")
+    stations: Stations = Field(default_factory=Stations,
+                               description="The candidates' portal: machines and accounts (tai-lab stations)")
