@@ -142,7 +142,7 @@ def main() -> None:
               "The image is never copied or chowned (an ID-mapped mount), so the memory and the disk of a "
               "node do not change; what a node's own user namespace, its cable moved in and its cgroup cost "
               "is a few hundredths of a second of its boot, once per node and reset. A pod's reset and "
-              "rebuild with every node this way: the plateau section below.", ""]
+              "rebuild with every node this way: the plateau section.", ""]
     print(write_section(Path(args.out), TITLE, lines))
 
 

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_common import _json, err, lab_option, out
+from .cli_common import _json, err, lab_option, needs_root, out
 
 
 def _lab(ctx: click.Context):
@@ -41,6 +41,7 @@ def stations() -> None:
               help="Allow a non-loopback address (the candidates' room network only).")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     """Run the candidates' portal (French; each pod's code opens that pod only)."""
     from .cli_jury import _listen
@@ -58,6 +59,7 @@ def stations_serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_codes(ctx: click.Context, pod: int | None, as_json: bool) -> None:
     """Each pod's access code and whether its access is open (for the trainer only)."""
     lab = _lab(ctx)
@@ -92,6 +94,7 @@ def _set(ctx: click.Context, pod: int | None, opened: bool, everything: bool) ->
 @click.option("--all", "everything", is_flag=True, help="Every pod.")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_open(ctx: click.Context, pod: int | None, everything: bool) -> None:
     """Open a pod's access by hand (the phases open it on their own: prep, jury)."""
     _set(ctx, pod, True, everything)
@@ -102,6 +105,7 @@ def stations_open(ctx: click.Context, pod: int | None, everything: bool) -> None
 @click.option("--all", "everything", is_flag=True, help="Every pod.")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_close(ctx: click.Context, pod: int | None, everything: bool) -> None:
     """Close a pod's access by hand: its open terminals end at once."""
     _set(ctx, pod, False, everything)
@@ -111,6 +115,7 @@ def stations_close(ctx: click.Context, pod: int | None, everything: bool) -> Non
 @click.option("--pod", type=int, required=True, help="The pod.")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_renew(ctx: click.Context, pod: int) -> None:
     """A new code for the pod (a lost or seen card): the old one and its sessions end."""
     from .evidence import default_actor
@@ -128,6 +133,7 @@ def stations_renew(ctx: click.Context, pod: int) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: cartes-<lab>.<format>).")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_cards(ctx: click.Context, pod: int | None, url: str | None, fmt: str, output: str | None) -> None:
     """The pods' access cards, in French (code, machines, accounts), to print."""
     from .stations import cards
@@ -148,6 +154,7 @@ def stations_cards(ctx: click.Context, pod: int | None, url: str | None, fmt: st
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
 @lab_option
 @click.pass_context
+@needs_root
 def stations_recordings(ctx: click.Context, pod: int | None, as_json: bool) -> None:
     """The recorded terminal sessions (asciicast v2: `asciinema play FILE`)."""
     from .stations.recording import list_recordings

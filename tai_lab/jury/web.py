@@ -8,7 +8,6 @@ browser sends one, an ``Origin`` (or ``Referer``) of this very server.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, session, url_for
 
+from .. import listen
 from ..errors import TaiLabError
 from .i18n import LANGS, translate
 from .service import JuryService
@@ -26,25 +26,15 @@ from .service import JuryService
 HERE = Path(__file__).parent
 
 
-def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def bind_check(host: str, allow_remote: bool) -> str | None:
     """Refuse a non-loopback address without the flag; with it, the warning to print."""
-    if is_loopback(host):
-        return None
-    if not allow_remote:
-        raise TaiLabError(f"refus d'écouter sur {host} : la console n'est ouverte qu'en local par défaut",
-                          "ajoutez --allow-remote si des jurés se connectent d'autres postes (réseau du jury "
-                          "seulement, jamais celui des candidats)")
-    return (f"ATTENTION : la console écoute sur {host}:{{port}}, hors de cette machine. Le lien de connexion "
-            "donne accès au plateau : ne le montrez à aucun candidat, n'ouvrez pas ce port sur leur réseau.")
+    return listen.bind_check(
+        host, allow_remote,
+        refusal="refus d'écouter sur {host} : la console n'est ouverte qu'en local par défaut",
+        hint="ajoutez --allow-remote si des jurés se connectent d'autres postes (réseau du jury "
+             "seulement, jamais celui des candidats)",
+        warning="ATTENTION : la console écoute sur {host}:{{port}}, hors de cette machine. Le lien de connexion "
+                "donne accès au plateau : ne le montrez à aucun candidat, n'ouvrez pas ce port sur leur réseau.")
 
 
 def create_app(service: JuryService, access_key: str) -> Flask:

@@ -13,7 +13,6 @@ pages' terminals and every open terminal of it is ended within the poll (0.1 s).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import secrets
 import struct
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .. import listen
 from ..errors import TaiLabError
 from ..evidence import EvidenceLog
 from .i18n import LANGS, reason, translate
@@ -40,26 +40,15 @@ POLL_S = 0.1
 IAC, SB, SE, NAWS = 255, 250, 240, 31
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def bind_check(host: str, allow_remote: bool) -> str | None:
     """Refuse a non-loopback address without the flag; with it, the warning to print."""
-    if is_loopback(host):
-        return None
-    if not allow_remote:
-        raise TaiLabError(f"refus d'écouter sur {host} : le portail des candidats n'est ouvert qu'en local "
-                          "par défaut",
-                          "ajoutez --allow-remote pour les navigateurs des candidats (leur réseau de salle "
-                          "seulement, jamais celui du jury ; voir docs/stations.md)")
-    return (f"ATTENTION : le portail des candidats écoute sur {host}:{{port}}, hors de cette machine. "
-            "Seuls les codes d'accès ouvrent un pod ; n'exposez ce port que sur le réseau de la salle.")
+    return listen.bind_check(
+        host, allow_remote,
+        refusal="refus d'écouter sur {host} : le portail des candidats n'est ouvert qu'en local par défaut",
+        hint="ajoutez --allow-remote pour les navigateurs des candidats (leur réseau de salle "
+             "seulement, jamais celui du jury ; voir docs/stations.md)",
+        warning="ATTENTION : le portail des candidats écoute sur {host}:{{port}}, hors de cette machine. "
+                "Seuls les codes d'accès ouvrent un pod ; n'exposez ce port que sur le réseau de la salle.")
 
 
 def naws(cols: int, rows: int) -> bytes:

@@ -18,7 +18,8 @@ from tai_lab.errors import LabStateError, TaiLabError
 from tai_lab.evidence import EvidenceLog, LabHook
 from tai_lab.interventions.catalogue import load_catalogue
 from tai_lab.jury.service import JuryService
-from tai_lab.jury.web import bind_check, create_app, is_loopback, serve
+from tai_lab.jury.web import bind_check, create_app, serve
+from tai_lab.listen import is_loopback
 
 KEY = "s3cret-key-for-tests"
 ORIGIN = "http://localhost"
