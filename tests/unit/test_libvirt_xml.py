@@ -5,7 +5,6 @@ Regenerate the golden files after an intended change with
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -16,8 +15,9 @@ import pytest
 from tai_lab.backends import libvirt_xml as lx
 from tai_lab.scenario import load_plan
 
+from .golden_files import check_golden
+
 ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = Path(__file__).with_name("golden")
 IMG = Path("/images/debian-12-vm")
 POOL = "/var/lib/tai-lab/pools/tai-mini-pool-local-000000"
 
@@ -72,17 +72,13 @@ def _all_objects(plan) -> dict[str, tuple[str, str]]:
     return out
 
 
-def test_golden_files(plan):
+def test_golden_files(plan, update_golden):
     objs = _all_objects(plan)
     wanted = {"network-tai-mini-p1-users.xml", "network-tai-mini-p1-wan.xml",
               "domain-tai-mini-p1-router.xml", "domain-tai-mini-isp.xml", "snapshot-baseline.xml",
               "pool.xml", "volume-base.xml", "volume-overlay.xml"}
     for name in sorted(wanted):
-        text = objs[name][1]
-        path = GOLDEN / name
-        if os.environ.get("TAI_LAB_UPDATE_GOLDEN"):
-            path.write_text(text)
-        assert path.read_text() == text, f"{name} differs from its golden file"
+        check_golden(name, objs[name][1], update=update_golden, test_file=__file__)
 
 
 def test_names_metadata_and_isolation(plan):
