@@ -89,6 +89,11 @@ def inventory(plan: LabPlan, pods: list[int], host_vars: HostVars, *, upstream: 
     return {"all": {"children": groups}}
 
 
+def inventory_json(inv: dict) -> str:
+    """The inventory file handed to ansible-runner (``inventory/hosts.json``)."""
+    return json.dumps(inv, indent=1)
+
+
 def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
                  limit: str | None = None, extravars: dict | None = None) -> None:
     """Run one playbook of playbooks/ against the inventory; raise with the failed tasks."""
@@ -98,7 +103,7 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
     if pdd.exists():
         shutil.rmtree(pdd)
     (pdd / "inventory").mkdir(parents=True)
-    (pdd / "inventory" / "hosts.json").write_text(json.dumps(inv, indent=1))
+    (pdd / "inventory" / "hosts.json").write_text(inventory_json(inv))
     failures: list[str] = []
 
     def on_event(ev: dict) -> bool:
