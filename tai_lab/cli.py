@@ -17,22 +17,7 @@ from . import __version__
 from .backends import registry as backend_registry
 from .errors import PrerequisiteError, TaiLabError
 
-from .cli_common import _json, _progress, err, lab_option, needs_root, out, pods_option  # noqa: F401  (shared with the other command modules)
-
-
-def json_option(f):
-    """`--json` accepted after the command too (tai-lab status --json)."""
-    def remember(ctx: click.Context, _param, value):
-        if value:
-            ctx.ensure_object(dict)["json"] = True
-        return value
-    return click.option("--json", "json_flag", is_flag=True, expose_value=False, callback=remember,
-                        help="Print data as JSON.")(f)
-
-
-def _lab(ctx: click.Context):
-    from .lab import Lab
-    return Lab(ctx.obj.get("lab"), progress=_progress)
+from .cli_common import _json, _lab, _progress, err, json_option, lab_option, needs_root, out, pods_option  # noqa: F401  (shared with the other command modules)
 
 
 def _probe_table(results, title: str) -> Table:

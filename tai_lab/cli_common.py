@@ -20,6 +20,22 @@ def _json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def json_option(f):
+    """`--json` accepted after the command too (tai-lab status --json)."""
+    def remember(ctx: click.Context, _param, value):
+        if value:
+            ctx.ensure_object(dict)["json"] = True
+        return value
+    return click.option("--json", "json_flag", is_flag=True, expose_value=False, callback=remember,
+                        help="Print data as JSON.")(f)
+
+
+def _lab(ctx: click.Context):
+    """The lab a command acts on (``--lab``, or the only one up)."""
+    from .lab import Lab
+    return Lab(ctx.obj.get("lab"), progress=_progress)
+
+
 def lab_option(f):
     """`--lab NAME` accepted after the command too (tai-lab down --lab std)."""
     def remember(ctx: click.Context, _param, value):

@@ -7,7 +7,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .cli import _json, _lab, _progress, json_option, lab_option, needs_root, out
+# Not imported from .cli: cli imports this module at its end (an import cycle).
+from .cli_common import _json, _lab, _progress, json_option, lab_option, needs_root, out
 
 
 @click.group()
