@@ -1,4 +1,5 @@
-"""No import cycle between tai_lab's modules at import time (docs/architecture.md, "Module map").
+"""No import cycle between tai_lab's modules at import time, and imports that follow the layers
+of docs/architecture.md's module map (each layer imports only layers below it).
 
 The graph is built from the source with ``ast``: the ``import`` statements a module runs when
 it is imported (its top level, including ``try``/``if`` blocks there), not those inside
@@ -8,9 +9,12 @@ nor those under ``if TYPE_CHECKING:`` (never run).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[2] / "tai_lab"
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "tai_lab"
+MAP = ROOT / "docs/architecture.md"
 
 # Cycles that exist today, each as the sorted list of its modules. Empty: keep it so — a new
 # cycle fails the test; break it (move the shared piece down a layer, or import in the function
@@ -149,3 +153,41 @@ def test_no_import_cycle() -> None:
         "\n".join(" ↔ ".join(c) for c in new)
     gone = [c for c in KNOWN_CYCLES if c not in found]
     assert not gone, f"these known cycles are gone: remove them from KNOWN_CYCLES: {gone}"
+
+
+def module_map() -> list[str]:
+    """The units of docs/architecture.md's module map, bottom to top: a module or a package."""
+    text = MAP.read_text(encoding="utf-8").split("## Module map", 1)[1].split("\n## ", 1)[0]
+    units = []
+    for m in re.finditer(r"^- `tai_lab/([\w/]+?)(?:\.py|/)`", text, re.M):
+        units.append("tai_lab." + m.group(1).replace("/", "."))
+    return units
+
+
+def _unit_of(module: str, units: list[str]) -> str | None:
+    best = [u for u in units if module == u or module.startswith(u + ".")]
+    return max(best, key=len) if best else None
+
+
+def test_module_map_lists_every_module_once() -> None:
+    units = module_map()
+    assert len(units) == len(set(units)), "a unit is listed twice in the module map"
+    mods = set(_modules()) - {"tai_lab"}
+    assert not [u for u in units if u not in mods], "the module map lists modules that do not exist"
+    missing = sorted(m for m in mods if _unit_of(m, units) is None)
+    assert not missing, f"give these modules a line in docs/architecture.md's module map: {missing}"
+
+
+def test_each_layer_imports_only_layers_below_it() -> None:
+    units = module_map()
+    rank = {u: i for i, u in enumerate(units)}
+    upward = []
+    for module, targets in import_graph().items():
+        if module == "tai_lab":
+            continue
+        here = _unit_of(module, units)
+        for target in targets - {"tai_lab"}:
+            there = _unit_of(target, units)
+            if rank[there] > rank[here]:
+                upward.append(f"{module} imports {target} ({there} is listed after {here})")
+    assert not upward, "imports that go up the module map (docs/architecture.md):\n" + "\n".join(sorted(upward))
