@@ -112,3 +112,38 @@ def test_recording_path_stays_in_the_pods_directory(tmp_path):
         assert recording_path(log, bad) is None
     (recordings_dir(log) / "link.cast").symlink_to(recordings_dir(other) / "theirs.cast")
     assert recording_path(log, "link.cast") is None
+
+
+# ---------------------------------------------------------------------------------- the report
+def _report_lab(tmp_path):
+    from types import SimpleNamespace
+    return SimpleNamespace(name="std", plan=SimpleNamespace(title="Plateau", intervention_dir=None),
+                           evidence=lambda pod=None: EvidenceLog(tmp_path, 1))
+
+
+def test_the_report_lists_the_candidates_terminal_sessions(tmp_path):
+    from tai_lab import report
+    lab = _report_lab(tmp_path)
+    log = lab.evidence(1)
+    log.record("candidate", name="Camille Dupont")
+    write_cast(log, "20261130-090000-srv-aaaaaa.cast",
+               [[0.5, "o", LOGIN + COLOUR_PROMPT.replace("pc1", "srv") + "systemctl restart named\r\n"],
+                [0.8, "i", "hunter2\r"], [1.0, "o", "root@srv:~# cat <<EOF > /tmp/a\r\n"]])
+    log.record("station", event="session-start", node="srv", recording="20261130-090000-srv-aaaaaa.cast")
+    log.record("station", event="session-end", node="srv", account="root", seconds=125.2, reason="logout",
+               recording="20261130-090000-srv-aaaaaa.cast")
+    html = report.render_html(lab, 1)
+    section = html.split("Sessions de travail du candidat")[1]
+    assert "srv" in section and "root" in section and "2 min 05 s" in section and "déconnexion" in section
+    assert "systemctl restart named" in section and "cat &lt;&lt;EOF &gt; /tmp/a" in section   # escaped
+    assert "hunter2" not in html and ".cast" not in html           # no input, no file name
+    en = report.render_html(lab, 1, lang="en")
+    assert "The candidate&#39;s working sessions" in en and "Commands typed" in en and "logged out" in en
+
+
+def test_the_report_says_when_there_is_no_terminal_session(tmp_path):
+    from tai_lab import report
+    lab = _report_lab(tmp_path)
+    lab.evidence(1).record("candidate", name="Camille Dupont")
+    html = report.render_html(lab, 1)
+    assert "Sessions de travail du candidat" in html and "Aucune session de terminal" in html
