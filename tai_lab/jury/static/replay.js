@@ -27,7 +27,7 @@
     else if (code === "r") {
       const m = /^(\d+)x(\d+)$/.exec(data);
       if (m) term.resize(Math.max(10, Math.min(500, +m[1])), Math.max(5, Math.min(200, +m[2])));
-    } else if (code === "m") marker.textContent = data;
+    } else if (code === "m") marker.textContent = words.end;   // the portal's own words stay in the file
   }
 
   function reset() {
