@@ -38,9 +38,44 @@ def _clock(t: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t)) if t else "—"
 
 
+# The section of the candidate's terminal sessions, in the report's language.
+TERMINAL_WORDS = {
+    "fr": {"title": "Sessions de travail du candidat", "machine": "Machine", "account": "Compte",
+           "start": "Début", "duration": "Durée", "end": "Fin", "live": "en cours (sans fin enregistrée)",
+           "commands": "Commandes tapées", "left_out": "… et {n} autre(s) commande(s) non reproduite(s)",
+           "no_commands": "(aucune commande relevée dans l'affichage)",
+           "none": "Aucune session de terminal pour ce candidat.",
+           "missing": "(enregistrement introuvable)",
+           "note": "Commandes relevées dans ce que le terminal a affiché après l'invite du shell ; "
+                   "les frappes au clavier ne sont pas enregistrées (elles contiennent des mots de passe)."},
+    "en": {"title": "The candidate's working sessions", "machine": "Machine", "account": "Account",
+           "start": "Start", "duration": "Duration", "end": "End", "live": "open (no end recorded)",
+           "commands": "Commands typed", "left_out": "… and {n} more command(s) not shown",
+           "no_commands": "(no command found in the output)",
+           "none": "No terminal session for this candidate.",
+           "missing": "(recording not found)",
+           "note": "Commands read from what the terminal displayed after the shell's prompt; "
+                   "keystrokes are not recorded (they include passwords)."},
+}
+
+
+def terminals(log: EvidenceLog, session: Session, lang: str = "fr") -> list[dict]:
+    """The candidate's terminal sessions as the report shows them."""
+    from .terminal_sessions import end_reason, terminal_sessions
+    out = []
+    for ts in terminal_sessions(log, session):
+        out.append({"node": ts.node, "account": ts.account or "—", "start": _clock(ts.started),
+                    "duration": _hms(ts.seconds) if ts.seconds is not None else "—",
+                    "end": end_reason(ts.reason, lang) if ts.ended else None, "commands": ts.commands,
+                    "left_out": ts.commands_left_out, "missing": ts.path is None})
+    return out
+
+
 def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None = None, *,
-            intervention_dir: str | None = None) -> dict:
-    """``intervention_dir``: the scenario's own interventions (their titles, symptoms, competencies)."""
+            intervention_dir: str | None = None, lang: str = "fr") -> dict:
+    """``intervention_dir``: the scenario's own interventions (their titles, symptoms, competencies).
+
+    ``lang``: the language of the terminal sessions' section (the rest of the report is French)."""
     from .interventions.catalogue import load_catalogue
     session = session or log.current()
     cat = load_catalogue(extra=intervention_dir)
@@ -85,7 +120,8 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             "elapsed": _hms(session.elapsed()), "minutes": ref.jury_phase_minutes(),
             "referentiel": f"{ref.id} — {ref.title}",
             "generated": time.strftime("%d/%m/%Y %H:%M", time.localtime()),
-            "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"]), "seal": seal}
+            "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"]), "seal": seal,
+            "terminals": terminals(log, session, lang), "tw": TERMINAL_WORDS.get(lang, TERMINAL_WORDS["fr"])}
 
 
 def pick_session(log: EvidenceLog, number: int | None) -> Session:
@@ -99,7 +135,7 @@ def pick_session(log: EvidenceLog, number: int | None) -> Session:
     return sessions[number - 1]
 
 
-def render_html(lab, pod: int, session: int | None = None) -> str:
+def render_html(lab, pod: int, session: int | None = None, *, lang: str = "fr") -> str:
     """The report of a candidate of the pod (default: the current one).
 
     ``lab``: a Lab, or anything with name, plan and evidence(pod)."""
@@ -108,7 +144,7 @@ def render_html(lab, pod: int, session: int | None = None) -> str:
     log = lab.evidence(pod)
     return env.get_template("report.html").render(**context(
         lab.name, title, log, pick_session(log, session),
-        intervention_dir=getattr(lab.plan, "intervention_dir", None)))
+        intervention_dir=getattr(lab.plan, "intervention_dir", None), lang=lang))
 
 
 def filename(lab, pod: int, session: int | None = None) -> str:

@@ -104,6 +104,30 @@ class JuryService:
     def session(self, pod: int) -> Session:
         return self.lab.evidence(pod).current()
 
+    def terminals(self, pod: int, session: int | None = None, *, commands: bool = False) -> list:
+        """The candidate's terminal sessions (:class:`tai_lab.terminal_sessions.TerminalSession`),
+        from the evidence log; ``session``: an earlier candidate of the pod (1 = the first)."""
+        from ..report import pick_session
+        from ..terminal_sessions import terminal_sessions
+        log = self.lab.evidence(pod)
+        return terminal_sessions(log, pick_session(log, session), commands=commands)
+
+    def recording(self, pod: int, number: int, session: int | None = None) -> tuple[Any, dict, list]:
+        """The candidate's terminal session ``number`` (1, 2… as listed) and its recording
+        (header, output events). The file is the one the evidence log names in the pod's
+        directory: a number outside the list, or a recording missing, is NotFoundError."""
+        from ..errors import NotFoundError
+        from ..terminal_sessions import MAX_CAST_BYTES, read_cast
+        sessions = self.terminals(pod, session)
+        if not 1 <= number <= len(sessions):
+            raise NotFoundError(f"pas de session de terminal n°{number} pour ce candidat",
+                                f"1 à {len(sessions)}" if sessions else "aucune session de terminal")
+        ts = sessions[number - 1]
+        if ts.path is None or ts.path.stat().st_size > MAX_CAST_BYTES:
+            raise NotFoundError(f"enregistrement de la session n°{number} introuvable ou trop grand")
+        header, events = read_cast(ts.path)
+        return ts, header, events
+
     def overview(self) -> list[dict]:
         lab = self.lab_factory()
         rows = []

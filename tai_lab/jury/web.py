@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import (Flask, Response, abort, jsonify, redirect, render_template, request, send_from_directory, session,
+                   url_for)
 
 from .. import listen
 from ..errors import TaiLabError
@@ -56,7 +57,8 @@ def create_app(service: JuryService, access_key: str) -> Flask:
         return {"_": lambda k: translate(k, lang()), "lang": lang(), "lab": service.name,
                 "title": getattr(service.lab.plan, "title", service.name),
                 "csrf": session.get("csrf", ""), "actor": session.get("actor") or "jury",
-                "fmt_time": lambda t: time.strftime("%H:%M:%S", time.localtime(t)) if t else "—"}
+                "fmt_time": lambda t: time.strftime("%H:%M:%S", time.localtime(t)) if t else "—",
+                "fmt_duration": lambda s: f"{round(s) // 60} min {round(s) % 60:02d} s" if s is not None else "—"}
 
     # ------------------------------------------------------------------ access
     @app.before_request
@@ -133,7 +135,51 @@ def create_app(service: JuryService, access_key: str) -> Flask:
     def pod_page(pod: int):
         pod_ok(pod)
         return render_template("session.html", pod=pod, interventions=service.interventions(pod, lang()),
-                               minutes=service.jury_minutes(), session_=service.session(pod))
+                               minutes=service.jury_minutes(), session_=service.session(pod),
+                               terminals=[t.as_dict(lang()) for t in service.terminals(pod)])
+
+    def session_arg() -> int | None:
+        return request.args.get("session", type=int)
+
+    @app.get("/pod/<int:pod>/terminal/<int:number>")
+    def replay(pod: int, number: int):
+        """A terminal session of the candidate, replayed in the browser (xterm.js)."""
+        pod_ok(pod)
+        try:
+            ts = service.terminals(pod, session_arg())[number - 1] if number >= 1 else None
+        except (IndexError, TaiLabError):
+            ts = None
+        if ts is None or ts.path is None:
+            abort(404)
+        resp = Response(render_template("replay.html", pod=pod, number=number, ts=ts.as_dict(lang()),
+                                        session_number=session_arg()))
+        # xterm.js inserts <style> elements for its renderer: inline styles on this page only
+        resp.headers["Content-Security-Policy"] = ("default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                                   "script-src 'self'; frame-ancestors 'none'")
+        return resp
+
+    @app.get("/api/pod/<int:pod>/terminal/<int:number>/cast")
+    @api
+    def api_cast(pod: int, number: int):
+        """The recording's output, resizes and end marker (never input: none is recorded)."""
+        try:
+            ts, header, events = service.recording(pod_ok(pod), number, session_arg())
+        except TaiLabError:
+            abort(404)
+        return {"width": header.get("width", 80), "height": header.get("height", 24),
+                "node": ts.node, "started": ts.started, "live": ts.live, "events": events}
+
+    # xterm.js is vendored once, with the candidates' portal; the console serves those files
+    # (behind its login like every page) instead of a copy.
+    VENDOR = HERE.parent / "stations" / "static" / "vendor"
+
+    @app.get("/vendor/<name>")
+    def vendor(name: str):
+        if name not in ("xterm.js", "xterm.css"):
+            abort(404)
+        resp = send_from_directory(VENDOR, name, max_age=3600)
+        resp.headers["Cache-Control"] = "private, max-age=3600"
+        return resp
 
     @app.get("/pod/<int:pod>/history")
     def history(pod: int):

@@ -400,3 +400,96 @@ def test_a_reset_shows_cleared_not_repaired_in_both_consoles_and_the_history(cli
     assert "effacée par remise à zéro — non réparée" in con.export_text()
     assert "réparé" not in client.get("/pod/1/report").text.split("Résultat")[1].split("</tr>")[0].replace(
         "non réparée", "")
+
+
+# ------------------------------------------------------------------ terminal sessions: list and replay
+def _terminal_sessions(lab):
+    """Two terminals of the candidate (one ended, one live) and another pod's recording."""
+    import json as _json
+
+    from tai_lab.terminal_sessions import recordings_dir
+    log = lab.evidence(1)
+    log.record("candidate", name="Camille Dupont")
+    d = recordings_dir(log)
+    d.mkdir(parents=True)
+    for name, node, events in (
+            ("20261130-090000-pc1-aaaaaa.cast", "pc1",
+             [[0.2, "o", "root@pc1:~# ip a\r\n"], [0.3, "i", "hunter2\r"], [0.4, "r", "100x30"],
+              [1.5, "m", "fin : logout (compte : root)"]]),
+            ("20261130-091000-srv-bbbbbb.cast", "srv", [[0.2, "o", "root@srv:~# "]])):
+        lines = [_json.dumps({"version": 2, "width": 90, "height": 25, "timestamp": 1_764_493_200})]
+        (d / name).write_text("\n".join(lines + [_json.dumps(e) for e in events]) + "\n")
+        log.record("station", actor="portal", event="session-start", node=node, recording=name)
+    log.record("station", actor="portal", event="session-end", node="pc1", account="root", seconds=1.5,
+               reason="logout", recording="20261130-090000-pc1-aaaaaa.cast")
+    other = d.parent / "pod-2"
+    other.mkdir()
+    (other / "theirs.cast").write_text('{"version": 2}\n[0.1, "o", "other pod"]\n')
+
+
+@pytest.mark.parametrize("url", ["/pod/1/terminal/1", "/api/pod/1/terminal/1/cast", "/vendor/xterm.js"])
+def test_terminal_replay_is_refused_without_the_secret(app, lab, url):
+    _terminal_sessions(lab)
+    r = app.test_client().get(url)
+    assert r.status_code == 401
+    assert b"root@pc1" not in r.data and b"Terminal" not in r.data
+
+
+def test_the_pod_page_lists_the_candidates_terminal_sessions(client, lab):
+    _terminal_sessions(lab)
+    page = client.get("/pod/1").text
+    section = page.split('id="terminals"')[1]
+    assert "Sessions de travail du candidat" in section
+    assert "pc1" in section and "srv" in section and "en cours" in section and "déconnexion" in section
+    assert "/pod/1/terminal/1" in section and "/pod/1/terminal/2" in section
+    assert ".cast" not in page and "ip a" not in page            # no file name, no command on this screen
+    client.get("/lang/en")
+    assert "The candidate&#39;s working sessions" in client.get("/pod/1").text
+
+
+def test_a_recording_replays_with_its_output_only(client, lab):
+    _terminal_sessions(lab)
+    page = client.get("/pod/1/terminal/1")
+    assert page.status_code == 200
+    assert "/vendor/xterm.js" in page.text and "/static/replay.js" in page.text and "pc1" in page.text
+    assert "'unsafe-inline'" in page.headers["Content-Security-Policy"]       # xterm.js's <style>
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    cast = client.get("/api/pod/1/terminal/1/cast").get_json()
+    assert (cast["width"], cast["height"], cast["node"], cast["live"]) == (90, 25, "pc1", False)
+    assert [e[1] for e in cast["events"]] == ["o", "r", "m"]                  # the input event dropped
+    assert "hunter2" not in str(cast)
+    live = client.get("/api/pod/1/terminal/2/cast").get_json()
+    assert live["live"] is True and live["node"] == "srv"
+    js = client.get("/vendor/xterm.js")
+    assert js.status_code == 200 and b"Terminal" in js.data
+    assert client.get("/vendor/xterm.css").status_code == 200
+    for bad in ("addon-fit.js", "VERSIONS", "..%2Fterminal.js", "xterm.LICENSE"):
+        assert client.get(f"/vendor/{bad}").status_code == 404
+
+
+@pytest.mark.parametrize("number", [0, 3, 99])
+def test_a_number_outside_the_candidates_recordings_is_refused(client, lab, number):
+    _terminal_sessions(lab)
+    assert client.get(f"/pod/1/terminal/{number}").status_code == 404
+    assert client.get(f"/api/pod/1/terminal/{number}/cast").status_code == 404
+
+
+def test_no_path_is_taken_from_the_request(client, lab):
+    _terminal_sessions(lab)
+    for url in ("/pod/1/terminal/..%2Fpod-2%2Ftheirs.cast", "/api/pod/1/terminal/theirs.cast/cast",
+                "/api/pod/1/terminal/-1/cast", "/api/pod/2/terminal/1/cast", "/pod/2/terminal/1",
+                "/api/pod/1/terminal/1/cast?session=9"):
+        r = client.get(url)
+        assert r.status_code == 404, url
+        assert b"other pod" not in r.data
+
+
+def test_a_recording_named_outside_the_pods_directory_is_not_replayed(client, lab):
+    _terminal_sessions(lab)
+    lab.evidence(1).record("station", actor="portal", event="session-start", node="pc2",
+                           recording="../pod-2/theirs.cast")
+    page = client.get("/pod/1").text
+    assert "/pod/1/terminal/3" not in page and "enregistrement introuvable" in page
+    for url in ("/pod/1/terminal/3", "/api/pod/1/terminal/3/cast"):
+        r = client.get(url)
+        assert r.status_code == 404 and b"other pod" not in r.data
