@@ -71,7 +71,7 @@ def render_inventory(plan: LabPlan, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_plan_golden(std: LabPlan, update_golden: bool) -> None:
     text = render_plan(std)
-    assert "/work/" not in text and str(ROOT) not in text
+    assert str(ROOT) not in text      # the checkout's path is stripped: the same file on any machine
     check_golden("plan-tai-standard-2pods.yaml", text, update=update_golden, test_file=__file__)
 
 
