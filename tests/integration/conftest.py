@@ -123,3 +123,16 @@ def lab2(lab_home, test_scenario):
         from tai_lab.state import existing_labs
         if TEST_LAB in existing_labs():
             Lab.down(TEST_LAB)
+
+
+def headless_chromium(window_size: str):
+    """A headless Chromium in French for the browser tests (Debian's chromium and its driver)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    opts = Options()
+    opts.binary_location = shutil.which("chromium")
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              f"--window-size={window_size}", "--lang=fr-FR"):
+        opts.add_argument(a)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, lab_name
+from .conftest import ROOT, headless_chromium, lab_name
 
 LAB = lab_name("tweb")
 # The repository's screenshots are refreshed on request only: a test run leaves the checkout as it was.
@@ -107,14 +107,7 @@ def web_lab(lab_home, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1500,1150", "--lang=fr-FR"):
-        opts.add_argument(a)
-    drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    drv = headless_chromium("1500,1150")
     yield drv
     drv.quit()
 
