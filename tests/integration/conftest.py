@@ -6,6 +6,7 @@ Every lab a fixture brings up is brought down again, also when a test fails.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -136,3 +137,18 @@ def headless_chromium(window_size: str):
               f"--window-size={window_size}", "--lang=fr-FR"):
         opts.add_argument(a)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+
+
+@contextlib.contextmanager
+def standard_lab(lab: str, pods: int, directory: Path):
+    """tai-standard under the test's own lab name, up for the block, down after it (also on failure)."""
+    from tai_lab.lab import Lab
+    from tai_lab.state import existing_labs
+    text = (ROOT / "scenarios/tai-standard.yaml").read_text()
+    scenario = directory / f"{lab}.yaml"
+    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {lab}", text, count=1, flags=re.M))
+    try:
+        yield Lab.up(scenario, pods=pods, progress=print)
+    finally:
+        if lab in existing_labs():
+            Lab.down(lab)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, lab_name
+from .conftest import lab_name, standard_lab
 
 LAB = lab_name("tesc")
 NODES = ["pc1", "srv", "router"]
@@ -28,18 +28,8 @@ NODES = ["pc1", "srv", "router"]
 
 @pytest.fixture(scope="module")
 def lab(lab_home, tmp_path_factory):
-    import re
-
-    from tai_lab.lab import Lab
-    from tai_lab.state import existing_labs
-    text = (ROOT / "scenarios/tai-standard.yaml").read_text()
-    path = tmp_path_factory.mktemp("escape") / "escape.yaml"
-    path.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", text, count=1, flags=re.M))
-    try:
-        yield Lab.up(path, pods=2, progress=print)
-    finally:
-        if LAB in existing_labs():
-            Lab.down(LAB)
+    with standard_lab(LAB, 2, tmp_path_factory.mktemp("escape")) as lab:
+        yield lab
 
 
 def as_candidate(lab, node: str, script: str, pod: int = 1, timeout: float = 90):

@@ -27,7 +27,7 @@ import pytest
 
 from tai_lab.errors import LockBusyError, TaiLabError
 
-from .conftest import ROOT, lab_name
+from .conftest import ROOT, lab_name, standard_lab
 
 LAB = lab_name("tevid")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
@@ -40,19 +40,12 @@ def _cli(*args: str, timeout: float = 600, env: dict | None = None) -> subproces
 
 @pytest.fixture(scope="module")
 def lab(lab_home, tmp_path_factory):
-    from tai_lab.lab import Lab
-    from tai_lab.state import existing_labs
-    text = (ROOT / "scenarios/tai-standard.yaml").read_text()
-    scenario = tmp_path_factory.mktemp("tevid") / "tevid.yaml"
-    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", text, count=1, flags=re.M))
     try:
-        lab = Lab.up(scenario, pods=2, progress=print)
-        lab.set_phase("jury")
-        yield lab
+        with standard_lab(LAB, 2, tmp_path_factory.mktemp("tevid")) as lab:
+            lab.set_phase("jury")
+            yield lab
     finally:
         ENV["TAI_LAB_HOME"] = os.environ["TAI_LAB_HOME"]
-        if LAB in existing_labs():
-            Lab.down(LAB)
 
 
 @pytest.fixture(autouse=True)

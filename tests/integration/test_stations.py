@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, headless_chromium, lab_name
+from .conftest import ROOT, headless_chromium, lab_name, standard_lab
 
 LAB = lab_name("tstn")
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -59,18 +59,9 @@ def _code() -> str:
 
 @pytest.fixture(scope="module")
 def stations_lab(lab_home, tmp_path_factory):
-    from tai_lab.lab import Lab
-    text = (ROOT / "scenarios/tai-standard.yaml").read_text()
-    scenario = tmp_path_factory.mktemp("scenario") / "tstn.yaml"
-    scenario.write_text(re.sub(r"^lab: .*$", f"lab: {LAB}", text, count=1, flags=re.MULTILINE))
-    try:
-        lab = Lab.up(scenario, pods=1, progress=print)
+    with standard_lab(LAB, 1, tmp_path_factory.mktemp("scenario")) as lab:
         lab.set_phase("prep")
         yield lab
-    finally:
-        from tai_lab.state import existing_labs
-        if LAB in existing_labs():
-            Lab.down(LAB)
 
 
 @pytest.fixture(scope="module")
