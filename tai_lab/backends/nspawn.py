@@ -298,8 +298,10 @@ class NspawnBackend(Backend):
         base = self.userns_base(pod, node) if pod is not None else None
         for sub in ("upper", "work", "root") + (("lower",) if base is not None else ()):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        if base is not None and (d / "upper").stat().st_uid != base:
-            userns.shift_tree(d / "upper", base)   # a new node, or a layer the host wrote
+        if base is not None and (d / "upper").stat().st_uid < userns.RANGE:
+            # A new node, or a layer the host wrote (prep's bare layers): never a layer the node
+            # wrote, whatever its root did to the ownership of its own / (those IDs are ≥ base).
+            userns.shift_tree(d / "upper", base)
         root = d / "root"
         if not _mounted(root):
             lower = images.rootfs(image)
