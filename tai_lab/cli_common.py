@@ -89,3 +89,10 @@ def needs_root(f):
         require_root(" ".join(["tai-lab", *reversed(names)]), "it enters the lab's machines and namespaces")
         return f(*args, **kwargs)
     return checked
+
+
+def face_notice(msg: str) -> None:
+    """What a face (`serve`, `stations serve`) prints while it runs: warnings on stderr, at once."""
+    import sys
+    click.echo(msg, err=msg.startswith("ATTENTION"))
+    sys.stdout.flush()

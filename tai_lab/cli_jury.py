@@ -9,7 +9,7 @@ import click
 from .errors import PrerequisiteError
 
 # Not imported from .cli: cli imports this module at its end (python -m tai_lab.cli too).
-from .cli_common import err, lab_option, needs_root, out  # noqa: E402,F401
+from .cli_common import err, face_notice, lab_option, needs_root, out  # noqa: E402,F401
 
 
 def _lab(ctx: click.Context):
@@ -35,11 +35,7 @@ def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     """The jury's web console (French; login link printed once)."""
     from .jury.web import serve as run
     host, port = _listen(listen)
-
-    def echo(msg: str) -> None:
-        click.echo(msg, err=msg.startswith("ATTENTION"))
-        sys.stdout.flush()
-    run(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=echo)
+    run(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=face_notice)
 
 
 @click.command()

@@ -1,14 +1,13 @@
 """``tai-lab stations …``: the candidates' portal (a thin face over :mod:`tai_lab.stations`)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_common import _json, err, lab_option, needs_root, out
+from .cli_common import _json, err, face_notice, lab_option, needs_root, out
 
 
 def _lab(ctx: click.Context):
@@ -47,11 +46,7 @@ def stations_serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     from .cli_jury import _listen
     from .stations.web import serve
     host, port = _listen(listen)
-
-    def echo(msg: str) -> None:
-        click.echo(msg, err=msg.startswith("ATTENTION"))
-        sys.stdout.flush()
-    serve(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=echo)
+    serve(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=face_notice)
 
 
 @stations.command("codes")
