@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .. import images
-from . import cgroups, userns
+from . import cgroups, mounts, userns
 from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
 from ..plan import LabPlan, NodePlan, PodPlan
@@ -55,10 +55,23 @@ _SUPERVISOR = (
 # udev (this host has none running) and moves the interfaces in without waiting for it.
 _SUPERVISOR_USERNS = 'mount -o remount,bind,ro /sys || exit 125; ' + _SUPERVISOR
 
-# Boot order inside a pod: what serves (router and its DHCP relay, servers, printer)
-# boots together, then who is served, so the clients' first DHCP request is answered.
-_TIERS = {"router": 0, "server": 0, "printer": 0, "client": 1}
+# Boot order inside a pod: what serves the others' boot (the router and its DHCP relay,
+# the servers) starts first; who is served (clients, printer) starts as soon as it is
+# served — the DHCP path answers — not when the servers' whole boot is over, so the two
+# tiers overlap. A client's first DHCP request must be answered: a lost one costs the
+# client dhclient's initial retry interval (10 s).
+_TIERS = {"router": 0, "server": 0, "printer": 1, "client": 1}
 _BOOT_TIMEOUT = 60.0
+# The services a client's boot needs from the first tier: the network raised and every
+# DHCP server or relay that this boot starts. A transient unit ordered after them runs
+# when their start jobs are over (at once when none is queued), so the wait costs one
+# blocking call and no polling. A DHCP server this list does not know (a candidate's own
+# choice) is not waited for: the clients then retry their requests as real ones would.
+_DHCP_PATH = ("networking.service", "isc-dhcp-server.service", "isc-dhcp-relay.service",
+              "dnsmasq.service", "kea-dhcp4-server.service")
+_SERVING = ["systemd-run", "--wait", "--quiet", "--collect", "--unit=tai-lab-boot-order",
+            "--description=tai-lab: clients start once DHCP answers",
+            *[f"--property=After={u}" for u in _DHCP_PATH], "true"]
 
 
 def _ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -142,12 +155,6 @@ class _Stopwatch:
         now = time.monotonic()
         self.laps[name] = round(now - self._t, 3)
         self._t = now
-
-
-def _mounted(path: Path) -> bool:
-    target = str(path)
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == target for line in f)
 
 
 class NspawnBackend(Backend):
@@ -275,11 +282,34 @@ class NspawnBackend(Backend):
         self._boot(pod.number, containers)
 
     def _boot(self, pod: int, nodes: list[NodePlan]) -> None:
+        started: list[tuple[int | None, str]] = []
         for tier in sorted({_TIERS.get(x.kind, 1) for x in nodes}):
+            if started:
+                self._wait_serving(started)
             batch = [x for x in nodes if _TIERS.get(x.kind, 1) == tier]
             for node in batch:
                 self._start_container(pod, node.name, node.image or "")
-            self._wait_ready([(pod, x.name) for x in batch])
+            started += [(pod, x.name) for x in batch]
+        self._wait_ready(started)
+
+    def _wait_serving(self, nodes: list[tuple[int | None, str]]) -> None:
+        """Wait until each node serves the next tier's boot (see _SERVING), or has booted."""
+        def wait(item: tuple[int | None, str]) -> None:
+            pod, node = item
+            deadline = time.monotonic() + _BOOT_TIMEOUT
+            while time.monotonic() < deadline:
+                pid = self._nspawn_pid(pod, node)
+                if pid is None:
+                    return                  # it died: _wait_ready says why
+                leader = _container_init(pid)
+                if leader is not None:
+                    t = NsenterTransport(node, leader, userns=pod is not None)
+                    if t.run(_SERVING, timeout=max(1.0, deadline - time.monotonic())).ok:
+                        return
+                time.sleep(0.05)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(wait, nodes))
 
     # ------------------------------------------------------------------ containers
     def userns_base(self, pod: int, node: str) -> int:
@@ -303,20 +333,17 @@ class NspawnBackend(Backend):
             # wrote, whatever its root did to the ownership of its own / (those IDs are ≥ base).
             userns.shift_tree(d / "upper", base)
         root = d / "root"
-        if not _mounted(root):
+        if not mounts.mounted(root):
             lower = images.rootfs(image)
             if base is not None:
                 # The shared image, owned by the host's root, seen by this node as its own.
-                if not _mounted(d / "lower"):
+                if not mounts.mounted(d / "lower"):
                     self.state.journal.will_create(Resource("mount", str(d / "lower"), pod))
                     userns.idmapped_bind(lower, d / "lower", base)
                 lower = d / "lower"
             self.state.journal.will_create(Resource("mount", str(root), pod))
             opts = f"lowerdir={lower},upperdir={d / 'upper'},workdir={d / 'work'}"
-            proc = subprocess.run(["mount", "-t", "overlay", self.netns(pod, node), "-o", opts, str(root)],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise CommandFailed(f"cannot mount the root of {node}: {proc.stderr.strip()}")
+            mounts.mount_overlay(self.netns(pod, node), root, opts)
         return root
 
     def _prepare_root(self, pod: int, node: NodePlan) -> None:
@@ -451,8 +478,13 @@ class NspawnBackend(Backend):
                 deadline = time.monotonic() + 10
                 while _proc_start_time(pid) is not None and time.monotonic() < deadline:
                     time.sleep(0.05)
+            if not graceful:
+                # Power cut: every process of the node at once — supervisor, systemd-nspawn, the
+                # container — through its cgroup. systemd-nspawn then has no clean-up to do but
+                # its image lock: the caller drops the node's network and mounts anyway.
+                self._power_cut(res, pid)
             if _proc_start_time(pid) is not None:
-                # Power cut: killing the container's PID 1 ends its whole PID namespace.
+                # Killing the container's PID 1 ends its whole PID namespace.
                 if leader:
                     try:
                         os.kill(leader, signal.SIGKILL)
@@ -474,18 +506,32 @@ class NspawnBackend(Backend):
                 pass
         self.state.journal.removed(res)
 
+    def _power_cut(self, res: Resource, pid: int) -> None:
+        machine = (res.data or {}).get("machine")
+        dirs = next(((r.data or {}).get("dirs", []) for r in self.state.journal.live()
+                     if r.kind == "cgroup" and r.name == machine), [])
+        pod, _, node = res.name.partition("/")
+        root = self.node_dir(None if pod == "isp" else int(pod), node) / "root"
+        try:
+            st = os.stat(root) if mounts.mounted(root) else None
+        except OSError:
+            st = None
+        if not dirs or not cgroups.kill(dirs, timeout=10):
+            return                  # the caller's slower way (PID 1, then each process)
+        while _proc_start_time(pid) is not None:    # reaped if it is our child
+            time.sleep(0.01)
+        if st is not None:
+            # What systemd-nspawn removes when it exits on its own (image_path_lock()).
+            Path(f"/run/systemd/nspawn/locks/inode-{st.st_dev}:{st.st_ino}").unlink(missing_ok=True)
+
     def _remove(self, res: Resource, *, graceful: bool = False) -> None:
         if res.kind == "process":
             self._stop_process(res, graceful=graceful)
             return
         if res.kind == "mount":
-            if _mounted(Path(res.name)):
-                proc = subprocess.run(["umount", res.name], capture_output=True, text=True)
-                if proc.returncode != 0:
-                    subprocess.run(["umount", "-l", res.name], capture_output=True)
+            mounts.umount(res.name)
         elif res.kind == "netns":
-            if Path(f"/run/netns/{res.name}").exists():
-                _ip("netns", "del", res.name, check=False)
+            mounts.delete_netns(res.name)
         elif res.kind == "dir":
             shutil.rmtree(res.name, ignore_errors=True)
         elif res.kind == "userns":
@@ -638,7 +684,7 @@ class NspawnBackend(Backend):
         """Copied into the container's root (reflinks where possible); a pod's node gets it
         owned by its own root (its user namespace)."""
         target = self.node_dir(pod, node) / "root" / dest.lstrip("/")
-        if not _mounted(self.node_dir(pod, node) / "root"):
+        if not mounts.mounted(self.node_dir(pod, node) / "root"):
             raise LabStateError(f"{node} has no mounted root to copy {source.name} into",
                                 "see `tai-lab status`; `tai-lab reset --pod N` restarts a pod")
         shutil.rmtree(target, ignore_errors=True)
