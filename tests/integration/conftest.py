@@ -89,7 +89,7 @@ def host_leftovers(lab: str) -> list[str]:
         if " - cgroup" in line:
             mnt = Path(line.split()[4])
             left += [f"cgroup {p}" for depth in ("", "*/", "*/*/") for p in mnt.glob(f"{depth}{prefix}*")]
-    from tai_lab.backends import userns
+    from tai_lab.backends.nspawn import userns
     if userns.registry().is_dir():
         left += [f"userns {f.name}" for f in userns.registry().glob("0x*")
                  if f"/labs/{lab}:" in f.read_text()]

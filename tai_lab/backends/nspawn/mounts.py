@@ -11,7 +11,7 @@ import errno
 import os
 from pathlib import Path
 
-from ..errors import CommandFailed
+from ...errors import CommandFailed
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _MNT_DETACH = 2
