@@ -32,7 +32,7 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import images_vm
+from ..images import vm as images_vm
 from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
 from ..plan import LabPlan, NodePlan, PodPlan
 from ..state import LabState, Resource

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import images_vm
+from ..images import vm as images_vm
 from ..errors import CommandFailed, LabStateError
 from ..state import Journal, Resource
 from . import libvirt_xml as lx

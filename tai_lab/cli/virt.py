@@ -22,7 +22,7 @@ def export_cmd(scenario: str, pods: int | None) -> None:
     The Vagrantfile at the project's root reads it: TAI_LAB_SCENARIO=… vagrant up.
     """
     from ..scenario import load_plan
-    from ..vm_export import export
+    from ..backends.libvirt_export import export
     _json(export(load_plan(scenario, pods=pods)))
 
 
@@ -58,7 +58,8 @@ def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | Non
     """Build image NAME: a root filesystem (debian-12), its VM disk (debian-12-vm), its
     Vagrant box for vagrant-libvirt (debian-12-vagrant), or a Windows image from the
     trainer's ISOs (windows-server-2022, windows-11)."""
-    from .. import images, images_vagrant, images_vm, images_windows
+    from .. import images
+    from ..images import vagrant as images_vagrant, vm as images_vm, windows as images_windows
     if images_windows.is_windows(name):
         path = images_windows.prepare(name, iso=iso, virtio_iso=virtio_iso, product_key=product_key,
                                       progress=_progress)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import re
 import hashlib
-import json
 import shutil
 import subprocess
 import time
@@ -23,6 +22,7 @@ from typing import Callable
 import yaml
 
 from .. import images, paths
+from ..images import artifact
 from ..errors import CommandFailed, NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
 
@@ -51,7 +51,7 @@ def load_recipe(name: str = DEFAULT_DEPOT) -> DepotRecipe:
 
 
 def depot_dir(name: str = DEFAULT_DEPOT) -> Path:
-    return paths.images_dir() / name
+    return artifact.image_dir(name)
 
 
 def repo_dir(name: str = DEFAULT_DEPOT) -> Path:
@@ -64,8 +64,7 @@ def repo_dir(name: str = DEFAULT_DEPOT) -> Path:
 
 
 def manifest(name: str = DEFAULT_DEPOT) -> dict | None:
-    path = depot_dir(name) / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return artifact.manifest(name)
 
 
 def _apt_options(status: Path, archives: Path) -> list[str]:
@@ -80,12 +79,10 @@ def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress 
     require_root("building the package depot")
     require_tools("apt-get", "dpkg-scanpackages")
     recipe = load_recipe(name)
-    if images.already_built(name, recipe.digest, what="depot", force=force, progress=progress):
+    if artifact.already_built(name, recipe.digest, what="depot", force=force, progress=progress):
         return depot_dir(name) / "repo"
     rootfs = images.rootfs(recipe.image)
-    target = depot_dir(name)
-    work = target.parent / f".{name}.building"
-    shutil.rmtree(work, ignore_errors=True)
+    work = artifact.new_work_dir(name)
     (work / "repo/partial").mkdir(parents=True)
     log = work / "build.log"
     started = time.time()
@@ -105,14 +102,10 @@ def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress 
     debs = sorted((work / "repo").glob("*.deb"))
     progress(f"indexing {len(debs)} packages")
     index(work / "repo")
-    data = {"name": name, "recipe_digest": recipe.digest, "image": recipe.image,
-            "packages": list(recipe.packages), "debs": [d.name for d in debs],
-            "bytes": sum(d.stat().st_size for d in debs),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build_seconds": round(time.time() - started, 1)}
-    (work / "manifest.json").write_text(json.dumps(data, indent=2))
-    if target.exists():
-        shutil.rmtree(target)
-    work.rename(target)
+    data = artifact.finish(work, {"name": name, "recipe_digest": recipe.digest, "image": recipe.image,
+                                  "packages": list(recipe.packages), "debs": [d.name for d in debs],
+                                  "bytes": sum(d.stat().st_size for d in debs)}, started)
+    target = artifact.publish(work, name)
     progress(f"depot {name}: {len(debs)} packages, {data['bytes'] // 2**20} MiB, in {data['build_seconds']} s")
     return target / "repo"
 

@@ -18,15 +18,14 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import jinja2
 import yaml
 
-from . import images, paths
-from .errors import NotFoundError, PrerequisiteError
-
-Progress = Callable[[str], None]
+from .. import paths
+from ..errors import NotFoundError, PrerequisiteError
+from . import artifact
+from .artifact import Progress
 DRIVERS = ("viostor", "vioscsi", "NetKVM", "vioserial", "Balloon", "qxldod")
 DRIVE_LETTERS = ("D", "E", "F", "G")
 ISO_MAGIC_OFFSET = 0x8001      # "CD001" of the primary volume descriptor
@@ -160,7 +159,7 @@ def prepare(name: str, *, iso: Path | None, virtio_iso: Path | None, product_key
     """
     recipe = load_windows_recipe(name)
     labels = check_inputs(recipe, iso, virtio_iso)
-    out = images.image_dir(name) / "build"
+    out = artifact.image_dir(name) / "build"
     out.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12) + "!A1"
     (out / "autounattend.xml").write_text(render_autounattend(recipe, admin_password=password,

@@ -6,9 +6,9 @@ scenario itself.
 """
 from __future__ import annotations
 
-from .backends import libvirt_xml as lx
-from .backends.libvirt import MEMORY_MIB
-from .plan import LabPlan
+from ..plan import LabPlan
+from . import libvirt_xml as lx
+from .libvirt import MEMORY_MIB
 
 FORMAT = 1
 
