@@ -17,7 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import yaml
 
@@ -25,6 +25,9 @@ from .. import images, paths
 from ..images import artifact
 from ..errors import CommandFailed, NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
+
+if TYPE_CHECKING:
+    from ..context import LabContext
 
 Progress = Callable[[str], None]
 DEFAULT_DEPOT = "depot-bookworm"
@@ -153,7 +156,7 @@ _DEST = "/srv/tai-depot"
 _SITE = "/etc/nginx/sites-enabled/tai-depot"
 
 
-def serve(lab, name: str, address: object) -> None:
+def serve(lab: "LabContext", name: str, address: object) -> None:
     """Copy the depot into the ISP (once) and serve it on ``address``; idempotent.
 
     Through the backend's contract: the copy is ``copy_to_node`` (the ``files``
@@ -184,20 +187,20 @@ def serve(lab, name: str, address: object) -> None:
         _isp_run(backend, ["nft", "-f", "-"], input=rules, what="filter the prep phase")
 
 
-def open_for(lab, pod: int) -> None:
+def open_for(lab: "LabContext", pod: int) -> None:
     """The pod reaches the depot, and nothing else outside itself."""
     _isp_run(lab.backend, ["nft", "add", "element", "inet", _NFT_TABLE, "pods", f"{{ pod{pod} }}"],
              what=f"filter pod {pod}")
     lab.backend.set_upstream(pod, True)
 
 
-def close_for(lab, pod: int) -> None:
+def close_for(lab: "LabContext", pod: int) -> None:
     """Forget the pod's depot filter (the phase's own rule, link up or down, applies again)."""
     t = lab.backend.transport(None, "isp")
     if t.run(["nft", "list", "set", "inet", _NFT_TABLE, "pods"], timeout=10).ok:
         t.run(["nft", "delete", "element", "inet", _NFT_TABLE, "pods", f"{{ pod{pod} }}"], timeout=10)
 
 
-def is_open_for(lab, pod: int) -> bool:
+def is_open_for(lab: "LabContext", pod: int) -> bool:
     res = lab.backend.transport(None, "isp").run(["nft", "list", "set", "inet", _NFT_TABLE, "pods"], timeout=10)
     return res.ok and re.search(rf'"pod{pod}"', res.stdout) is not None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..backends.base import Layer
+from ..context import BASELINE
 from ..errors import CommandFailed, LabStateError
 from ..plan import PodPlan
 from ..probes import ProbeResult, prep_probe, run_probes
@@ -23,13 +24,12 @@ from ..state import lab_lock
 from . import depot
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..context import LabContext
 
 START_SNAPSHOT = "prep-start"
-BASELINE = "baseline"          # = lab.BASELINE: the snapshot of `up`
 
 
-def prep_plan(lab: "Lab", pod: int) -> PodPlan:
+def prep_plan(lab: "LabContext", pod: int) -> PodPlan:
     p = lab.plan.pod(pod)
     if p.prep is None:
         raise LabStateError(f"the scenario of lab {lab.name!r} has no prep section",
@@ -55,7 +55,7 @@ class RequirementResult:
 
 # --- start -----------------------------------------------------------------------------------
 
-def _bare_layer(lab: "Lab", pod: PodPlan, node: str, dest: Path) -> None:
+def _bare_layer(lab: "LabContext", pod: PodPlan, node: str, dest: Path) -> None:
     """A written layer with the node's identity only: the image as installed, nothing configured."""
     etc = dest / "etc"
     (etc / "apt").mkdir(parents=True)
@@ -66,7 +66,7 @@ def _bare_layer(lab: "Lab", pod: PodPlan, node: str, dest: Path) -> None:
     (etc / "apt/sources.list").write_text(depot.apt_source(pod.prep.depot_address))
 
 
-def _build_start_snapshot(lab: "Lab", pod: PodPlan) -> None:
+def _build_start_snapshot(lab: "LabContext", pod: PodPlan) -> None:
     """The first time: bare layers, purge what the candidate must install, snapshot it."""
     backend, n, prep = lab.backend, pod.number, pod.prep
     assert prep is not None
@@ -92,13 +92,13 @@ def _build_start_snapshot(lab: "Lab", pod: PodPlan) -> None:
     backend.snapshot(pod, START_SNAPSHOT)
 
 
-def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
+def start(lab: "LabContext", pod: int | None = None, *, actor: str | None = None,
           confirm_open_session: bool = False) -> dict[int, str]:
     """Every pod (or one) to the prep start state; returns each pod's start time.
 
     Like a reset: refused while a candidate's jury session is open on a pod unless
     ``confirm_open_session``; the interventions it undoes go to the evidence log first."""
-    pods = lab._pods(pod)
+    pods = lab.pods(pod)
     plans = [prep_plan(lab, n) for n in pods]
     # Before anything changes: what the backend must be able to do, and the depot built.
     lab.backend.require("layers", "prep start (the candidates' start state)")
@@ -106,11 +106,11 @@ def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
     depot.repo_dir(plans[0].prep.depot)
     started: dict[int, str] = {}
     with lab_lock(lab.name, "tai-lab prep start"):
-        lab._refuse_open_sessions(pods, "prep start", confirm_open_session)
+        lab.refuse_open_sessions(pods, "prep start", confirm_open_session)
         depot.serve(lab, plans[0].prep.depot, plans[0].prep.depot_address)
         for p in plans:
             n = p.number
-            lab._clear_before_wipe(n, "prep-start", START_SNAPSHOT, actor)
+            lab.clear_before_wipe(n, "prep-start", START_SNAPSHOT, actor)
             lab.state.journal.event("prep-start", pod=n)
             lab.backend.set_upstream(n, False)      # cut first: never online while rebuilt
             depot.close_for(lab, n)
@@ -136,10 +136,10 @@ def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
 
 # --- check -----------------------------------------------------------------------------------
 
-def check(lab: "Lab", pod: int | None = None) -> list[RequirementResult]:
+def check(lab: "LabContext", pod: int | None = None) -> list[RequirementResult]:
     """Each requirement of the cahier des charges, passed or not, with the evidence."""
     out: list[RequirementResult] = []
-    for n in lab._pods(pod):
+    for n in lab.pods(pod):
         p = prep_plan(lab, n)
         probes, owners = [], []
         for req in p.prep.requirements:

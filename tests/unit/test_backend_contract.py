@@ -18,6 +18,7 @@ import pytest
 
 from tai_lab.backends import registry
 from tai_lab.backends.base import CAPABILITIES, Backend
+from tai_lab.context import LabContext
 from tai_lab.errors import NotFoundError, PrerequisiteError
 from tai_lab.scenario import load_plan
 from tai_lab.state import LabState
@@ -185,8 +186,7 @@ def test_libvirt_stops_and_starts_a_pod(home, plan, monkeypatch):
 def _libvirt_lab(plan, home):
     b = _backend("libvirt", plan)
     touched: list[str] = []
-    return SimpleNamespace(name="std", plan=plan, backend=b, state=LabState("std"),
-                           _pods=lambda pod: [1], progress=touched.append), touched
+    return LabContext("std", plan, LabState("std"), b, touched.append), touched
 
 
 def test_prep_start_and_seal_refuse_on_libvirt_before_anything(home, plan, monkeypatch):
