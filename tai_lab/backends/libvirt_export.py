@@ -14,7 +14,7 @@ FORMAT = 1
 
 
 def export(plan: LabPlan) -> dict:
-    networks = [{"name": n, "pod": None, "purpose": "wan", "isolated": True} for n in lx.wan_networks(plan)]
+    networks: list[dict] = [{"name": n, "pod": None, "purpose": "wan", "isolated": True} for n in lx.wan_networks(plan)]
     machines = [{
         "name": lx.domain_name(plan.lab, None, "isp"), "pod": None, "node": "isp", "kind": "isp",
         "image": plan.upstream.image, "memory_mib": MEMORY_MIB["isp"], "vcpus": 1,

@@ -111,8 +111,8 @@ def image_build(name: str, force: bool) -> None:
 def image_list(ctx: click.Context) -> None:
     """Known recipes and whether they are built."""
     from .. import images
-    rows = [{"name": n, "built": (m := images.manifest(n)) is not None,
-             "built_at": (m or {}).get("built_at")} for n in images.recipe_names()]
+    rows: list[dict] = [{"name": n, "built": (m := images.manifest(n)) is not None,
+                         "built_at": (m or {}).get("built_at")} for n in images.recipe_names()]
     if ctx.obj["json"]:
         _json(rows)
         return

@@ -85,4 +85,5 @@ def register(cli: click.Group) -> None:
     cli.add_command(export_cmd)
     cli.add_command(hosts_cmd)
     image = cli.commands["image"]
+    assert isinstance(image, click.Group)
     image.add_command(image_build)       # replaces the rootfs-only `image build`

@@ -71,8 +71,8 @@ def neutralise_host_leaks(root: Path) -> None:
     """Nothing of the build host may leak into the lab's machines."""
     # The mirror used for the build is of no use inside the isolated lab.
     (root / "etc/apt/sources.list").write_text("# tai-lab: no package source inside the lab\n")
-    for f in (root / "etc/apt/sources.list.d").glob("*"):
-        f.unlink()
+    for source in (root / "etc/apt/sources.list.d").glob("*"):
+        source.unlink()
     for f in ("etc/hostname", "etc/resolv.conf", "etc/machine-id"):
         p = root / f
         if p.is_symlink() or p.exists():

@@ -217,8 +217,8 @@ def _package(work: Path, recipe: VagrantRecipe, data: dict, tcg_cmdline: str) ->
     for f in ("disk.qcow2", "vmlinuz", "initrd.img", "metadata.json", "Vagrantfile"):
         (work / f).unlink()          # all in the box now
     h = hashlib.sha256()
-    with box.open("rb") as f:
-        while chunk := f.read(1 << 20):
+    with box.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
             h.update(chunk)
     version = time.strftime("%Y%m%d.%H%M%S")
     target = artifact.image_dir(recipe.name)

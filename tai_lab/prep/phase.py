@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from ..backends.base import Layer
 from ..context import BASELINE
 from ..errors import CommandFailed, LabStateError
-from ..plan import PodPlan
-from ..probes import ProbeResult, prep_probe, run_probes
+from ..plan import PodPlan, PrepPlan
+from ..probes import Probe, ProbeResult, prep_probe, run_probes
 from ..state import lab_lock
 from . import depot
 
@@ -35,6 +35,13 @@ def prep_plan(lab: "LabContext", pod: int) -> PodPlan:
         raise LabStateError(f"the scenario of lab {lab.name!r} has no prep section",
                             "add `prep:` (see scenarios/tai-standard.yaml) and bring the lab up again")
     return p
+
+
+def prep_of(pod: PodPlan) -> PrepPlan:
+    """The pod's prep plan (a pod from :func:`prep_plan` has one)."""
+    if pod.prep is None:
+        raise LabStateError(f"pod {pod.number} has no prep section", "add `prep:` to the scenario")
+    return pod.prep
 
 
 @dataclass(frozen=True)
@@ -63,12 +70,12 @@ def _bare_layer(lab: "LabContext", pod: PodPlan, node: str, dest: Path) -> None:
     (etc / "hostname").write_text(f"{node}\n")
     (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{n.fqdn or node} {node}\n")
     (etc / "localtime").symlink_to(f"/usr/share/zoneinfo/{lab.plan.timezone}")
-    (etc / "apt/sources.list").write_text(depot.apt_source(pod.prep.depot_address))
+    (etc / "apt/sources.list").write_text(depot.apt_source(prep_of(pod).depot_address))
 
 
 def _build_start_snapshot(lab: "LabContext", pod: PodPlan) -> None:
     """The first time: bare layers, purge what the candidate must install, snapshot it."""
-    backend, n, prep = lab.backend, pod.number, pod.prep
+    backend, n, prep = lab.backend, pod.number, prep_of(pod)
     assert prep is not None
     layers: dict[str, Layer] = {}
     for node in (x for x in pod.nodes if x.is_container):
@@ -103,11 +110,12 @@ def start(lab: "LabContext", pod: int | None = None, *, actor: str | None = None
     # Before anything changes: what the backend must be able to do, and the depot built.
     lab.backend.require("layers", "prep start (the candidates' start state)")
     lab.backend.require("files", "prep start (the package depot inside the lab)")
-    depot.repo_dir(plans[0].prep.depot)
+    first = prep_of(plans[0])
+    depot.repo_dir(first.depot)
     started: dict[int, str] = {}
     with lab_lock(lab.name, "tai-lab prep start"):
         lab.refuse_open_sessions(pods, "prep start", confirm_open_session)
-        depot.serve(lab, plans[0].prep.depot, plans[0].prep.depot_address)
+        depot.serve(lab, first.depot, first.depot_address)
         for p in plans:
             n = p.number
             lab.clear_before_wipe(n, "prep-start", START_SNAPSHOT, actor)
@@ -126,7 +134,7 @@ def start(lab: "LabContext", pod: int | None = None, *, actor: str | None = None
             now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             rec = lab.state.pod(n)
             rec.update(phase="prep", phase_since=now, prep={"started": now, "epoch": time.time(),
-                                                            "minutes": p.prep.minutes, "depot": True})
+                                                            "minutes": prep_of(p).minutes, "depot": True})
             rec.pop("seal", None)
             lab.state.save()
             lab.state.journal.event("prep-started", pod=n, at=now)
@@ -141,13 +149,14 @@ def check(lab: "LabContext", pod: int | None = None) -> list[RequirementResult]:
     out: list[RequirementResult] = []
     for n in lab.pods(pod):
         p = prep_plan(lab, n)
-        probes, owners = [], []
-        for req in p.prep.requirements:
+        probes: list[Probe] = []
+        owners: list[str] = []
+        for req in prep_of(p).requirements:
             for check in req.checks:
                 probes.append(prep_probe(p, check, len(probes)))
                 owners.append(req.id)
         results = run_probes(n, probes, lab.backend.transport)
-        for req in p.prep.requirements:
+        for req in prep_of(p).requirements:
             mine = tuple(r for r, o in zip(results, owners) if o == req.id)
             out.append(RequirementResult(n, req.id, req.title, req.competencies,
                                          all(r.passed for r in mine), mine))

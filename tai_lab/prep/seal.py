@@ -146,7 +146,7 @@ def verify(lab: "LabContext", pod: int) -> list[dict]:
 
 def is_sealed(lab: "LabContext", pod: int) -> bool:
     seal_rec = lab.state.pod(pod).get("seal")
-    return bool(seal_rec) and not seal_rec.get("opened")
+    return bool(seal_rec) and not (seal_rec or {}).get("opened")
 
 
 def open_for_jury(lab: "LabContext", pods: list[int], *, override: bool = False) -> dict[int, list[dict]]:
