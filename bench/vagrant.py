@@ -48,7 +48,7 @@ def unavailable() -> str | None:
     """Why Vagrant cannot be measured here, or None."""
     if shutil.which("vagrant") is None:
         return "vagrant is not installed (scripts/install-host-deps.sh installs vagrant and vagrant-libvirt)"
-    from tai_lab import images_vagrant
+    from tai_lab.images import vagrant as images_vagrant
     from tai_lab.errors import TaiLabError
     try:
         images_vagrant.box(BOX_IMAGE)
@@ -67,9 +67,9 @@ class VagrantPod:
 
     def __init__(self, lab: str, domain_type: str, progress: Callable[[str], None] = print,
                  suffix: str = "v") -> None:
-        from tai_lab import images_vagrant
+        from tai_lab.images import vagrant as images_vagrant
         from tai_lab.scenario import load_plan
-        from tai_lab.vm_export import export
+        from tai_lab.backends.libvirt_export import export
         self.progress = progress
         self.lab = f"{lab}{suffix}"
         self.tmp = Path(tempfile.mkdtemp(prefix="tai-bench-vagrant-"))

@@ -5,6 +5,11 @@ Every error the library raises for a user mistake or a missing prerequisite is a
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .datafile import Problem
+
 
 class TaiLabError(Exception):
     """Base of every error meant for the user (not a bug)."""
@@ -25,7 +30,7 @@ class ScenarioError(TaiLabError):
 
     exit_code = 2
 
-    def __init__(self, problems: list["Problem"], path: str, what: str = "scenario") -> None:  # noqa: F821
+    def __init__(self, problems: list["Problem"], path: str, what: str = "scenario") -> None:
         self.problems = problems
         self.path = path
         lines = [p.render() for p in problems]

@@ -290,7 +290,11 @@ class Session:
 
     def elapsed(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
-        return sum((end if end is not None else now) - start for start, end in self._timer_runs)
+        total = 0.0
+        for start, end in self._timer_runs:
+            assert start is not None          # a run is recorded with its start
+            total += (end if end is not None else now) - start
+        return total
 
     def used(self) -> list[str]:
         """Interventions injected (and taken) in this session, in order, without repeats."""

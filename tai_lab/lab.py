@@ -14,10 +14,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from . import provision
 from .backends.registry import get_backend
+from .context import BASELINE, INTERNET, PHASES, LabContext, Progress, SessionOpenError, phase_hooks
 from .errors import LabStateError, LockBusyError, NotFoundError, PrerequisiteError
 from .hostcheck import require_root
 from .plan import LabPlan
@@ -25,11 +26,12 @@ from .probes import FAST_DNS, ProbeResult, health_probes, run_probes
 from .state import LabState, lab_lock, resolve_lab
 from .transports.base import CommandResult
 
-Progress = Callable[[str], None]
-BASELINE = "baseline"
-PHASES = ("setup", "prep", "jury")
-# Internet reachable from the pod in each phase.
-INTERNET = {"setup": True, "prep": False, "jury": True}
+# The prep phase registers its phase hook (seals verified before the jury phase, the depot's
+# opening closed): imported here so that no phase change can run without it.
+from .prep import hooks as _prep_hooks  # noqa: E402,F401
+
+__all__ = ["BASELINE", "INTERNET", "PHASES", "DownResult", "Lab", "PodStatus", "Progress", "SessionOpenError",
+           "lab_plan"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,6 @@ class PodStatus:
     def as_dict(self) -> dict:
         return {"pod": self.number, "phase": self.phase, "nodes": self.nodes,
                 "snapshots": self.snapshots, "internet": self.internet, "pending_phase": self.pending}
-
-
-class SessionOpenError(LabStateError):
-    """A reset or rebuild would wipe the machines of a candidate whose session is open."""
 
 
 @dataclass(frozen=True)
@@ -96,19 +94,19 @@ def lab_plan(state: LabState) -> LabPlan:
     return plan
 
 
-class Lab:
-    """A lab that is up (or was, and left a journal behind)."""
+class Lab(LabContext):
+    """A lab that is up (or was, and left a journal behind): the features' :class:`LabContext`,
+    and the operations the faces call."""
 
     def __init__(self, name: str | None = None, *, progress: Progress = lambda _m: None) -> None:
-        self.name = resolve_lab(name)
-        self.state = LabState(self.name)
-        self.progress = progress
-        if not self.state.exists:
-            raise LabStateError(f"lab {self.name!r} has no state (a crash during `up`?)",
+        name = resolve_lab(name)
+        state = LabState(name)
+        if not state.exists:
+            raise LabStateError(f"lab {name!r} has no state (a crash during `up`?)",
                                 "`tai-lab down --lab NAME` removes what it created")
-        self.plan: LabPlan = lab_plan(self.state)
-        self.backend = get_backend(self.state.data["backend"])(
-            self.state, self.plan, progress, **self.state.data.get("backend_options", {}))
+        plan: LabPlan = lab_plan(state)
+        backend = get_backend(state.data["backend"])(state, plan, progress, **state.data.get("backend_options", {}))
+        super().__init__(name, plan, state, backend, progress)
 
     # ------------------------------------------------------------------ up / down
     @classmethod
@@ -204,34 +202,8 @@ class Lab:
         state.remove_all()
         return DownResult(removed, kept.dir if kept is not None else None)
 
-    # ------------------------------------------------------------------ helpers
-    def _pods(self, pod: int | None) -> list[int]:
-        numbers = [p.number for p in self.plan.pods]
-        if pod is None:
-            return numbers
-        if pod not in numbers:
-            raise NotFoundError(f"no pod {pod} in lab {self.name!r}",
-                                f"pods: {', '.join(map(str, numbers))}")
-        return [pod]
-
-    def _node(self, pod: int, node: str) -> None:
-        self._pods(pod)
-        names = [n.name for n in self.plan.pod(pod).nodes]
-        if node not in names:
-            raise NotFoundError(f"no node {node!r} in pod {pod}", f"nodes: {', '.join(names)}")
-
-    def phase_of(self, pod: int) -> str:
-        return self.state.pod(pod).get("phase", "setup")
-
-    def pending_phase(self, pod: int) -> str | None:
-        """A phase change begun on the pod and never finished (the command was killed)."""
-        return (self.state.pod(pod).get("phase_pending") or {}).get("to")
-
-    def internet_allowed(self, pod: int) -> bool:
-        """What the WAN link must be: the phase's rule, and cut while a change to a phase
-        without the Internet is pending (a killed `phase prep` never leaves a pod online)."""
-        pending = self.pending_phase(pod)
-        return INTERNET[self.phase_of(pod)] and (pending is None or INTERNET.get(pending, False))
+    # The faces' old name for :meth:`LabContext.pods` (kept for their modules).
+    _pods = LabContext.pods
 
     # ------------------------------------------------------------------ reading
     def status(self) -> list[PodStatus]:
@@ -255,13 +227,13 @@ class Lab:
     def exec(self, pod: int, node: str, command: Sequence[str], *, timeout: float = 300.0,
              input: str | None = None) -> CommandResult:
         """Run a command on a node, out of band (works with the lab network broken)."""
-        self._node(pod, node)
+        self.check_node(pod, node)
         return self.backend.transport(pod, node).run(list(command), timeout=timeout, input=input)
 
     def verify(self, pod: int | None = None) -> list[ProbeResult]:
         """The plateau's health probes, from the users' point of view, per pod and phase."""
         results: list[ProbeResult] = []
-        for n in self._pods(pod):
+        for n in self.pods(pod):
             p = self.plan.pod(n)
             probes = health_probes(self.plan, p, internet=INTERNET.get(self.phase_of(n), False))
             results += _with_second_try(n, run_probes(n, probes, self.backend.transport), self.backend.transport)
@@ -276,9 +248,9 @@ class Lab:
         if phase not in PHASES:
             raise NotFoundError(f"unknown phase {phase!r}", f"phases: {', '.join(PHASES)}")
         with lab_lock(self.name, f"tai-lab phase {phase}"):
-            from .prep.hooks import before_phase
-            before_phase(self, self._pods(pod), phase, override_seal=override_seal)
-            for n in self._pods(pod):
+            for hook in phase_hooks():
+                hook(self, self.pods(pod), phase, override_seal=override_seal)
+            for n in self.pods(pod):
                 # Journaled per pod, before and after: a command killed between two pods
                 # leaves each pod's state saying what was done to it (and a pending change
                 # where it was under way), and running it again finishes the job.
@@ -298,7 +270,7 @@ class Lab:
         if not name or "/" in name or name.startswith("."):
             raise PrerequisiteError(f"invalid snapshot name {name!r}", "use letters, digits and dashes")
         with lab_lock(self.name, f"tai-lab snapshot {name}"):
-            for n in self._pods(pod):
+            for n in self.pods(pod):
                 self.progress(f"pod {n}: snapshot {name}")
                 self.state.journal.event("snapshot", pod=n, name=name)
                 self.backend.snapshot(self.plan.pod(n), name)
@@ -311,11 +283,11 @@ class Lab:
         Refused while a candidate's session is open on the pod unless ``confirm_open_session``
         (see :meth:`open_sessions`); the interventions it undoes are recorded first as
         cleared by reset — not repaired."""
-        self._pods(pod)
+        self.pods(pod)
         p = self.plan.pod(pod)
         with lab_lock(self.name, f"tai-lab rebuild --pod {pod}"):
-            self._refuse_open_sessions([pod], "rebuild", confirm_open_session)
-            self._clear_before_wipe(pod, "rebuild", None, actor)
+            self.refuse_open_sessions([pod], "rebuild", confirm_open_session)
+            self.clear_before_wipe(pod, "rebuild", None, actor)
             self.state.journal.event("rebuild", pod=pod)
             self.progress(f"pod {pod}: destroy")
             self.backend.destroy_pod(pod)
@@ -332,26 +304,6 @@ class Lab:
         return self.verify(pod)
 
     # ------------------------------------------------------------------ interventions
-    def require_pod_up(self, pod: int) -> None:
-        """Refuse to act on a pod whose machines are not all running (say which)."""
-        self._pods(pod)
-        down = [n.name for n in self.plan.pod(pod).nodes if not self.backend.node_running(pod, n.name)]
-        if down:
-            raise LabStateError(f"pod {pod} is not up: {', '.join(down)} not running",
-                                f"bring it back with: tai-lab reset --pod {pod}")
-
-    def default_pod(self, pod: int | None) -> int:
-        if pod is not None:
-            self._pods(pod)
-            return pod
-        if len(self.plan.pods) == 1:
-            return self.plan.pods[0].number
-        raise NotFoundError("which pod? this lab has several", "add --pod N")
-
-    def engine(self):
-        from .interventions.engine import Engine
-        return Engine(self, progress=self.progress)
-
     def allowed_interventions(self) -> list[str] | None:
         """The interventions the scenario lets the jury pick (None: the whole catalogue)."""
         return list(self.plan.interventions) if self.plan.interventions is not None else None
@@ -364,7 +316,7 @@ class Lab:
             self.engine().catalogue.get(iid)  # unknown ids get the full list first
             raise NotFoundError(f"{iid} is not in this plateau's list", "allowed: " + ", ".join(allowed))
         with lab_lock(self.name, f"tai-lab inject {iid} --pod {pod}"):
-            ev = self._evidence_hook(pod)
+            ev = self.evidence_hook(pod)
             ev.before_inject(iid, variant, randomise, seed, actor)
             try:
                 res = self.engine().inject(iid, pod, variant=variant, seed=seed, randomise=randomise)
@@ -393,25 +345,15 @@ class Lab:
         with lab_lock(self.name, f"tai-lab check --pod {pod}", shared=True, timeout=wait, busy=busy,
                       notify=self.progress):
             results = self.engine().check(pod, iid)
-            self._evidence_hook(pod).after_check(results, actor, record)
+            self.evidence_hook(pod).after_check(results, actor, record)
         return results
 
     def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:
         pod = self.default_pod(pod)
         with lab_lock(self.name, f"tai-lab restore {iid or '--all'} --pod {pod}"):
             done = self.engine().restore(pod, iid)
-            self._evidence_hook(pod).after_restore(iid, done, actor)
+            self.evidence_hook(pod).after_restore(iid, done, actor)
             return done
-
-    # ------------------------------------------------------------------ evidence log (jury)
-    def evidence(self, pod: int | None = None):
-        """The pod's evidence log (tai_lab.evidence): what the jury did and saw, per candidate."""
-        from .evidence import EvidenceLog
-        return EvidenceLog(self.state.dir, self.default_pod(pod))
-
-    def _evidence_hook(self, pod: int):
-        from .evidence import LabHook
-        return LabHook(self.evidence(pod))
 
     def active_interventions(self, pod: int | None = None):
         return self.engine().active(pod)
@@ -423,55 +365,20 @@ class Lab:
         Refused while a candidate's session is open on one of the pods unless
         ``confirm_open_session`` (every face must ask for it explicitly); the interventions the
         revert undoes are recorded first, as cleared by reset — not repaired."""
-        pods = self._pods(pod)
+        pods = self.pods(pod)
         for n in pods:
             if to not in self.backend.snapshots(n):
                 raise NotFoundError(f"pod {n} has no snapshot {to!r}",
                                     f"snapshots: {', '.join(self.backend.snapshots(n)) or '(none)'}")
         with lab_lock(self.name, f"tai-lab reset --to {to}"):
-            self._refuse_open_sessions(pods, "reset", confirm_open_session)
+            self.refuse_open_sessions(pods, "reset", confirm_open_session)
             for n in pods:
                 self.progress(f"pod {n}: reset to {to}")
-                self._clear_before_wipe(n, "reset", to, actor)
+                self.clear_before_wipe(n, "reset", to, actor)
                 self.state.journal.event("reset", pod=n, to=to)
                 self.backend.revert(self.plan.pod(n), to)
                 self.backend.set_upstream(n, self.internet_allowed(n))
         return self.verify(pod)
-
-    # ------------------------------------------------------------------ candidates' sessions
-    def open_sessions(self, pod: int | None = None) -> dict:
-        """pod → its current Session, for the pods where a named candidate's session is open
-        (no reset or rebuild since the candidate was named or the jury last acted)."""
-        out = {}
-        for n in self._pods(pod):
-            s = self.evidence(n).current()
-            if s.is_open:
-                out[n] = s
-        return out
-
-    def describe_open_sessions(self, sessions: dict) -> str:
-        lines = []
-        for n, s in sessions.items():
-            active = [a.id for a in self.engine().active(n)]
-            lines.append(f"pod {n}: session of {s.candidate} open"
-                         + (f", active: {', '.join(active)}" if active else ", no active intervention"))
-        return "\n".join(lines)
-
-    def _refuse_open_sessions(self, pods: list[int], command: str, confirmed: bool) -> None:
-        sessions = {n: s for n, s in self.open_sessions().items() if n in pods}
-        if sessions and not confirmed:
-            raise SessionOpenError(
-                f"{command} refused: it wipes the machines of a candidate whose session is open\n"
-                + self.describe_open_sessions(sessions),
-                "confirm on a terminal, or add --yes: the active interventions are then recorded as "
-                "cleared by reset — not repaired, and the session ends")
-
-    def _clear_before_wipe(self, pod: int, command: str, to: str | None, actor: str | None) -> None:
-        """Before a reset/rebuild touches the pod: its interventions go to the evidence log as
-        cleared (never "fixed": no check ran on them after this), then leave the journal."""
-        cleared = [a.id for a in self.engine().active(pod)]
-        self._evidence_hook(pod).before_reset(command, to, cleared, actor)
-        self.engine().clear(pod)
 
 
 def _with_second_try(pod: int, results: list[ProbeResult], transport_for) -> list[ProbeResult]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from ..errors import PrerequisiteError
 from ..plan import LabPlan, PodPlan
@@ -55,6 +55,9 @@ class Backend(ABC):
     # connect, placement, inventory) come from the command line and are kept in the lab's state.
     state: LabState
     plan: LabPlan
+
+    if TYPE_CHECKING:   # the constructor every backend has (the registry hands out classes)
+        def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress, **options: Any) -> None: ...
 
     # ------------------------------------------------------------------ capabilities
     def supports(self, capability: str) -> bool:

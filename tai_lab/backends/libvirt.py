@@ -23,6 +23,7 @@ with the libvirt URI it lives on; ``down`` removes exactly those.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -31,8 +32,9 @@ import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Callable, Literal
 
-from .. import images_vm
+from ..images import vm as images_vm
 from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
 from ..plan import LabPlan, NodePlan, PodPlan
 from ..state import LabState, Resource
@@ -89,10 +91,12 @@ class LibvirtBackend(Backend):
         # pod → URI of the host it lives on (several hosts); the upstream is on self.uri.
         self.placement: dict[int, str] = {int(k): v for k, v in
                                           (placement or opts.get("placement") or {}).items()}
-        self.inventory = inventory or opts.get("inventory")
-        self._conns: dict[str, object] = {}
+        self.inventory: str | None = inventory or opts.get("inventory")
+        # libvirt's connections and domains: the bindings ship no type information (Any).
+        self._conns: dict[str, Any] = {}
         # VMs started and not yet seen booted: (pod, node) → what to do once booted.
-        self._booting: dict[tuple[int | None, str], object] = {}
+        # node → what finishes its boot: configuring the ISP, or True (finished by ready()).
+        self._booting: dict[tuple[int | None, str], Callable[[], None] | Literal[True]] = {}
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
         self.storage = Storage(self.lab, state.journal, self.conn, progress)
@@ -141,6 +145,7 @@ class LibvirtBackend(Backend):
     def _place(self) -> None:
         """Whole pods on the inventory's hosts by free memory and vCPUs, or refuse with numbers."""
         from .. import hosts as hostmod
+        assert self.inventory is not None           # placed only with an inventory
         inv = hostmod.load_inventory(self.inventory)
         usage = [hostmod.measure(h, self.conn(h.uri)) for h in inv]
         self.placement = hostmod.place(self.plan, usage, lambda kind: MEMORY_MIB.get(kind, 256),
@@ -335,7 +340,7 @@ class LibvirtBackend(Backend):
             for n in pods:
                 self._create_network(lx.network_name(self.lab, n, "wan"), None, f"WAN du pod {n}", uri)
             self._create_domain(None, node, "isp", self.plan.upstream.image, lx.isp_nics(self.plan, pods))
-            self._booting[(None, node)] = lambda node=node, pods=pods: self._configure_isp(node, pods)
+            self._booting[(None, node)] = functools.partial(self._configure_isp, node, pods)
 
     def ready(self, pod: int | None, node: str) -> None:
         """Wait for a VM this backend started to boot, then finish it (identity, ISP network).
@@ -433,14 +438,14 @@ class LibvirtBackend(Backend):
         return self._teardown(list(reversed(self.state.journal.live())))
 
     # ------------------------------------------------------------------ phases
-    def _wan_nic(self, pod: int) -> lx.Nic:
+    def _wan_nic(self, pod: int) -> tuple[lx.Nic, str]:
         p = self.plan.pod(pod)
         router = next((n for n in p.nodes if any(i.segment.kind == "upstream" for i in n.interfaces)), None)
         if router is None:
             raise NotFoundError(f"pod {pod} has no node on the upstream")
         nic = next(n for n, i in zip(lx.node_nics(self.plan, p, router), router.interfaces)
                    if i.segment.kind == "upstream")
-        return nic, router.name  # type: ignore[return-value]
+        return nic, router.name
 
     def set_upstream(self, pod: int, up: bool) -> None:
         libvirt = _libvirt()

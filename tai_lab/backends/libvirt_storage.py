@@ -23,10 +23,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import images_vm
+from ..images import vm as images_vm
 from ..errors import CommandFailed, LabStateError
 from ..state import Journal, Resource
 from . import libvirt_xml as lx
@@ -68,7 +69,7 @@ def _libvirt():
 class Storage:
     """The lab's pools and volumes on each host; ``conn(uri)`` gives the connection."""
 
-    def __init__(self, lab: str, journal: Journal, conn: Callable[[str], object],
+    def __init__(self, lab: str, journal: Journal, conn: Callable[[str], Any],
                  progress: Callable[[str], None] = lambda _m: None) -> None:
         self.lab = lab
         self.journal = journal

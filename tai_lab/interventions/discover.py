@@ -14,7 +14,7 @@ from ..errors import LabStateError
 from .model import Intervention, Variant
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..context import LabContext as Lab   # what a feature receives of the lab, not the API
 
 # Server software a technician may have chosen, per service, in order of preference.
 SERVICE_CANDIDATES = {

@@ -31,7 +31,7 @@ from .discover import Discovery
 from .model import Intervention, ProbeSpec, Variant
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..context import LabContext as Lab   # what a feature receives of the lab, not the API
 
 Progress = Callable[[str], None]
 

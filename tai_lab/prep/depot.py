@@ -12,19 +12,22 @@ from __future__ import annotations
 import gzip
 import re
 import hashlib
-import json
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import yaml
 
 from .. import images, paths
+from ..images import artifact
 from ..errors import CommandFailed, NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
+
+if TYPE_CHECKING:
+    from ..context import LabContext
 
 Progress = Callable[[str], None]
 DEFAULT_DEPOT = "depot-bookworm"
@@ -51,7 +54,7 @@ def load_recipe(name: str = DEFAULT_DEPOT) -> DepotRecipe:
 
 
 def depot_dir(name: str = DEFAULT_DEPOT) -> Path:
-    return paths.images_dir() / name
+    return artifact.image_dir(name)
 
 
 def repo_dir(name: str = DEFAULT_DEPOT) -> Path:
@@ -64,8 +67,7 @@ def repo_dir(name: str = DEFAULT_DEPOT) -> Path:
 
 
 def manifest(name: str = DEFAULT_DEPOT) -> dict | None:
-    path = depot_dir(name) / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return artifact.manifest(name)
 
 
 def _apt_options(status: Path, archives: Path) -> list[str]:
@@ -80,12 +82,10 @@ def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress 
     require_root("building the package depot")
     require_tools("apt-get", "dpkg-scanpackages")
     recipe = load_recipe(name)
-    if images.already_built(name, recipe.digest, what="depot", force=force, progress=progress):
+    if artifact.already_built(name, recipe.digest, what="depot", force=force, progress=progress):
         return depot_dir(name) / "repo"
     rootfs = images.rootfs(recipe.image)
-    target = depot_dir(name)
-    work = target.parent / f".{name}.building"
-    shutil.rmtree(work, ignore_errors=True)
+    work = artifact.new_work_dir(name)
     (work / "repo/partial").mkdir(parents=True)
     log = work / "build.log"
     started = time.time()
@@ -105,14 +105,10 @@ def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress 
     debs = sorted((work / "repo").glob("*.deb"))
     progress(f"indexing {len(debs)} packages")
     index(work / "repo")
-    data = {"name": name, "recipe_digest": recipe.digest, "image": recipe.image,
-            "packages": list(recipe.packages), "debs": [d.name for d in debs],
-            "bytes": sum(d.stat().st_size for d in debs),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build_seconds": round(time.time() - started, 1)}
-    (work / "manifest.json").write_text(json.dumps(data, indent=2))
-    if target.exists():
-        shutil.rmtree(target)
-    work.rename(target)
+    data = artifact.finish(work, {"name": name, "recipe_digest": recipe.digest, "image": recipe.image,
+                                  "packages": list(recipe.packages), "debs": [d.name for d in debs],
+                                  "bytes": sum(d.stat().st_size for d in debs)}, started)
+    target = artifact.publish(work, name)
     progress(f"depot {name}: {len(debs)} packages, {data['bytes'] // 2**20} MiB, in {data['build_seconds']} s")
     return target / "repo"
 
@@ -160,7 +156,7 @@ _DEST = "/srv/tai-depot"
 _SITE = "/etc/nginx/sites-enabled/tai-depot"
 
 
-def serve(lab, name: str, address: object) -> None:
+def serve(lab: "LabContext", name: str, address: object) -> None:
     """Copy the depot into the ISP (once) and serve it on ``address``; idempotent.
 
     Through the backend's contract: the copy is ``copy_to_node`` (the ``files``
@@ -191,20 +187,20 @@ def serve(lab, name: str, address: object) -> None:
         _isp_run(backend, ["nft", "-f", "-"], input=rules, what="filter the prep phase")
 
 
-def open_for(lab, pod: int) -> None:
+def open_for(lab: "LabContext", pod: int) -> None:
     """The pod reaches the depot, and nothing else outside itself."""
     _isp_run(lab.backend, ["nft", "add", "element", "inet", _NFT_TABLE, "pods", f"{{ pod{pod} }}"],
              what=f"filter pod {pod}")
     lab.backend.set_upstream(pod, True)
 
 
-def close_for(lab, pod: int) -> None:
+def close_for(lab: "LabContext", pod: int) -> None:
     """Forget the pod's depot filter (the phase's own rule, link up or down, applies again)."""
     t = lab.backend.transport(None, "isp")
     if t.run(["nft", "list", "set", "inet", _NFT_TABLE, "pods"], timeout=10).ok:
         t.run(["nft", "delete", "element", "inet", _NFT_TABLE, "pods", f"{{ pod{pod} }}"], timeout=10)
 
 
-def is_open_for(lab, pod: int) -> bool:
+def is_open_for(lab: "LabContext", pod: int) -> bool:
     res = lab.backend.transport(None, "isp").run(["nft", "list", "set", "inet", _NFT_TABLE, "pods"], timeout=10)
     return res.ok and re.search(rf'"pod{pod}"', res.stdout) is not None

@@ -1,13 +1,12 @@
-"""What the prep phase adds to an ordinary phase change (called by ``Lab.set_phase``)."""
+"""What the prep phase adds to an ordinary phase change: registered as a phase hook of
+:mod:`tai_lab.context` when this module is imported (``tai_lab.lab`` imports it)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..lab import Lab
+from ..context import LabContext, on_phase_change
 
 
-def before_phase(lab: "Lab", pods: list[int], phase: str, *, override_seal: bool = False) -> None:
+@on_phase_change
+def before_phase(lab: LabContext, pods: list[int], phase: str, *, override_seal: bool = False) -> None:
     """Lock held. Jury: sealed pods are verified (and booted) first. Any phase: the depot's
     opening of the prep phase is closed, the link cut meanwhile (the phase then sets it)."""
     from . import depot, seal

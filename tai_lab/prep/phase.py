@@ -16,25 +16,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..backends.base import Layer
+from ..context import BASELINE
 from ..errors import CommandFailed, LabStateError
-from ..plan import PodPlan
-from ..probes import ProbeResult, prep_probe, run_probes
+from ..plan import PodPlan, PrepPlan
+from ..probes import Probe, ProbeResult, prep_probe, run_probes
 from ..state import lab_lock
 from . import depot
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..context import LabContext
 
 START_SNAPSHOT = "prep-start"
-BASELINE = "baseline"          # = lab.BASELINE: the snapshot of `up`
 
 
-def prep_plan(lab: "Lab", pod: int) -> PodPlan:
+def prep_plan(lab: "LabContext", pod: int) -> PodPlan:
     p = lab.plan.pod(pod)
     if p.prep is None:
         raise LabStateError(f"the scenario of lab {lab.name!r} has no prep section",
                             "add `prep:` (see scenarios/tai-standard.yaml) and bring the lab up again")
     return p
+
+
+def prep_of(pod: PodPlan) -> PrepPlan:
+    """The pod's prep plan (a pod from :func:`prep_plan` has one)."""
+    if pod.prep is None:
+        raise LabStateError(f"pod {pod.number} has no prep section", "add `prep:` to the scenario")
+    return pod.prep
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class RequirementResult:
 
 # --- start -----------------------------------------------------------------------------------
 
-def _bare_layer(lab: "Lab", pod: PodPlan, node: str, dest: Path) -> None:
+def _bare_layer(lab: "LabContext", pod: PodPlan, node: str, dest: Path) -> None:
     """A written layer with the node's identity only: the image as installed, nothing configured."""
     etc = dest / "etc"
     (etc / "apt").mkdir(parents=True)
@@ -63,12 +70,12 @@ def _bare_layer(lab: "Lab", pod: PodPlan, node: str, dest: Path) -> None:
     (etc / "hostname").write_text(f"{node}\n")
     (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{n.fqdn or node} {node}\n")
     (etc / "localtime").symlink_to(f"/usr/share/zoneinfo/{lab.plan.timezone}")
-    (etc / "apt/sources.list").write_text(depot.apt_source(pod.prep.depot_address))
+    (etc / "apt/sources.list").write_text(depot.apt_source(prep_of(pod).depot_address))
 
 
-def _build_start_snapshot(lab: "Lab", pod: PodPlan) -> None:
+def _build_start_snapshot(lab: "LabContext", pod: PodPlan) -> None:
     """The first time: bare layers, purge what the candidate must install, snapshot it."""
-    backend, n, prep = lab.backend, pod.number, pod.prep
+    backend, n, prep = lab.backend, pod.number, prep_of(pod)
     assert prep is not None
     layers: dict[str, Layer] = {}
     for node in (x for x in pod.nodes if x.is_container):
@@ -92,25 +99,26 @@ def _build_start_snapshot(lab: "Lab", pod: PodPlan) -> None:
     backend.snapshot(pod, START_SNAPSHOT)
 
 
-def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
+def start(lab: "LabContext", pod: int | None = None, *, actor: str | None = None,
           confirm_open_session: bool = False) -> dict[int, str]:
     """Every pod (or one) to the prep start state; returns each pod's start time.
 
     Like a reset: refused while a candidate's jury session is open on a pod unless
     ``confirm_open_session``; the interventions it undoes go to the evidence log first."""
-    pods = lab._pods(pod)
+    pods = lab.pods(pod)
     plans = [prep_plan(lab, n) for n in pods]
     # Before anything changes: what the backend must be able to do, and the depot built.
     lab.backend.require("layers", "prep start (the candidates' start state)")
     lab.backend.require("files", "prep start (the package depot inside the lab)")
-    depot.repo_dir(plans[0].prep.depot)
+    first = prep_of(plans[0])
+    depot.repo_dir(first.depot)
     started: dict[int, str] = {}
     with lab_lock(lab.name, "tai-lab prep start"):
-        lab._refuse_open_sessions(pods, "prep start", confirm_open_session)
-        depot.serve(lab, plans[0].prep.depot, plans[0].prep.depot_address)
+        lab.refuse_open_sessions(pods, "prep start", confirm_open_session)
+        depot.serve(lab, first.depot, first.depot_address)
         for p in plans:
             n = p.number
-            lab._clear_before_wipe(n, "prep-start", START_SNAPSHOT, actor)
+            lab.clear_before_wipe(n, "prep-start", START_SNAPSHOT, actor)
             lab.state.journal.event("prep-start", pod=n)
             lab.backend.set_upstream(n, False)      # cut first: never online while rebuilt
             depot.close_for(lab, n)
@@ -126,7 +134,7 @@ def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
             now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             rec = lab.state.pod(n)
             rec.update(phase="prep", phase_since=now, prep={"started": now, "epoch": time.time(),
-                                                            "minutes": p.prep.minutes, "depot": True})
+                                                            "minutes": prep_of(p).minutes, "depot": True})
             rec.pop("seal", None)
             lab.state.save()
             lab.state.journal.event("prep-started", pod=n, at=now)
@@ -136,18 +144,19 @@ def start(lab: "Lab", pod: int | None = None, *, actor: str | None = None,
 
 # --- check -----------------------------------------------------------------------------------
 
-def check(lab: "Lab", pod: int | None = None) -> list[RequirementResult]:
+def check(lab: "LabContext", pod: int | None = None) -> list[RequirementResult]:
     """Each requirement of the cahier des charges, passed or not, with the evidence."""
     out: list[RequirementResult] = []
-    for n in lab._pods(pod):
+    for n in lab.pods(pod):
         p = prep_plan(lab, n)
-        probes, owners = [], []
-        for req in p.prep.requirements:
+        probes: list[Probe] = []
+        owners: list[str] = []
+        for req in prep_of(p).requirements:
             for check in req.checks:
                 probes.append(prep_probe(p, check, len(probes)))
                 owners.append(req.id)
         results = run_probes(n, probes, lab.backend.transport)
-        for req in p.prep.requirements:
+        for req in prep_of(p).requirements:
             mine = tuple(r for r, o in zip(results, owners) if o == req.id)
             out.append(RequirementResult(n, req.id, req.title, req.competencies,
                                          all(r.passed for r in mine), mine))

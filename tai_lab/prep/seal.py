@@ -22,7 +22,7 @@ from . import depot
 from .phase import prep_plan
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..context import LabContext
 
 SEALED = "sealed"
 _CHUNK = 1 << 20
@@ -83,11 +83,11 @@ def diff(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) ->
     return changes
 
 
-def _manifest_path(lab: "Lab", pod: int) -> Path:
+def _manifest_path(lab: "LabContext", pod: int) -> Path:
     return lab.state.dir / "prep" / f"seal-pod{pod}.json"
 
 
-def _current(lab: "Lab", pod: int) -> dict[str, dict[str, str]]:
+def _current(lab: "LabContext", pod: int) -> dict[str, dict[str, str]]:
     p = lab.plan.pod(pod)
     return {x.name: fingerprint(lab.backend.written_layer(pod, x.name)) for x in p.nodes if x.is_container}
 
@@ -96,9 +96,9 @@ def _digest(nodes: dict[str, dict[str, str]]) -> str:
     return hashlib.sha256(json.dumps(nodes, sort_keys=True).encode()).hexdigest()
 
 
-def seal(lab: "Lab", pod: int | None = None) -> dict[int, dict]:
+def seal(lab: "LabContext", pod: int | None = None) -> dict[int, dict]:
     """Seal each pod: cut, power off, snapshot, fingerprint. Returns each pod's seal summary."""
-    pods = lab._pods(pod)
+    pods = lab.pods(pod)
     for n in pods:
         prep_plan(lab, n)
     lab.backend.require("layers", "prep seal (the manifest of what the candidate wrote)")
@@ -135,7 +135,7 @@ def seal(lab: "Lab", pod: int | None = None) -> dict[int, dict]:
     return done
 
 
-def verify(lab: "Lab", pod: int) -> list[dict]:
+def verify(lab: "LabContext", pod: int) -> list[dict]:
     """What changed on a sealed pod since its seal ([] = untouched)."""
     path = _manifest_path(lab, pod)
     if not path.is_file():
@@ -144,12 +144,12 @@ def verify(lab: "Lab", pod: int) -> list[dict]:
     return diff(record["nodes"], _current(lab, pod))
 
 
-def is_sealed(lab: "Lab", pod: int) -> bool:
+def is_sealed(lab: "LabContext", pod: int) -> bool:
     seal_rec = lab.state.pod(pod).get("seal")
-    return bool(seal_rec) and not seal_rec.get("opened")
+    return bool(seal_rec) and not (seal_rec or {}).get("opened")
 
 
-def open_for_jury(lab: "Lab", pods: list[int], *, override: bool = False) -> dict[int, list[dict]]:
+def open_for_jury(lab: "LabContext", pods: list[int], *, override: bool = False) -> dict[int, list[dict]]:
     """Before the jury phase (lock held): every sealed pod must be untouched, then it boots.
 
     All pods are verified before anything changes; a changed pod refuses the whole

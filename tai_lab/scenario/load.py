@@ -194,7 +194,7 @@ class _Checker:
         extra = None
         if self.scenario.interventions_dir is not None:
             extra = intervention_dir(self.scenario, self.base_dir)
-            if not Path(extra).is_dir():
+            if extra is None or not Path(extra).is_dir():
                 self.add(("interventions_dir",), f"no directory {extra}",
                          "create it (your <id>.yaml files and their <id>.yml playbooks), or remove the key")
                 extra = None
@@ -305,8 +305,8 @@ class _Checker:
             if not up:
                 self.add(("pod", "nodes", routers[0]), "the router has no upstream interface",
                          "add an interface `{name: eth0, upstream: true}`")
-            for extra in up[1:]:
-                self.add(("pod", "nodes", routers[0], "interfaces", extra), "the router has one upstream interface only",
+            for second in up[1:]:
+                self.add(("pod", "nodes", routers[0], "interfaces", second), "the router has one upstream interface only",
                          "remove `upstream: true` here")
 
     def check_vlans(self) -> None:
@@ -323,11 +323,11 @@ class _Checker:
                          "a DHCP server needs a vlan with a dhcp_range",
                          "add e.g. `dhcp_range: [100, 199]` to the vlan of its clients")
             for i, iface in enumerate(node.interfaces):
-                vlan = self._vlan_of(iface.vlan, iface.wireless)
-                if iface.dhcp and vlan in self.pod.vlans and self.pod.vlans[vlan].dhcp_range is None:
+                on = self._vlan_of(iface.vlan, iface.wireless)
+                if iface.dhcp and on in self.pod.vlans and self.pod.vlans[on].dhcp_range is None:
                     self.add(("pod", "nodes", name, "interfaces", i, "dhcp"),
-                             f"vlan '{vlan}' has no dhcp_range: nothing would give this interface an address",
-                             f"add a dhcp_range to vlan '{vlan}', or use `host: <number>`")
+                             f"vlan '{on}' has no dhcp_range: nothing would give this interface an address",
+                             f"add a dhcp_range to vlan '{on}', or use `host: <number>`")
 
     def _vlan_of(self, vlan: str | None, wireless: str | None) -> str | None:
         """The vlan an interface lands on: its own, or the one its access point bridges to."""
@@ -405,19 +405,19 @@ class _Checker:
         taken: dict[tuple[str, int], str] = {}
         for name, node in self.pod.nodes.items():
             for i, iface in enumerate(node.interfaces):
-                vlan = self._vlan_of(iface.vlan, iface.wireless)
-                if iface.host is None or vlan not in self.subnets:
+                on = self._vlan_of(iface.vlan, iface.wireless)
+                if iface.host is None or on not in self.subnets:
                     continue
                 loc: Loc = ("pod", "nodes", name, "interfaces", i, "host")
-                if not self._fits(loc, iface.host, vlan, "host"):
+                if not self._fits(loc, iface.host, on, "host"):
                     continue
-                owner = taken.get((vlan, iface.host))
+                owner = taken.get((on, iface.host))
                 if owner is not None:
-                    address = self.subnets[vlan][0].network_address + iface.host
-                    self.add(loc, f"address {address} (host {iface.host} on vlan {vlan}) is already taken by {owner}",
+                    address = self.subnets[on][0].network_address + iface.host
+                    self.add(loc, f"address {address} (host {iface.host} on vlan {on}) is already taken by {owner}",
                              "give each node its own host number on a vlan")
                 else:
-                    taken[(vlan, iface.host)] = f"{name}.{iface.name}"
+                    taken[(on, iface.host)] = f"{name}.{iface.name}"
         for name, vlan in self.pod.vlans.items():
             if vlan.dhcp_range is None or name not in self.subnets:
                 continue

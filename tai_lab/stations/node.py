@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from ..errors import LabStateError, TaiLabError
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from ..context import LabContext as Lab   # what a feature receives of the lab, not the API
 
 PORT = 41022                  # on the node's loopback only
 RUN_DIR = "/run/tai-station"

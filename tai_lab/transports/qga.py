@@ -45,7 +45,7 @@ class QgaTransport:
         self._poll = poll
 
     def agent(self, command: str, arguments: dict | None = None, timeout: int = 10) -> Any:
-        payload = {"execute": command}
+        payload: dict[str, Any] = {"execute": command}
         if arguments is not None:
             payload["arguments"] = arguments
         reply = json.loads(self._call(self.domain, json.dumps(payload), timeout))

@@ -46,7 +46,7 @@ def virsh_names(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def vlab(lab_home, tmp_path_factory):
-    from tai_lab import images_vm
+    from tai_lab.images import vm as images_vm
     from tai_lab.lab import Lab
     from tai_lab.state import existing_labs
     images_vm.build("debian-12", progress=print)   # cached: built once per recipe

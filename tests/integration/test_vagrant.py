@@ -54,7 +54,7 @@ def _domain_type() -> str:
 
 @pytest.fixture(scope="module")
 def pod(lab_home):
-    from tai_lab import images_vagrant, images_vm
+    from tai_lab.images import vagrant as images_vagrant, vm as images_vm
     images_vm.build("debian-12", progress=print)            # cached
     images_vagrant.build("debian-12-vagrant", progress=print)  # cached: built once per recipe
     p = vagrant_bench.VagrantPod(LAB, _domain_type(), suffix="")

@@ -15,8 +15,24 @@ def _cli(*args: str, env_home: str | None = None) -> subprocess.CompletedProcess
     env = dict(os.environ)
     if env_home:
         env["TAI_LAB_HOME"] = env_home
-    return subprocess.run([sys.executable, "-m", "tai_lab.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tai_lab", *args], capture_output=True, text=True,
                           cwd=ROOT, env=env)
+
+
+def test_both_module_entry_points_are_the_whole_command():
+    """`python3 -m tai_lab` (the new form) and `python3 -m tai_lab.cli` (older scripts): every group
+    registered, the same help, the same error exit through `main`."""
+    short = _cli("--help")
+    long = subprocess.run([sys.executable, "-m", "tai_lab.cli", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert short.returncode == long.returncode == 0, short.stderr + long.stderr
+    assert short.stdout.split("\n", 1)[1] == long.stdout.split("\n", 1)[1]   # after "Usage: python -m …"
+    for group in ("prep", "serve", "jury", "report", "archives", "stations", "export", "hosts", "image"):
+        assert f"\n  {group} " in short.stdout, f"{group} is not registered"
+    build = _cli("image", "build", "--help")
+    assert "--virtio-iso" in build.stdout, "the VM side's `image build` replaces the rootfs-only one"
+    bad = subprocess.run([sys.executable, "-m", "tai_lab.cli", "validate", "no-such-file.yaml"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "tai-lab:" in bad.stderr
 
 
 def test_validate_ok_and_json():

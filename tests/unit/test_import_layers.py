@@ -191,3 +191,34 @@ def test_each_layer_imports_only_layers_below_it() -> None:
             if rank[there] > rank[here]:
                 upward.append(f"{module} imports {target} ({there} is listed after {here})")
     assert not upward, "imports that go up the module map (docs/architecture.md):\n" + "\n".join(sorted(upward))
+
+
+# Inside a package the map lists its modules in order too ("a · b · c"): for these packages a
+# module imports at import time only the modules listed before it (the registration module of
+# the CLI comes last, the shared build step of the images first).
+ORDERED_PACKAGES = ("tai_lab.cli", "tai_lab.images")
+
+
+def package_order(package: str) -> list[str]:
+    text = MAP.read_text(encoding="utf-8").split("## Module map", 1)[1].split("\n## ", 1)[0]
+    path = "tai_lab/" + package.removeprefix("tai_lab.").replace(".", "/") + "/"
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"- `{path}`"))
+    listed = line.split(" — ", 1)[1].split(":", 1)[-1]
+    return [f"{package}.{m.group(1)}" for m in (re.match(r"\s*`?(\w+)`?", chunk) for chunk in listed.split(" · ")) if m]
+
+
+def test_modules_inside_the_ordered_packages_import_only_those_listed_before():
+    graph = import_graph()
+    problems = []
+    for package in ORDERED_PACKAGES:
+        order = package_order(package)
+        rank = {m: i for i, m in enumerate(order)}
+        rank[package] = rank.pop(f"{package}.__init__", len(order))   # the package's own module
+        mods = sorted(m for m in graph if m == package or m.startswith(package + "."))
+        unlisted = [m for m in mods if m not in rank]
+        assert not unlisted, f"give these modules their place in the map's line of {package}: {unlisted}"
+        for m in mods:
+            for t in graph[m]:
+                if t in rank and rank[t] > rank[m]:
+                    problems.append(f"{m} imports {t}, listed after it")
+    assert not problems, "imports that go up a package's line of the module map:\n" + "\n".join(problems)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tai_lab import images_windows as w
+from tai_lab.images import windows as w
 from tai_lab.errors import PrerequisiteError
 
 U = "{urn:schemas-microsoft-com:unattend}"

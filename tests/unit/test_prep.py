@@ -6,8 +6,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 from click.testing import CliRunner
 
@@ -20,6 +18,8 @@ from tai_lab.probes import prep_probe
 from tai_lab.scenario import load_plan
 from tai_lab.scenario.values import PLACEHOLDER
 from tai_lab.transports.base import CommandResult
+
+from .fakes import ScriptedNode, fake_context
 
 STD = Path(__file__).resolve().parents[2] / "scenarios" / "tai-standard.yaml"
 
@@ -158,23 +158,13 @@ def test_document_for_a_pod_that_does_not_exist_is_a_clear_error(tmp_path):
 
 # --- interventions on a candidate's setup ------------------------------------------------------
 
-class _Node:
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
-
-    def run(self, argv, *, timeout=30.0, input=None):
-        key = " ".join(argv)
-        for prefix, out in self.answers.items():
-            if key.startswith(prefix):
-                return CommandResult(tuple(argv), 3 if "inactive" in out else 0, out, "")
-        return CommandResult(tuple(argv), 1, "", "")
-
-
 def _discovery(answers: dict[str, str]) -> Discovery:
-    plan = load_plan(STD, pods=1)
-    backend = SimpleNamespace(transport=lambda pod, node: _Node(answers), port_namespace=lambda pod, d: d,
-                              require=lambda capability, feature: None)
-    return Discovery(SimpleNamespace(plan=plan, backend=backend), 1)
+    """Discovery on pod 1, every node answering from ``answers`` (``systemctl is-active`` says 3
+    when a unit is inactive, as systemd does)."""
+    script = {prefix: (3 if "inactive" in out else 0, out, "") for prefix, out in answers.items()}
+    lab = fake_context(load_plan(STD, pods=1), lab="unit-no-such-lab",
+                       nodes=lambda pod, node: ScriptedNode(script, node=node))
+    return Discovery(lab, 1)
 
 
 def test_no_dhcp_server_at_all_is_refused_before_anything():
@@ -201,13 +191,12 @@ def test_the_candidates_dnsmasq_and_its_files_are_found():
 def test_phase_jury_killed_between_two_sealed_pods_is_finished_by_a_rerun(tmp_path, monkeypatch):
     """Each pod's seal is recorded verified before its machines start: a rerun boots the pod
     that was verified but not booted, without verifying it again (its machines may run)."""
-    from types import SimpleNamespace
-
     from tai_lab.evidence import EvidenceLog
     from tai_lab.prep import seal
     from tai_lab.state import LabState
     monkeypatch.setenv("TAI_LAB_HOME", str(tmp_path))
-    state = LabState("lk")
+    lab = fake_context(load_plan(STD, pods=2), lab="lk")
+    state = lab.state
     for n in (1, 2):
         state.pod(n)["seal"] = {"sealed_at": "t", "digest": "d"}
     state.save()
@@ -222,9 +211,7 @@ def test_phase_jury_killed_between_two_sealed_pods_is_finished_by_a_rerun(tmp_pa
             raise Crash()                             # killed while starting pod 2
         booted.append(p.number)
     booted: list[int] = []
-    lab = SimpleNamespace(state=state, progress=lambda m: None, evidence=lambda n: EvidenceLog(state.dir, n),
-                          plan=SimpleNamespace(pod=lambda n: SimpleNamespace(number=n)),
-                          backend=SimpleNamespace(start_pod=start_pod))
+    monkeypatch.setattr(lab.backend, "start_pod", start_pod)
     with pytest.raises(Crash):
         seal.open_for_jury(lab, [1, 2])
     after = LabState("lk")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tai_lab import images_vagrant, images_vm, paths
+from tai_lab import paths
+from tai_lab.images import artifact, vagrant as images_vagrant, vm as images_vm
 from tai_lab.backends.libvirt import TCG_CMDLINE
 from tai_lab.errors import NotFoundError, PrerequisiteError, TaiLabError
 
@@ -78,7 +79,7 @@ def _fake_box(tmp_path: Path, monkeypatch) -> images_vagrant.VagrantBox:
     """Package a box the way the build does, from a tiny disk and dummy kernel files."""
     monkeypatch.setenv("TAI_LAB_IMAGES", str(tmp_path / "images"))
     r = images_vagrant.load_vagrant_recipe("debian-12-vagrant")
-    work = images_vm.new_work_dir(r.name)
+    work = artifact.new_work_dir(r.name)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(work / "disk.qcow2"), "16M"], check=True)
     (work / "vmlinuz").write_bytes(b"kernel")
     (work / "initrd.img").write_bytes(b"initrd")
@@ -88,7 +89,7 @@ def _fake_box(tmp_path: Path, monkeypatch) -> images_vagrant.VagrantBox:
     data = {"name": r.name, "cmdline": r.vm.cmdline, "built_at": "now", "build_seconds": 1.0,
             "recipe_digest": r.digest}
     images_vagrant._package(work, r, data, TCG_CMDLINE)
-    images_vm.publish(work, r.name)
+    artifact.publish(work, r.name)
     return images_vagrant.box(r.name)
 
 

@@ -32,7 +32,7 @@ def json_option(f):
 
 def _lab(ctx: click.Context):
     """The lab a command acts on (``--lab``, or the only one up)."""
-    from .lab import Lab
+    from ..lab import Lab
     return Lab(ctx.obj.get("lab"), progress=_progress)
 
 
@@ -59,7 +59,7 @@ class PodCount(click.ParamType):
             count = int(value)
         else:
             self.fail(f"{value!r} is not a whole number of candidates", param, ctx)
-        from .scenario.model import MAX_PODS   # only when given: the models are slow to import
+        from ..scenario.model import MAX_PODS   # only when given: the models are slow to import
         if not 1 <= count <= MAX_PODS:
             self.fail(f"{count}: the number of candidates is 1 to {MAX_PODS} (the référentiel's maximum "
                       "per session)", param, ctx)
@@ -81,7 +81,7 @@ def needs_root(f):
     """
     @functools.wraps(f)
     def checked(*args, **kwargs):
-        from .hostcheck import require_root
+        from ..hostcheck import require_root
         ctx, names = click.get_current_context(), []
         while ctx.parent is not None:           # the command's path under `tai-lab`
             names.append(ctx.info_name)

@@ -18,15 +18,14 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import jinja2
 import yaml
 
-from . import images, paths
-from .errors import NotFoundError, PrerequisiteError
-
-Progress = Callable[[str], None]
+from .. import paths
+from ..errors import NotFoundError, PrerequisiteError
+from . import artifact
+from .artifact import Progress
 DRIVERS = ("viostor", "vioscsi", "NetKVM", "vioserial", "Balloon", "qxldod")
 DRIVE_LETTERS = ("D", "E", "F", "G")
 ISO_MAGIC_OFFSET = 0x8001      # "CD001" of the primary volume descriptor
@@ -91,7 +90,7 @@ def check_inputs(recipe: WindowsRecipe, iso: Path | None, virtio_iso: Path | Non
             f"(containing the image {recipe.image_name!r}) with --iso PATH, and the virtio-win drivers "
             "ISO (virtio-win-*.iso, from the virtio-win project) with --virtio-iso PATH")
     missing = [opt for opt, p in (("--iso", iso), ("--virtio-iso", virtio_iso)) if p is None]
-    if missing:
+    if missing or iso is None or virtio_iso is None:
         raise PrerequisiteError(f"missing {' and '.join(missing)}", need)
     for opt, p in (("--iso", iso), ("--virtio-iso", virtio_iso)):
         if not p.is_file():
@@ -160,7 +159,7 @@ def prepare(name: str, *, iso: Path | None, virtio_iso: Path | None, product_key
     """
     recipe = load_windows_recipe(name)
     labels = check_inputs(recipe, iso, virtio_iso)
-    out = images.image_dir(name) / "build"
+    out = artifact.image_dir(name) / "build"
     out.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12) + "!A1"
     (out / "autounattend.xml").write_text(render_autounattend(recipe, admin_password=password,
@@ -168,6 +167,7 @@ def prepare(name: str, *, iso: Path | None, virtio_iso: Path | None, product_key
     (out / "admin-password").write_text(password + "\n")
     (out / "admin-password").chmod(0o600)
     disk, answer = out / "disk.qcow2", out / "answer.iso"
+    assert iso is not None and virtio_iso is not None     # check_inputs refused without them
     (out / "install-domain.xml").write_text(render_install_domain(
         recipe, disk=disk, iso=iso.resolve(), virtio_iso=virtio_iso.resolve(), answer_iso=answer))
     progress(f"{name}: inputs checked (Windows ISO {labels['iso']!r}, drivers {labels['virtio_iso']!r}); "

@@ -7,16 +7,16 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_common import _json, err, face_notice, lab_option, needs_root, out
+from .common import _json, err, face_notice, lab_option, needs_root, out
 
 
 def _lab(ctx: click.Context):
-    from .lab import Lab
+    from ..lab import Lab
     return Lab(ctx.obj.get("lab"), progress=lambda m: err.print(f"[dim]…[/dim] {m}"))
 
 
 def _access(lab):
-    from .stations.access import Access
+    from ..stations.access import Access
     return Access(lab.state.dir, [p.number for p in lab.plan.pods])
 
 
@@ -43,8 +43,8 @@ def stations() -> None:
 @needs_root
 def stations_serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     """Run the candidates' portal (French; each pod's code opens that pod only)."""
-    from .cli_jury import _listen
-    from .stations.web import serve
+    from .jury import _listen
+    from ..stations.web import serve
     host, port = _listen(listen)
     serve(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=face_notice)
 
@@ -73,7 +73,7 @@ def stations_codes(ctx: click.Context, pod: int | None, as_json: bool) -> None:
 
 
 def _set(ctx: click.Context, pod: int | None, opened: bool, everything: bool) -> None:
-    from .evidence import default_actor
+    from ..evidence import default_actor
     if pod is None and not everything:
         raise click.UsageError("give --pod N (or --all)")
     lab = _lab(ctx)
@@ -113,7 +113,7 @@ def stations_close(ctx: click.Context, pod: int | None, everything: bool) -> Non
 @needs_root
 def stations_renew(ctx: click.Context, pod: int) -> None:
     """A new code for the pod (a lost or seen card): the old one and its sessions end."""
-    from .evidence import default_actor
+    from ..evidence import default_actor
     lab = _lab(ctx)
     lab._pods(pod)
     code = _access(lab).renew(pod, default_actor())
@@ -131,7 +131,7 @@ def stations_renew(ctx: click.Context, pod: int) -> None:
 @needs_root
 def stations_cards(ctx: click.Context, pod: int | None, url: str | None, fmt: str, output: str | None) -> None:
     """The pods' access cards, in French (code, machines, accounts), to print."""
-    from .stations import cards
+    from ..stations import cards
     lab = _lab(ctx)
     pods = _pods(lab, pod)
     path = Path(output or f"cartes-{lab.name}{f'-pod{pod}' if pod else ''}.{fmt}")
@@ -152,7 +152,7 @@ def stations_cards(ctx: click.Context, pod: int | None, url: str | None, fmt: st
 @needs_root
 def stations_recordings(ctx: click.Context, pod: int | None, as_json: bool) -> None:
     """The recorded terminal sessions (asciicast v2: `asciinema play FILE`)."""
-    from .stations.recording import list_recordings
+    from ..stations.recording import list_recordings
     lab = _lab(ctx)
     rows = [r.as_dict() for n in _pods(lab, pod) for r in list_recordings(lab.state.dir, n)]
     if _as_json(ctx, as_json):
@@ -161,7 +161,7 @@ def stations_recordings(ctx: click.Context, pod: int | None, as_json: bool) -> N
     if not rows:
         out.print("Aucune session de terminal enregistrée.")
         return
-    from .stations.recording import recordings_dir
+    from ..stations.recording import recordings_dir
     t = Table(title=f"Sessions de terminal — lab {lab.name}",
               caption=f"fichiers dans {recordings_dir(lab.state.dir, 0).parent}/pod-N/")
     for col in ("pod", "machine", "début", "durée", "fin", "fichier"):

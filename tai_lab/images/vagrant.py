@@ -3,7 +3,7 @@
 ``images/<base>/vagrant.yaml`` says what Vagrant needs on top of the VM recipe
 (``vm.yaml``): an SSH server, sudo, a user with a key pair generated for this box (never
 Vagrant's public "insecure" key), and DHCP on the NIC vagrant-libvirt's management network
-attaches to. The build is the VM build (:func:`images_vm.make_disk`, same packages, same
+attaches to. The build is the VM build (:func:`tai_lab.images.vm.make_disk`, same packages, same
 kernel, same direct kernel boot) with those additions, then packaged as a box:
 
 ``<images>/<base>-vagrant/``
@@ -30,10 +30,11 @@ from pathlib import Path
 
 import yaml
 
-from . import images, images_vm
-from .errors import CommandFailed, PrerequisiteError, TaiLabError
-from .hostcheck import require_root, require_tools
-from .images_vm import Progress, VmRecipe
+from ..errors import CommandFailed, PrerequisiteError, TaiLabError
+from ..hostcheck import require_root, require_tools
+from . import artifact, container, vm as images_vm
+from .artifact import Progress, run
+from .vm import VmRecipe
 
 # Bumped when what this module writes into the box changes (part of the recipe digest).
 BOX_FORMAT = 3
@@ -60,7 +61,7 @@ def is_vagrant(name: str) -> bool:
 
 def load_vagrant_recipe(name: str) -> VagrantRecipe:
     base = name.removesuffix("-vagrant")
-    path = images.recipe_file(base, "vagrant.yaml", "Vagrant recipe", suffix="-vagrant")
+    path = artifact.recipe_file(base, "vagrant.yaml", "Vagrant recipe", suffix="-vagrant")
     raw = path.read_bytes()
     data = yaml.safe_load(raw)
     vm = images_vm.load_vm_recipe(data.get("base", base))
@@ -167,7 +168,7 @@ ExecStartPre=/usr/sbin/sshd -t
 def _keypair(work: Path, recipe: VagrantRecipe) -> str:
     require_tools("ssh-keygen")
     key = work / KEY
-    images._run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"tai-lab {recipe.box}",
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"tai-lab {recipe.box}",
                  "-f", str(key)], work / "build.log")
     key.chmod(0o600)
     return (work / f"{KEY}.pub").read_text()
@@ -177,14 +178,14 @@ def _customize(root: Path, work: Path, recipe: VagrantRecipe, pubkey: str) -> No
     """In the chroot tree, after the packages: the user, its key, sudo, sshd, the management NIC."""
     log = work / "build.log"
     user = recipe.user
-    images._run(["chroot", str(root), "useradd", "--create-home", "--user-group", "--shell", "/bin/bash", user], log)
+    run(["chroot", str(root), "useradd", "--create-home", "--user-group", "--shell", "/bin/bash", user], log)
     # "*": no password at all (a locked "!" account may be refused even with a key).
-    images._run(["chroot", str(root), "usermod", "-p", "*", user], log)
+    run(["chroot", str(root), "usermod", "-p", "*", user], log)
     ssh_dir = root / "home" / user / ".ssh"
     ssh_dir.mkdir(mode=0o700)
     (ssh_dir / "authorized_keys").write_text(pubkey)
     (ssh_dir / "authorized_keys").chmod(0o600)
-    images._run(["chroot", str(root), "chown", "-R", f"{user}:{user}", f"/home/{user}/.ssh"], log)
+    run(["chroot", str(root), "chown", "-R", f"{user}:{user}", f"/home/{user}/.ssh"], log)
     sudoers = root / "etc/sudoers.d" / user
     sudoers.write_text(f"# tai-lab Vagrant box: Vagrant runs its guest commands through sudo\n"
                        f"{user} ALL=(ALL) NOPASSWD: ALL\n")
@@ -196,9 +197,9 @@ def _customize(root: Path, work: Path, recipe: VagrantRecipe, pubkey: str) -> No
     dropin.mkdir(parents=True, exist_ok=True)
     (dropin / "tai-lab-hostkey.conf").write_text(SSH_HOSTKEY_DROPIN)
     (root / "etc/systemd/network/10-tai-lab-vagrant-mgmt.network").write_text(networkd_unit(recipe))
-    images._run(["chroot", str(root), "systemctl", "enable", "ssh.service", "systemd-networkd.service"], log)
+    run(["chroot", str(root), "systemctl", "enable", "ssh.service", "systemd-networkd.service"], log)
     # Nothing waits for "online": a machine without the management NIC boots as fast as before.
-    images._run(["chroot", str(root), "systemctl", "mask", "systemd-networkd-wait-online.service"], log)
+    run(["chroot", str(root), "systemctl", "mask", "systemd-networkd-wait-online.service"], log)
     if not (root / "etc/systemd/system/multi-user.target.wants/ssh.service").exists():
         raise CommandFailed("the Vagrant box's SSH server is not enabled after the build", f"see {log}")
 
@@ -216,11 +217,11 @@ def _package(work: Path, recipe: VagrantRecipe, data: dict, tcg_cmdline: str) ->
     for f in ("disk.qcow2", "vmlinuz", "initrd.img", "metadata.json", "Vagrantfile"):
         (work / f).unlink()          # all in the box now
     h = hashlib.sha256()
-    with box.open("rb") as f:
-        while chunk := f.read(1 << 20):
+    with box.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
             h.update(chunk)
     version = time.strftime("%Y%m%d.%H%M%S")
-    target = images.image_dir(recipe.name)
+    target = artifact.image_dir(recipe.name)
     (work / CATALOG).write_text(json.dumps(catalog(recipe, version, target / box.name, h.hexdigest()), indent=2))
     data.update(box=box.name, box_name=recipe.box, box_version=version, box_sha256=h.hexdigest(),
                 catalog=CATALOG, key=KEY, user=recipe.user,
@@ -240,8 +241,8 @@ class VagrantBox:
 
 def box(name: str) -> VagrantBox:
     """The built box of image ``name``; raises with the build command if absent."""
-    d = images.image_dir(name)
-    man = images.manifest(name)
+    d = artifact.image_dir(name)
+    man = artifact.manifest(name)
     if not man or "box" not in man or not (d / man["box"]).is_file():
         raise PrerequisiteError(f"Vagrant box {name!r} is not built",
                                 f"build it once with: tai-lab image build {name} (a few minutes)")
@@ -250,19 +251,19 @@ def box(name: str) -> VagrantBox:
 
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VagrantBox:
     require_root("building a Vagrant box")
-    from .backends.libvirt import TCG_CMDLINE
+    from ..backends.libvirt import TCG_CMDLINE
     recipe = load_vagrant_recipe(name)
-    if images.already_built(recipe.name, recipe.digest, what="Vagrant box", force=force, progress=progress):
+    if artifact.already_built(recipe.name, recipe.digest, what="Vagrant box", force=force, progress=progress):
         return box(recipe.name)
-    images.rootfs(recipe.vm.base)      # raises with its own build command, before anything changes
-    work = images_vm.new_work_dir(recipe.name)
+    container.rootfs(recipe.vm.base)      # raises with its own build command, before anything changes
+    work = artifact.new_work_dir(recipe.name)
     pubkey = _keypair(work, recipe)
     data = images_vm.make_disk(recipe.vm, work, progress=progress,
                                customize=lambda root, w: _customize(root, w, recipe, pubkey))
     progress("packaging the box")
     data = _package(work, recipe, data, TCG_CMDLINE)
-    images_vm.publish(work, recipe.name)
+    artifact.publish(work, recipe.name)
     progress(f"Vagrant box {recipe.box} ({recipe.name}) built in {data['build_seconds']} s: "
-             f"vagrant box add {images.image_dir(recipe.name) / CATALOG}")
+             f"vagrant box add {artifact.image_dir(recipe.name) / CATALOG}")
     return box(recipe.name)
 

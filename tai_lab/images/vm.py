@@ -15,10 +15,7 @@ Layout: ``<images>/<base>-vm/{disk.qcow2, vmlinuz, initrd.img, manifest.json}``.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +23,11 @@ from typing import Callable
 
 import yaml
 
-from . import images
-from .errors import CommandFailed, PrerequisiteError
-from .hostcheck import require_root, require_tools
-
-Progress = Callable[[str], None]
+from ..errors import CommandFailed, PrerequisiteError
+from ..hostcheck import require_root, require_tools
+from . import artifact, container
+from .artifact import Progress, run
+from .chroot import apt_install, host_sources, mounts, neutralise_host_leaks, no_service_starts
 
 
 @dataclass(frozen=True)
@@ -60,10 +57,10 @@ def vm_name(base: str) -> str:
 
 def load_vm_recipe(base: str) -> VmRecipe:
     base = base.removesuffix("-vm")
-    path = images.recipe_file(base, "vm.yaml", "VM recipe")
+    path = artifact.recipe_file(base, "vm.yaml", "VM recipe")
     raw = path.read_bytes()
     data = yaml.safe_load(raw)
-    base_digest = images.load_recipe(data.get("base", base)).digest
+    base_digest = container.load_recipe(data.get("base", base)).digest
     return VmRecipe(
         name=data.get("name", vm_name(base)), base=data.get("base", base),
         packages=tuple(data.get("packages", [])),
@@ -76,55 +73,25 @@ def load_vm_recipe(base: str) -> VmRecipe:
 def image(base: str) -> VmImage:
     """The built VM image of ``base``; raises with the build command if absent."""
     name = vm_name(base)
-    d = images.image_dir(name)
-    man = images.manifest(name)
+    d = artifact.image_dir(name)
+    man = artifact.manifest(name)
     if not man or not (d / "disk.qcow2").is_file():
         raise PrerequisiteError(f"VM image {name!r} is not built",
                                 f"build it once with: tai-lab image build {name} (a few minutes)")
     return VmImage(name, d / "disk.qcow2", d / "vmlinuz", d / "initrd.img", man["cmdline"])
 
 
-def _sources(root: Path) -> None:
-    """The host's own package sources, only for the build (removed again after)."""
-    for f in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*.sources"),
-              *Path("/etc/apt/sources.list.d").glob("*.list")]:
-        if f.is_file():
-            dest = root / str(f).lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, dest)
-    shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
-
-
 def build(base: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VmImage:
     require_root("building a VM image")
     recipe = load_vm_recipe(base)
-    if images.already_built(recipe.name, recipe.digest, what="VM image", force=force, progress=progress):
+    if artifact.already_built(recipe.name, recipe.digest, what="VM image", force=force, progress=progress):
         return image(recipe.name)
-    images.rootfs(recipe.base)      # raises with its own build command, before anything changes
-    work = new_work_dir(recipe.name)
+    container.rootfs(recipe.base)      # raises with its own build command, before anything changes
+    work = artifact.new_work_dir(recipe.name)
     data = make_disk(recipe, work, progress=progress)
-    publish(work, recipe.name)
+    artifact.publish(work, recipe.name)
     progress(f"VM image {recipe.name} built in {data['build_seconds']} s")
     return image(recipe.name)
-
-
-def new_work_dir(name: str) -> Path:
-    """An empty build directory beside the image's (left over ones are cleaned first)."""
-    work = images.image_dir(name).parent / f".{name}.building"
-    if work.exists():
-        _umount_all(work / "rootfs")
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    return work
-
-
-def publish(work: Path, name: str) -> Path:
-    """Replace the image ``name`` by the finished build directory."""
-    target = images.image_dir(name)
-    if target.exists():
-        shutil.rmtree(target)
-    work.rename(target)
-    return target
 
 
 def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: None,
@@ -136,24 +103,14 @@ def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: N
     add their users, keys and units there.
     """
     require_tools("chroot", "mkfs.ext4", "qemu-img", "mount", "umount")
-    lower = images.rootfs(recipe.base)      # raises with its own build command
+    lower = container.rootfs(recipe.base)      # raises with its own build command
     log = work / "build.log"
     root = work / "rootfs"
     started = time.time()
     progress(f"copying the {recipe.base} root filesystem")
-    images._run(["cp", "-a", "--reflink=auto", str(lower), str(root)], log)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", LC_ALL="C")
-    mounts = [("proc", root / "proc", ["-t", "proc", "proc"]),
-              ("sys", root / "sys", ["-t", "sysfs", "sysfs"]),
-              ("dev", root / "dev", ["--bind", "/dev"])]
-    try:
-        for _n, where, args in mounts:
-            where.mkdir(exist_ok=True)
-            images._run(["mount", *args, str(where)], log)
-        policy = root / "usr/sbin/policy-rc.d"
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-        _sources(root)
+    run(["cp", "-a", "--reflink=auto", str(lower), str(root)], log)
+    with mounts(root, log), no_service_starts(root):
+        host_sources(root)
         mods = root / "etc/initramfs-tools/modules"
         mods.parent.mkdir(parents=True, exist_ok=True)
         mods.write_text("# tai-lab: the root disk is virtio\n" + "\n".join(recipe.initramfs_modules) + "\n")
@@ -161,19 +118,11 @@ def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: N
         (root / "etc/initramfs-tools/conf.d").mkdir(parents=True, exist_ok=True)
         (root / "etc/initramfs-tools/conf.d/tai-lab.conf").write_text("MODULES=list\nCOMPRESS=gzip\n")
         progress(f"installing {', '.join(recipe.packages)} (a few minutes)")
-        images._run(["chroot", str(root), "apt-get", "update", "-q"], log, env)
-        images._run(["chroot", str(root), "apt-get", "install", "-y", "-q", "--no-install-recommends",
-                     *recipe.packages], log, env)
-        images._run(["chroot", str(root), "apt-get", "clean"], log, env)
+        apt_install(root, recipe.packages, log)
         if customize is not None:
             customize(root, work)
-        policy.unlink()
-    finally:
-        _umount_all(root)
     # Back to a lab image: no package source, no host resolver, empty machine-id.
-    for f in (root / "etc/apt/sources.list.d").glob("*"):
-        f.unlink()
-    images._neutralise_host_leaks(root)
+    neutralise_host_leaks(root)
     (root / "etc/fstab").write_text("/dev/vda / ext4 defaults,errors=remount-ro 0 1\n")
     # The guest agent is the trainer's way in; it starts with its virtio port (udev).
     kernel = sorted((root / "boot").glob("vmlinuz-*"))
@@ -185,29 +134,11 @@ def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: N
     shutil.copyfile(initrd[-1], work / "initrd.img")
     progress("making the disk (ext4 from the tree, then qcow2)")
     raw = work / "disk.raw"
-    images._run(["mkfs.ext4", "-q", "-F", "-L", "tai-root", "-d", str(root), str(raw),
-                 f"{recipe.disk_size_gib}G"], log)
-    images._run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(work / "disk.qcow2")], log)
+    run(["mkfs.ext4", "-q", "-F", "-L", "tai-root", "-d", str(root), str(raw), f"{recipe.disk_size_gib}G"], log)
+    run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(work / "disk.qcow2")], log)
     raw.unlink()
     shutil.rmtree(root)
-    data = {"name": recipe.name, "base": recipe.base, "recipe_digest": recipe.digest,
-            "packages": list(recipe.packages), "kernel": kernel[-1].name, "cmdline": recipe.cmdline,
-            "boot": "direct kernel boot (vmlinuz + initrd.img beside the disk)",
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(time.time() - started, 1)}
-    (work / "manifest.json").write_text(json.dumps(data, indent=2))
-    return data
-
-
-def _umount_all(root: Path) -> None:
-    for sub in ("dev", "sys", "proc"):
-        where = root / sub
-        if images_mounted(where):
-            if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
-def images_mounted(path: Path) -> bool:
-    target = str(path)
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == target for line in f)
+    return artifact.finish(work, {
+        "name": recipe.name, "base": recipe.base, "recipe_digest": recipe.digest,
+        "packages": list(recipe.packages), "kernel": kernel[-1].name, "cmdline": recipe.cmdline,
+        "boot": "direct kernel boot (vmlinuz + initrd.img beside the disk)"}, started)

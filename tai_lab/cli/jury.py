@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
-from .errors import PrerequisiteError
+from ..errors import PrerequisiteError
 
-# Not imported from .cli: cli imports this module at its end (python -m tai_lab.cli too).
-from .cli_common import err, face_notice, lab_option, needs_root, out  # noqa: E402,F401
+from .common import err, face_notice, lab_option, needs_root, out  # noqa: E402,F401
 
 
 def _lab(ctx: click.Context):
-    from .lab import Lab
+    from ..lab import Lab
     return Lab(ctx.obj.get("lab"), progress=lambda m: err.print(f"[dim]…[/dim] {m}"))
 
 
@@ -33,7 +32,7 @@ def _listen(value: str) -> tuple[str, int]:
 @needs_root
 def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
     """The jury's web console (French; login link printed once)."""
-    from .jury.web import serve as run
+    from ..jury.web import serve as run
     host, port = _listen(listen)
     run(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=face_notice)
 
@@ -53,7 +52,7 @@ def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, o
            archive_name: str | None) -> None:
     """The candidate's session report, in French (HTML or PDF), from the evidence log
     (of a lab that is up, or of one taken down: see `tai-lab archives list`)."""
-    from . import report as rep
+    from .. import report as rep
     lab = _report_source(ctx, archive_name)
     pod = lab.default_pod(pod)
     html = rep.render_html(lab, pod, session)
@@ -70,9 +69,9 @@ def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, o
 def _report_source(ctx: click.Context, archive_name: str | None):
     """A live lab, or an archive: named with --archive, or the latest archive of the lab
     named with --lab when that lab is no longer up."""
-    from . import archive
-    from .errors import NotFoundError
-    from .state import existing_labs
+    from .. import archive
+    from ..errors import NotFoundError
+    from ..state import existing_labs
     if archive_name:
         a = archive.find(archive_name)
     else:
@@ -111,8 +110,8 @@ def archives_list(ctx: click.Context, lab_name: str | None, as_json: bool) -> No
     from rich.markup import escape
     from rich.table import Table
 
-    from . import archive
-    from .cli_common import _json
+    from .. import archive
+    from .common import _json
     rows = [a.summary() for a in archive.list_archives(lab_name or ctx.obj.get("lab"))]
     if as_json or ctx.obj.get("json"):
         _json(rows)
@@ -139,8 +138,8 @@ def archives_remove(name: str, yes: bool) -> None:
     """Delete the archive NAME (the candidates' evidence in it is lost; the removal is logged)."""
     from rich.markup import escape
 
-    from . import archive
-    from .errors import NotFoundError, PrerequisiteError
+    from .. import archive
+    from ..errors import NotFoundError, PrerequisiteError
     a = archive.find(name)
     if a.archive_name != name:
         raise NotFoundError(f"{name!r} is a lab's name; give the archive's full name",
@@ -169,7 +168,7 @@ def archives_remove(name: str, yes: bool) -> None:
 @needs_root
 def jury(ctx: click.Context, pod: int | None, actor: str | None) -> None:
     """The jury's console in the terminal: pick, inject, watch, note, restore."""
-    from .jury.tui import run
+    from ..jury.tui import run
     run(ctx.obj.get("lab"), pod, actor, console=out, err=err)
 
 

@@ -6,15 +6,15 @@ scenario itself.
 """
 from __future__ import annotations
 
-from .backends import libvirt_xml as lx
-from .backends.libvirt import MEMORY_MIB
-from .plan import LabPlan
+from ..plan import LabPlan
+from . import libvirt_xml as lx
+from .libvirt import MEMORY_MIB
 
 FORMAT = 1
 
 
 def export(plan: LabPlan) -> dict:
-    networks = [{"name": n, "pod": None, "purpose": "wan", "isolated": True} for n in lx.wan_networks(plan)]
+    networks: list[dict] = [{"name": n, "pod": None, "purpose": "wan", "isolated": True} for n in lx.wan_networks(plan)]
     machines = [{
         "name": lx.domain_name(plan.lab, None, "isp"), "pod": None, "node": "isp", "kind": "isp",
         "image": plan.upstream.image, "memory_mib": MEMORY_MIB["isp"], "vcpus": 1,

@@ -7,8 +7,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-# Not imported from .cli: cli imports this module at its end (an import cycle).
-from .cli_common import _json, _lab, _progress, json_option, lab_option, needs_root, out
+from .common import _json, _lab, _progress, json_option, lab_option, needs_root, out
 
 
 @click.group()
@@ -25,9 +24,9 @@ def prep() -> None:
 @needs_root
 def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
     """Pods to the prep start state; Internet cut except the package depot; start time recorded."""
-    from .cli import confirm_open_sessions
-    from .evidence import default_actor
-    from .prep import phase
+    from .lab import confirm_open_sessions
+    from ..evidence import default_actor
+    from ..prep import phase
     lab = _lab(ctx)
     ok = confirm_open_sessions(lab, pod, "Le démarrage de la préparation", yes)
     started = phase.start(lab, pod, actor=default_actor(), confirm_open_session=ok)
@@ -47,7 +46,7 @@ def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
 @needs_root
 def prep_check(ctx: click.Context, pod: int | None) -> None:
     """Each requirement of the cahier des charges: met or not, with the evidence (exit 1 if one is not)."""
-    from .prep import phase
+    from ..prep import phase
     results = phase.check(_lab(ctx), pod)
     if ctx.obj["json"]:
         _json([r.as_dict() for r in results])
@@ -76,7 +75,7 @@ def prep_check(ctx: click.Context, pod: int | None) -> None:
 @needs_root
 def prep_seal(ctx: click.Context, pod: int | None) -> None:
     """Machines off, snapshot, manifest of content hashes: nothing may change before the jury."""
-    from .prep import seal
+    from ..prep import seal
     done = seal.seal(_lab(ctx), pod)
     if ctx.obj["json"]:
         _json({"sealed": done})
@@ -94,7 +93,7 @@ def prep_seal(ctx: click.Context, pod: int | None) -> None:
 @needs_root
 def prep_verify_seal(ctx: click.Context, pod: int) -> None:
     """Compare a sealed pod with its manifest, without changing anything (exit 1 if it changed)."""
-    from .prep import seal
+    from ..prep import seal
     changes = seal.verify(_lab(ctx), pod)
     if ctx.obj["json"]:
         _json({"pod": pod, "intact": not changes, "changes": changes})
@@ -117,15 +116,15 @@ def prep_verify_seal(ctx: click.Context, pod: int) -> None:
 @click.pass_context
 def prep_document(ctx: click.Context, pod: int | None, fmt: str, output: str | None, scenario: str | None) -> None:
     """The candidate's cahier des charges in French, with the pod's own values."""
-    from .prep import document
+    from ..prep import document
     if scenario:
-        from .scenario import load_plan
+        from ..scenario import load_plan
         plan = load_plan(scenario)
         numbers = [p.number for p in plan.pods]
         if pod is None:
             pod = numbers[0] if len(numbers) == 1 else None
         if pod not in numbers:
-            from .errors import NotFoundError
+            from ..errors import NotFoundError
             raise NotFoundError(f"no pod {pod} in the scenario" if pod else "which pod? the scenario has several",
                                 f"add --pod N (pods: {', '.join(map(str, numbers))})")
     else:
@@ -152,6 +151,6 @@ def prep_depot() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the recipe did not change.")
 def prep_depot_build(name: str, force: bool) -> None:
     """Fetch the depot's packages and dependencies once (uses the host's apt sources)."""
-    from .prep import depot
+    from ..prep import depot
     path = depot.build(name, force=force, progress=_progress)
     out.print(f"[green]✓[/green] dépôt {name} : {path}")

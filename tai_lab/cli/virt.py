@@ -1,7 +1,7 @@
 """CLI commands of the VM side: export (for Vagrant), hosts (hypervisors and their use),
 and the VM/Windows cases of ``image build``.
 
-``register(cli)`` is called at the end of ``cli.py``.
+``register(cli)`` is called by ``tai_lab.cli`` (the package), after the ``image`` group exists.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .cli_common import _json, _progress, err, out, pods_option  # noqa: E402,F401
+from .common import _json, _progress, err, out, pods_option  # noqa: E402,F401
 
 
 @click.command("export")
@@ -21,8 +21,8 @@ def export_cmd(scenario: str, pods: int | None) -> None:
 
     The Vagrantfile at the project's root reads it: TAI_LAB_SCENARIO=… vagrant up.
     """
-    from .scenario import load_plan
-    from .vm_export import export
+    from ..scenario import load_plan
+    from ..backends.libvirt_export import export
     _json(export(load_plan(scenario, pods=pods)))
 
 
@@ -33,7 +33,7 @@ def export_cmd(scenario: str, pods: int | None) -> None:
 @click.pass_context
 def hosts_cmd(ctx: click.Context, inventory: str | None, connect: str | None, as_json: bool) -> None:
     """Hypervisors: what tai-lab may use on each, what its VMs use now, what is free."""
-    from .hosts import Host, load_inventory, measure_uri
+    from ..hosts import Host, load_inventory, measure_uri
     hosts = load_inventory(inventory) if inventory else [Host("local", connect or "qemu:///system", 0, 0)]
     rows = [measure_uri(h) for h in hosts]
     if as_json or (ctx.find_root().obj or {}).get("json"):
@@ -58,7 +58,8 @@ def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | Non
     """Build image NAME: a root filesystem (debian-12), its VM disk (debian-12-vm), its
     Vagrant box for vagrant-libvirt (debian-12-vagrant), or a Windows image from the
     trainer's ISOs (windows-server-2022, windows-11)."""
-    from . import images, images_vagrant, images_vm, images_windows
+    from .. import images
+    from ..images import vagrant as images_vagrant, vm as images_vm, windows as images_windows
     if images_windows.is_windows(name):
         path = images_windows.prepare(name, iso=iso, virtio_iso=virtio_iso, product_key=product_key,
                                       progress=_progress)
@@ -84,4 +85,5 @@ def register(cli: click.Group) -> None:
     cli.add_command(export_cmd)
     cli.add_command(hosts_cmd)
     image = cli.commands["image"]
+    assert isinstance(image, click.Group)
     image.add_command(image_build)       # replaces the rootfs-only `image build`

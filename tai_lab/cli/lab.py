@@ -1,11 +1,11 @@
-"""The `tai-lab` command: a thin face over :mod:`tai_lab.lab`.
+"""The `tai-lab` group and its commands on scenarios and on a lab: a thin face over :mod:`tai_lab.lab`.
 
 No business logic here: parse, call the library, print. One place (``main``) turns
 library errors into one screen of text and an exit code (traceback with --debug).
+The other groups of commands live beside this module; ``tai_lab.cli`` registers them all.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,11 +13,10 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__
-from .backends import registry as backend_registry
-from .errors import PrerequisiteError, TaiLabError
+from .. import __version__
+from ..backends import registry as backend_registry
 
-from .cli_common import _json, _lab, _progress, err, json_option, lab_option, needs_root, out, pods_option  # noqa: F401  (shared with the other command modules)
+from .common import _json, _lab, _progress, err, json_option, lab_option, needs_root, out, pods_option
 
 
 def _probe_table(results, title: str) -> Table:
@@ -61,7 +60,7 @@ def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None
 @click.pass_context
 def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
     """Check a scenario file; print every problem with file:line and a hint."""
-    from .scenario import load_plan
+    from ..scenario import load_plan
     plan = load_plan(scenario, pods=pods)
     if ctx.obj["json"]:
         _json({"valid": True, "lab": plan.lab, "pods": len(plan.pods)})
@@ -75,7 +74,7 @@ def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
 def init(directory: str) -> None:
     """Write a starting scenario into DIRECTORY: the standard plateau, commented in French,
     and a folder for your own interventions (nothing is overwritten)."""
-    from . import starter
+    from .. import starter
     written = starter.init(directory)
     for f in written:
         out.print(f"[green]✓[/green] {escape(str(f))}")
@@ -86,7 +85,7 @@ def init(directory: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editors)."""
-    from .scenario import scenario_json_schema
+    from ..scenario import scenario_json_schema
     _json(scenario_json_schema())
 
 
@@ -101,7 +100,7 @@ def image() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the recipe did not change.")
 def image_build(name: str, force: bool) -> None:
     """Build image NAME from images/NAME/recipe.yaml with debootstrap."""
-    from . import images
+    from .. import images
     path = images.build(name, force=force, progress=_progress)
     out.print(f"[green]✓[/green] image {name}: {path}")
 
@@ -111,9 +110,9 @@ def image_build(name: str, force: bool) -> None:
 @click.pass_context
 def image_list(ctx: click.Context) -> None:
     """Known recipes and whether they are built."""
-    from . import images
-    rows = [{"name": n, "built": (m := images.manifest(n)) is not None,
-             "built_at": (m or {}).get("built_at")} for n in images.recipe_names()]
+    from .. import images
+    rows: list[dict] = [{"name": n, "built": (m := images.manifest(n)) is not None,
+                         "built_at": (m or {}).get("built_at")} for n in images.recipe_names()]
     if ctx.obj["json"]:
         _json(rows)
         return
@@ -137,7 +136,7 @@ def image_list(ctx: click.Context) -> None:
 def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connect: str | None,
        inventory: str | None) -> None:
     """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
-    from .lab import Lab
+    from ..lab import Lab
     if (connect or inventory) and backend != "libvirt":
         raise click.UsageError("--connect and --inventory are for --backend libvirt")
     if connect and inventory:
@@ -157,7 +156,7 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
 @click.pass_context
 def down(ctx: click.Context) -> None:
     """Remove everything the lab created (and nothing else)."""
-    from .lab import Lab
+    from ..lab import Lab
     done = Lab.down(ctx.obj.get("lab"), progress=_progress)
     if ctx.obj["json"]:
         _json({"removed": done.removed, "archive": str(done.archive) if done.archive else None})
@@ -296,7 +295,7 @@ def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
 @needs_root
 def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
     """Put pods back to a snapshot, then verify them (asks first if a candidate's session is open)."""
-    from .evidence import default_actor
+    from ..evidence import default_actor
     lab = _lab(ctx)
     ok = confirm_open_sessions(lab, pod, "La remise à zéro", yes)
     _report_probes(ctx, lab.reset(pod, to, actor=default_actor(), confirm_open_session=ok),
@@ -312,7 +311,7 @@ def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
 @needs_root
 def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
-    from .evidence import default_actor
+    from ..evidence import default_actor
     lab = _lab(ctx)
     ok = confirm_open_sessions(lab, pod, "La reconstruction", yes)
     _report_probes(ctx, lab.rebuild(pod, actor=default_actor(), confirm_open_session=ok),
@@ -333,14 +332,14 @@ def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
 def interventions(ctx: click.Context, ccp: str | None, competency: str | None, coverage: bool,
                   scenario: str | None, export: tuple[str, str] | None) -> None:
     """What the jury can pick: title, symptom, competencies, variants."""
-    from .interventions import load_catalogue
+    from ..interventions import load_catalogue
     extra = None
     if scenario:
-        from .scenario import load_plan
+        from ..scenario import load_plan
         extra = load_plan(scenario).intervention_dir
     cat = load_catalogue(extra=extra)
     if export:
-        from . import starter
+        from .. import starter
         dest = starter.export_intervention(export[0], export[1], catalogue=cat)
         out.print(f"[green]✓[/green] {escape(str(dest))} (le playbook reste celui du catalogue)")
         return
@@ -463,80 +462,3 @@ def restore(ctx: click.Context, intervention: str | None, everything: bool, pod:
         _json({"restored": done})
     else:
         out.print(f"[green]✓[/green] restauré : {', '.join(done) or '(rien d’actif)'}")
-
-
-if __name__ != "__main__":  # `python -m tai_lab.cli` re-enters through the package module below
-    # The prep phase's commands and the jury's (consoles, report) live in their own modules.
-    from .cli_prep import prep  # noqa: E402
-    from .cli_jury import register as _register_jury  # noqa: E402  (after cli, which it extends)
-
-    cli.add_command(prep)
-    _register_jury(cli)
-    from .cli_stations import stations as _stations  # noqa: E402  (the candidates' portal)
-    cli.add_command(_stations)
-
-
-def main() -> None:
-    """Run the command; every way it can end is an exit code and, on error, one screen of text
-    (the traceback only with --debug)."""
-    debug = "--debug" in sys.argv
-    try:
-        rc = cli.main(standalone_mode=False)
-        if isinstance(rc, int):   # ctx.exit(N) comes back as a return value without standalone mode
-            sys.exit(rc)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        err.print("interrompu")
-        sys.exit(130)
-    except TaiLabError as exc:
-        if debug:
-            raise
-        _fail(exc.message, exc.hint, exc.exit_code)
-    except BrokenPipeError:   # the reader went away (| head): nothing more to say to it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)
-    except Exception as exc:  # a bug or an unforeseen state of the host: still one screen, no traceback
-        if debug:
-            raise
-        _fail(*_unexpected(exc))
-
-
-def _fail(message: str, hint: str | None, code: int) -> None:
-    # soft_wrap: long paths and commands stay on one line (the terminal wraps, copy-paste works).
-    err.print("[bold red]tai-lab:[/bold red] ", end="")
-    err.print(message, highlight=False, markup=False, soft_wrap=True)
-    if hint:
-        err.print(f"  → {hint}", highlight=False, markup=False, soft_wrap=True)
-    sys.exit(code)
-
-
-def _unexpected(exc: Exception) -> tuple[str, str, int]:
-    """What to say about an exception no layer turned into a TaiLabError, and the exit code."""
-    if isinstance(exc, PermissionError):
-        what = f"permission denied: {exc.filename}" if exc.filename else f"permission denied ({exc})"
-        hint = ("run it as root, e.g. with sudo" if os.geteuid() != 0
-                else "check the file's permissions and attributes (chattr), or a security module (AppArmor)")
-        return what, hint, PrerequisiteError.exit_code
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f": {exc.filename}" if exc.filename else ""
-        return (f"{exc.strerror}{where}", "the host refused an operation; run again with --debug for the details",
-                PrerequisiteError.exit_code)
-    if isinstance(exc, ModuleNotFoundError):
-        return (f"a Python module is missing: {exc.name}",
-                "install tai-lab with its dependencies (pip install -e . in the project)", PrerequisiteError.exit_code)
-    text = str(exc) if len(str(exc)) <= 800 else str(exc)[:800] + " …"
-    return (f"unexpected error ({type(exc).__name__}): {text}",
-            "this is a bug in tai-lab: run again with --debug for the traceback and report it", 70)
-
-
-# VM commands (export, hosts) live in their own module.
-from . import cli_virt  # noqa: E402
-cli_virt.register(cli)
-
-if __name__ == "__main__":
-    from tai_lab.cli import main as _main  # the module with every command group registered
-    _main()

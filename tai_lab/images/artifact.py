@@ -1,0 +1,111 @@
+"""The build step every artifact under ``<images>/`` shares (root filesystems, VM disks, Vagrant
+boxes, the prep phase's package depot).
+
+An artifact is built in a work directory beside its final place (``<images>/.<name>.building``),
+holds a ``manifest.json`` that records the digest of the recipe it was built from, and is
+*published* by replacing the previous one with the finished directory (a rename: a build that
+fails or is killed leaves the published artifact as it was). ``already_built`` compares the
+digests, so a changed recipe is noticed and an unchanged one is not rebuilt.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+from .. import paths
+from ..errors import CommandFailed, NotFoundError
+
+Progress = Callable[[str], None]
+MANIFEST = "manifest.json"
+
+
+def image_dir(name: str) -> Path:
+    """Where the artifact ``name`` is published."""
+    return paths.images_dir() / name
+
+
+def manifest(name: str) -> dict | None:
+    path = image_dir(name) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def recipe_file(base: str, filename: str, what: str, suffix: str = "") -> Path:
+    """``images/<base>/<filename>``, or a clear error naming the images that have one."""
+    path = paths.data_dir("images") / base / filename
+    if not path.is_file():
+        others = ", ".join(p.parent.name + suffix for p in paths.data_dir("images").glob(f"*/{filename}"))
+        raise NotFoundError(f"image {base!r} has no {what} ({path.name})", f"images with a {what}: {others}")
+    return path
+
+
+def already_built(name: str, digest: str, *, what: str, force: bool = False,
+                  progress: Progress = lambda _m: None) -> bool:
+    """True (and says so) when ``name`` was built from this very recipe digest and no rebuild is forced."""
+    current = manifest(name)
+    if current and current.get("recipe_digest") == digest and not force:
+        progress(f"{what} {name} is already built ({current['built_at']})")
+        return True
+    return False
+
+
+def new_work_dir(name: str) -> Path:
+    """An empty build directory beside the artifact's place; one left by a killed build is removed
+    first (its chroot mounts too: ``rmtree`` must never walk into the host's /proc or /dev)."""
+    work = image_dir(name).parent / f".{name}.building"
+    if work.exists():
+        umount_under(work)
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def finish(work: Path, data: dict, started: float) -> dict:
+    """Write the work directory's manifest: ``data`` with the build's time; returns it."""
+    data = {**data, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(time.time() - started, 1)}
+    (work / MANIFEST).write_text(json.dumps(data, indent=2))
+    return data
+
+
+def publish(work: Path, name: str) -> Path:
+    """Replace the artifact ``name`` by the finished work directory; returns its place."""
+    if not (work / MANIFEST).is_file():
+        raise CommandFailed(f"the build of {name} left no {MANIFEST}: not published", f"see {work}")
+    target = image_dir(name)
+    if target.exists():
+        shutil.rmtree(target)
+    work.rename(target)
+    return target
+
+
+def run(cmd: list[str], log: Path, env: dict | None = None) -> None:
+    """One build command, its output appended to ``log``; a failure shows the log's last lines."""
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise CommandFailed(
+            f"image build step failed ({proc.returncode}): {' '.join(cmd[:4])}…\n" + "\n".join(tail),
+            f"full log: {log}",
+        )
+
+
+def mounted_under(path: Path) -> list[str]:
+    """Mount points at or below ``path`` (from /proc/self/mountinfo), deepest first."""
+    top = str(path.resolve())
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    inside = [p for p in points if p == top or p.startswith(top + "/")]
+    return sorted(set(inside), key=lambda p: p.count("/"), reverse=True)
+
+
+def umount_under(path: Path) -> None:
+    for where in mounted_under(path):
+        if subprocess.run(["umount", where], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", where], capture_output=True)

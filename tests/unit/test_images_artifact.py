@@ -1,0 +1,87 @@
+"""The build step every artifact under <images>/ shares (tai_lab/images/artifact.py): a work
+directory beside the artifact, a manifest with the recipe's digest, publish by rename."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tai_lab import images
+from tai_lab.errors import CommandFailed
+from tai_lab.images import artifact
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAI_LAB_IMAGES", str(tmp_path / "images"))
+    return tmp_path / "images"
+
+
+def test_publish_replaces_the_artifact_and_keeps_the_manifest(home):
+    old = artifact.new_work_dir("thing")
+    artifact.finish(old, {"name": "thing", "recipe_digest": "aaa"}, started=0)
+    (old / "payload").write_text("old")
+    assert artifact.publish(old, "thing") == home / "thing"
+    assert artifact.already_built("thing", "aaa", what="thing")
+    assert not artifact.already_built("thing", "bbb", what="thing"), "a changed recipe is a rebuild"
+    assert not artifact.already_built("thing", "aaa", what="thing", force=True)
+
+    new = artifact.new_work_dir("thing")
+    assert new.parent == home and new.name == ".thing.building" and not any(new.iterdir())
+    artifact.finish(new, {"name": "thing", "recipe_digest": "bbb"}, started=0)
+    artifact.publish(new, "thing")
+    assert not new.exists() and not (home / "thing/payload").exists(), "the old artifact is replaced whole"
+    man = artifact.manifest("thing")
+    assert man["recipe_digest"] == "bbb" and "built_at" in man and "build_seconds" in man
+    assert images.manifest("thing") == man, "the package keeps the container image's names"
+
+
+def test_an_unfinished_build_is_never_published(home):
+    artifact.finish(artifact.new_work_dir("thing"), {"recipe_digest": "aaa"}, started=0)
+    artifact.publish(home / ".thing.building", "thing")
+    work = artifact.new_work_dir("thing")
+    (work / "half").write_text("killed here")
+    with pytest.raises(CommandFailed, match="no manifest.json"):
+        artifact.publish(work, "thing")
+    assert artifact.manifest("thing")["recipe_digest"] == "aaa", "the published artifact is as it was"
+
+
+def test_a_leftover_work_dir_is_emptied_and_its_mounts_undone_first(home):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (the builds themselves run as root)")
+    work = artifact.new_work_dir("thing")
+    where = work / "rootfs/proc"
+    where.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(where)], check=True)
+    try:
+        (where / "inside-the-mount").write_text("x")
+        assert artifact.mounted_under(work) == [str(where.resolve())]
+        again = artifact.new_work_dir("thing")
+        assert again == work and not any(work.iterdir())
+        assert artifact.mounted_under(work) == []
+    finally:
+        if artifact.mounted_under(where):
+            subprocess.run(["umount", "-l", str(where)])
+
+
+def test_the_depot_is_published_by_the_same_step(home, monkeypatch):
+    from tai_lab.prep import depot
+    assert depot.depot_dir("depot-bookworm") == artifact.image_dir("depot-bookworm")
+    work = artifact.new_work_dir("depot-bookworm")
+    (work / "repo").mkdir()
+    artifact.finish(work, {"name": "depot-bookworm", "recipe_digest": "x"}, started=0)
+    artifact.publish(work, "depot-bookworm")
+    assert depot.manifest("depot-bookworm") == json.loads((home / "depot-bookworm/manifest.json").read_text())
+    assert depot.repo_dir("depot-bookworm") == home / "depot-bookworm/repo"
+
+
+def test_the_container_images_names_stay_the_packages():
+    """nspawn, the depot and the CLI call these as `images.<name>`; the recipe format is unchanged."""
+    for name in ("build", "rootfs", "load_recipe", "recipe_names", "manifest", "image_dir", "already_built",
+                 "recipe_file", "remove", "Recipe"):
+        assert callable(getattr(images, name)), name
+    r = images.load_recipe("debian-12")
+    assert r.name == "debian-12" and r.suite and r.packages and len(r.digest) == 16
+    assert "debian-12" in images.recipe_names()
