@@ -47,16 +47,17 @@ def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
               "from the lab, pod and candidate, in the current directory).")
 @click.option("--archive", "archive_name", metavar="NAME",
               help="From an archive of a lab taken down (its name, or a lab's name: its latest archive).")
+@click.option("--full-grid", is_flag=True, help="Add every criterion, ticked or not, as an appendix.")
 @lab_option
 @click.pass_context
 def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, output: str | None,
-           archive_name: str | None) -> None:
+           archive_name: str | None, full_grid: bool) -> None:
     """The candidate's session report, in French (HTML or PDF), from the evidence log
     (of a lab that is up, or of one taken down: see `tai-lab archives list`)."""
-    from . import report as rep
+    from .jury import report as rep
     lab = _report_source(ctx, archive_name)
     pod = lab.default_pod(pod)
-    html = rep.render_html(lab, pod, session)
+    html = rep.render_html(lab, pod, session, full_grid=full_grid)
     path = Path(output or f"{rep.filename(lab, pod, session)}.{fmt}")
     if path.parent and not path.parent.is_dir():
         raise PrerequisiteError(f"no directory {path.parent}", "create it first, or choose another -o")

@@ -163,7 +163,8 @@ class Attempt:
     def seconds_to_fix(self) -> float | None:
         if self.fixed_at is None or self.applied is None:
             return None
-        return round(self.fixed_at - self.applied, 1)
+        # whole seconds, rounded once here: every console and the report show this number
+        return float(round(self.fixed_at - self.applied))
 
     @property
     def open(self) -> bool:
@@ -312,8 +313,17 @@ class Session:
 
 
 def evidence_dicts(results) -> list[dict]:
-    """Probe results as short dicts for the log (title, passed, evidence)."""
-    return [{"title": r.probe.title, "passed": r.passed, "evidence": r.evidence} for r in results]
+    """Probe results as short dicts for the log (title, passed, evidence: the command and its
+    output; about: the check's kind and the values its sentence names, with the node)."""
+    out = []
+    for r in results:
+        d = {"title": r.probe.title, "passed": r.passed, "evidence": r.evidence}
+        about = dict(getattr(r.probe, "about", ()) or ())
+        if about:
+            d["about"] = {**about, "node": getattr(r.probe, "node", None),
+                          "expect": "reachable" if getattr(r.probe, "expect_ok", True) else "unreachable"}
+        out.append(d)
+    return out
 
 
 class LabHook:

@@ -180,7 +180,7 @@ class JuryTUI:
     def do_report(self) -> None:
         from pathlib import Path
 
-        from .. import report as rep
+        from . import report as rep
         path = Path(f"{rep.filename(self.svc.lab, self.pod)}.pdf")
         path.write_bytes(rep.html_to_pdf(rep.render_html(self.svc.lab, self.pod)))
         self.out.print(f"[green]✓[/] rapport : {path.resolve()}")
