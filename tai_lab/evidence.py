@@ -9,7 +9,7 @@ Every record: ``t`` (epoch seconds), ``at`` (local ISO time), ``pod``, ``kind``,
 and the kind's own fields:
 
 ``candidate``       name — a new candidate on the pod: starts a new *session*
-``timer``           action (start, pause)
+``timer``           action (start, pause); without one, the first ``inject-begin`` starts the timer
 ``inject-begin``    id, variant (None: the first), random — written before anything changes
 ``inject``          id, variant, seconds, evidence — the fault took
 ``inject-failed``   id, variant, error
@@ -232,6 +232,10 @@ class Session:
             elif r.get("action") == "pause" and self.timer_running:
                 self._timer_runs[-1][1] = t
         elif k == "inject-begin":
+            if not self._timer_runs:
+                # the jury's 40 minutes start at the first inject unless a jury member started
+                # the timer before (an explicit start, or a pause, is never overridden)
+                self._timer_runs.append([t, None])
             self.attempts.append(Attempt(r["id"], r.get("variant"), t, r.get("actor", "?")))
         elif k in ("inject", "inject-failed"):
             a = self._last(r["id"])

@@ -84,6 +84,14 @@ def verify(pod: int):
     return jsonify(service().verify(pod_ok(pod), actor()).as_dict()), 202
 
 
+@apis.get("/pod/<int:pod>/reset")
+@api
+def reset_question(pod: int):
+    """What the reset button asks first ({"question": null}: no candidate's session is open)."""
+    ask = service().reset_question(pod_ok(pod), lang())
+    return {"question": ask["question"] if ask else None, "confirm": ask}
+
+
 @apis.post("/pod/<int:pod>/reset")
 @api
 def reset(pod: int):

@@ -49,7 +49,8 @@ def replay(pod: int, number: int):
     if ts is None or ts.path is None:
         abort(404)
     resp = Response(render_template("replay.html", pod=pod, number=number, ts=ts.as_dict(lang()),
-                                    session_number=session_arg()))
+                                    session_number=session_arg(), minutes=service().jury_minutes(),
+                                    session_=service().session(pod)))
     # xterm.js inserts <style> elements for its renderer: inline styles on this page only
     resp.headers["Content-Security-Policy"] = ("default-src 'self'; style-src 'self' 'unsafe-inline'; "
                                                "script-src 'self'; frame-ancestors 'none'")
@@ -70,7 +71,8 @@ def history(pod: int):
     pod_ok(pod)
     svc = service()
     sessions = svc.lab.evidence(pod).sessions()
-    return render_template("history.html", pod=pod, names=svc.names(lang()),
+    return render_template("history.html", pod=pod, names=svc.names(lang()), minutes=svc.jury_minutes(),
+                           session_=svc.session(pod),
                            sessions=list(reversed(list(enumerate(sessions, 1)))))
 
 
