@@ -88,6 +88,7 @@ class JuryService:
         self._watched: dict[int, float] = {}          # pod → last time someone looked
         self._live: dict[int, dict] = {}              # pod → {t, checks: {id: {...}}}
         self._health: dict[int, dict] = {}
+        self._phase: dict[int, tuple[float, str | None]] = {}   # pod → (read at, phase)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -228,6 +229,16 @@ class JuryService:
                                    "left": minutes * 60 - elapsed}})
         return rows
 
+    def phase(self, pod: int) -> str | None:
+        """The pod's phase, read again from the lab's state every few seconds (a trainer may
+        change it while the console runs)."""
+        t, phase = self._phase.get(pod, (0.0, None))
+        if time.time() - t > 5:
+            reader = getattr(self.lab_factory(), "phase_of", None)
+            phase = reader(pod) if reader else None
+            self._phase[pod] = (time.time(), phase)
+        return phase
+
     def state(self, pod: int, lang: str = "fr") -> dict:
         """Everything the session page shows, for its polling."""
         self._watched[pod] = time.time()
@@ -268,10 +279,12 @@ class JuryService:
             d["sentences"] = sentences.render(d.get("evidence"), lang)
             d["status_label"] = _status_label(d["status"], d["repaired"], a.seconds_to_fix, lang)
             attempts.append(d)
+        phase = self.phase(pod)
         busy_text = None
         if live.get("busy"):
             busy_text = translate("busy_check", lang)
-        return {"pod": pod, "now": now, "session": s.as_dict(), "attempts": attempts,
+        return {"pod": pod, "now": now, "session": s.as_dict(), "attempts": attempts, "phase": phase,
+                "phase_label": translate(f"phase_{phase}", lang) if phase else None,
                 "active": list(active.values()), "jobs": running,
                 "recent_jobs": [j.as_dict(lang) for j in list(self._jobs.values())[-5:] if j.pod == pod],
                 "minutes": self.jury_minutes(), "checked_at": live.get("t"), "busy": busy_text,

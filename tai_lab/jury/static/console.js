@@ -127,6 +127,7 @@ function tickBar() {
 function renderBar() {
   const s = barState.session;
   $("#candidate-name").textContent = s.candidate || "—";
+  $("#bar-phase").textContent = barState.phase_label || "—";
   const chips = barState.attempts.filter((a) => a.active).map((a) =>
     el("a", {class: `fault-chip st-${a.status}`, href: `/pod/${bar.dataset.pod}#card-${a.id}`},
       `${a.title} : ${a.status_label}`));
