@@ -242,6 +242,7 @@ def test_browser_flow(web_lab, browser, workdir, serves):
         card.find_element(By.CSS_SELECTOR, "button.save-note").click()
         _wait(drv, lambda d: "systemctl." in d.find_element(By.CSS_SELECTOR, "#card-intranet-down ul.notes").text,
               10, "the note")
+        card.find_element(By.CSS_SELECTOR, "details.competency summary").click()   # criteria per competency
         box = card.find_elements(By.CSS_SELECTOR, "input.criterion")[0]
         box.click()
         _wait(drv, lambda d: any(r["kind"] == "criterion" and r["checked"] for r in _records(web_lab)), 10,
