@@ -34,6 +34,16 @@ def _hms(seconds: float | None) -> str:
     return f"{s // 60} min {s % 60:02d} s"
 
 
+def who(actor: str | None) -> str:
+    """Who acted, as the jury reads it: the name without the face's prefix (web:, tui:, cli:)."""
+    if not actor:
+        return "—"
+    face, sep, name = actor.partition(":")
+    if not sep:
+        return actor
+    return f"{name} (ligne de commande)" if face == "cli" else name
+
+
 def mmss(seconds: float | None) -> str:
     """A time to fix as the consoles show it (the same whole seconds: Attempt.seconds_to_fix)."""
     if seconds is None:
@@ -175,6 +185,7 @@ def render_html(lab, pod: int, session: int | None = None, *, lang: str = "fr", 
 
     ``lab``: a Lab, or anything with name, plan and evidence(pod)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    env.filters["who"] = who
     title = getattr(lab.plan, "title", lab.name)
     log = lab.evidence(pod)
     return env.get_template("report.html").render(**context(

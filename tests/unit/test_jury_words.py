@@ -197,6 +197,7 @@ def test_the_report_has_a_summary_and_only_ticked_criteria(client):
     full = client.get("/pod/1/report?full=1").text
     assert "Annexe" in full and "☐" in full
     assert "$ " not in html.split("Détails techniques")[0]       # commands only under the details
+    assert "web:" not in html and "par jury" in html
     # one rounding: the time to fix in the report is the console's
     (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
     shown = re.search(r"RÉPARÉE en (\d\d:\d\d)", a["status_label"]).group(1)

@@ -339,7 +339,7 @@ if (root) {
       $(".restore", c).disabled = a.status === "injecting";
       $(".restore-help", c).textContent = restorable ? (a.repaired ? words.restore_fixed_help : words.restore_help) : "";
       if (c.variantShown !== a.variant) { renderFixes(c, a.variant); c.variantShown = a.variant; }
-      const notes = (s.notes[iid] || []).map((n) => el("li", {}, el("time", {}, n.at.slice(11)), ` ${n.actor} : ${n.text}`));
+      const notes = (s.notes[iid] || []).map((n) => el("li", {}, el("time", {}, n.at.slice(11)), ` ${(n.actor || "").replace(/^(web|tui|cli):/, "")} : ${n.text}`));
       $(".notes", c).replaceChildren(...notes);
       const ticked = s.criteria[iid] || {};
       $$("input.criterion", c).forEach((cb) => {
