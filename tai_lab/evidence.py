@@ -9,7 +9,7 @@ Every record: ``t`` (epoch seconds), ``at`` (local ISO time), ``pod``, ``kind``,
 and the kind's own fields:
 
 ``candidate``       name — a new candidate on the pod: starts a new *session*
-``timer``           action (start, pause)
+``timer``           action (start, pause); without one, the first ``inject-begin`` starts the timer
 ``inject-begin``    id, variant (None: the first), random — written before anything changes
 ``inject``          id, variant, seconds, evidence — the fault took
 ``inject-failed``   id, variant, error
@@ -163,7 +163,8 @@ class Attempt:
     def seconds_to_fix(self) -> float | None:
         if self.fixed_at is None or self.applied is None:
             return None
-        return round(self.fixed_at - self.applied, 1)
+        # whole seconds, rounded once here: every console and the report show this number
+        return float(round(self.fixed_at - self.applied))
 
     @property
     def open(self) -> bool:
@@ -231,6 +232,10 @@ class Session:
             elif r.get("action") == "pause" and self.timer_running:
                 self._timer_runs[-1][1] = t
         elif k == "inject-begin":
+            if not self._timer_runs:
+                # the jury's 40 minutes start at the first inject unless a jury member started
+                # the timer before (an explicit start, or a pause, is never overridden)
+                self._timer_runs.append([t, None])
             self.attempts.append(Attempt(r["id"], r.get("variant"), t, r.get("actor", "?")))
         elif k in ("inject", "inject-failed"):
             a = self._last(r["id"])
@@ -316,8 +321,17 @@ class Session:
 
 
 def evidence_dicts(results) -> list[dict]:
-    """Probe results as short dicts for the log (title, passed, evidence)."""
-    return [{"title": r.probe.title, "passed": r.passed, "evidence": r.evidence} for r in results]
+    """Probe results as short dicts for the log (title, passed, evidence: the command and its
+    output; about: the check's kind and the values its sentence names, with the node)."""
+    out = []
+    for r in results:
+        d = {"title": r.probe.title, "passed": r.passed, "evidence": r.evidence}
+        about = dict(getattr(r.probe, "about", ()) or ())
+        if about:
+            d["about"] = {**about, "node": getattr(r.probe, "node", None),
+                          "expect": "reachable" if getattr(r.probe, "expect_ok", True) else "unreachable"}
+        out.append(d)
+    return out
 
 
 class LabHook:

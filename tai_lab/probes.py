@@ -41,6 +41,9 @@ class Probe:
     timezone: str = "Europe/Paris"
     timeout: float = 10.0
     stdin: str | None = None            # fed to the command (a script too long to show as evidence)
+    # What the check is about, for the sentence a jury member reads (tai_lab/jury/sentences.py):
+    # ("kind", …) and the values the sentence names (name, url, share…), as pairs (hashable).
+    about: tuple[tuple[str, str], ...] = ()
 
     def judge(self, res: CommandResult) -> bool:
         got = res.ok and (self.must_contain is None or self.must_contain in res.stdout)

@@ -27,14 +27,28 @@ def _listen(value: str) -> tuple[str, int]:
 @click.option("--listen", default="127.0.0.1:8765", show_default=True, metavar="ADDR:PORT",
               help="Where the console listens (loopback by default; port 0: any free port).")
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback address (jury network only).")
+@click.option("--show-link", is_flag=True,
+              help="Print the login link of the console already running (or last run), then exit.")
+@click.option("--new-key", is_flag=True,
+              help="Make a new login link: every jury browser signed in must use the new one.")
 @lab_option
 @click.pass_context
 @needs_root
-def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
-    """The jury's web console (French; login link printed once)."""
+def serve(ctx: click.Context, listen: str, allow_remote: bool, show_link: bool, new_key: bool) -> None:
+    """The jury's web console (French). Its login link stays valid across restarts
+    (kept in the lab's directory); --show-link prints it again."""
+    from ..errors import NotFoundError
     from ..jury.web import serve as run
+    from ..jury.web import show_link as link_of
+    if show_link:
+        link = link_of(ctx.obj.get("lab"))
+        if link is None:
+            raise NotFoundError("the jury console of this lab has never been started",
+                                "start it: tai-lab serve (it prints the login link)")
+        out.print(link, soft_wrap=True)
+        return
     host, port = _listen(listen)
-    run(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, echo=face_notice)
+    run(ctx.obj.get("lab"), host, port, allow_remote=allow_remote, new_key=new_key, echo=face_notice)
 
 
 @click.command()
@@ -46,16 +60,17 @@ def serve(ctx: click.Context, listen: str, allow_remote: bool) -> None:
               "from the lab, pod and candidate, in the current directory).")
 @click.option("--archive", "archive_name", metavar="NAME",
               help="From an archive of a lab taken down (its name, or a lab's name: its latest archive).")
+@click.option("--full-grid", is_flag=True, help="Add every criterion, ticked or not, as an appendix.")
 @lab_option
 @click.pass_context
 def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, output: str | None,
-           archive_name: str | None) -> None:
+           archive_name: str | None, full_grid: bool) -> None:
     """The candidate's session report, in French (HTML or PDF), from the evidence log
     (of a lab that is up, or of one taken down: see `tai-lab archives list`)."""
-    from .. import report as rep
+    from ..jury import report as rep
     lab = _report_source(ctx, archive_name)
     pod = lab.default_pod(pod)
-    html = rep.render_html(lab, pod, session)
+    html = rep.render_html(lab, pod, session, full_grid=full_grid)
     path = Path(output or f"{rep.filename(lab, pod, session)}.{fmt}")
     if path.parent and not path.parent.is_dir():
         raise PrerequisiteError(f"no directory {path.parent}", "create it first, or choose another -o")

@@ -19,23 +19,35 @@ from ..backends import registry as backend_registry
 from .common import _json, _lab, _progress, err, json_option, lab_option, needs_root, out, pods_option
 
 
-def _probe_table(results, title: str) -> Table:
-    t = Table(title=title)
-    for col in ("pod", "vérification", "résultat", "preuve"):
-        t.add_column(col, overflow="fold")
-    for r in results:
-        mark = "[green]OK[/green]" if r.passed else "[red]ÉCHEC[/red]"
-        t.add_row(str(r.pod), escape(r.probe.title), mark, escape(r.evidence))
-    return t
+def _probe_lines(results, verbose: bool) -> None:
+    """One line per check (✓/✗ and what the user sees); the proof (command and output) under
+    a failed check, or under every check with --verbose."""
+    pods = sorted({r.pod for r in results})
+    for pod in pods:
+        mine = [r for r in results if r.pod == pod]
+        ok = sum(r.passed for r in mine)
+        colour = "green" if ok == len(mine) else "red"
+        out.print(f"[bold]pod {pod}[/bold] — [{colour}]{ok}/{len(mine)}[/{colour}]")
+        for r in mine:
+            mark = "[green]✓[/green]" if r.passed else "[red]✗[/red]"
+            out.print(f"  {mark} {escape(r.probe.title)}", soft_wrap=True)
+            if verbose or not r.passed:
+                out.print(f"      [dim]{escape(r.evidence)}[/dim]", soft_wrap=True)
 
 
-def _report_probes(ctx: click.Context, results, title: str) -> None:
+def verbose_option(f):
+    return click.option("-v", "--verbose", is_flag=True,
+                        help="Show every check's proof (the command and its output), not only the failed ones'.")(f)
+
+
+def _report_probes(ctx: click.Context, results, title: str, verbose: bool = False) -> None:
     if ctx.obj["json"]:
         _json([r.as_dict() for r in results])
     else:
-        out.print(_probe_table(results, title))
+        _probe_lines(results, verbose)
         failed = [r for r in results if not r.passed]
-        out.print(f"{len(results) - len(failed)}/{len(results)} vérifications réussies")
+        colour = "green" if not failed else "red"
+        out.print(f"[{colour}]{len(results) - len(failed)}/{len(results)} vérifications réussies[/{colour}] — {title}")
     if any(not r.passed for r in results):
         ctx.exit(1)
 
@@ -131,12 +143,21 @@ def image_list(ctx: click.Context) -> None:
 @click.option("--connect", metavar="URI", help="libvirt: hypervisor URI (default qemu:///system).")
 @click.option("--inventory", type=click.Path(dir_okay=False),
               help="libvirt: several hypervisors (inventories/*.yaml); pods are placed by capacity.")
+@lab_option
 @json_option
 @click.pass_context
 def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connect: str | None,
        inventory: str | None) -> None:
-    """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot."""
+    """Build the plateau of SCENARIO: ISP, pods, provisioning, baseline snapshot.
+
+    --lab, as every command accepts it, must be the scenario's own `lab:` name."""
     from ..lab import Lab
+    if ctx.obj.get("lab"):
+        from ..scenario import load_plan
+        named = load_plan(scenario, pods=pods).lab
+        if named != ctx.obj["lab"]:
+            raise click.UsageError(f"--lab {ctx.obj['lab']}: the scenario {scenario} builds the lab {named!r} "
+                                   f"(its `lab:` line); change that line to build it under another name")
     if (connect or inventory) and backend != "libvirt":
         raise click.UsageError("--connect and --inventory are for --backend libvirt")
     if connect and inventory:
@@ -182,7 +203,7 @@ def status(ctx: click.Context) -> None:
         _json({"lab": lab.name, "title": lab.plan.title, "pods": [s.as_dict() for s in st]})
         return
     t = Table(title=f"{lab.plan.title} — lab {lab.name}")
-    for col in ("pod", "phase", "Internet", "nodes", "snapshots"):
+    for col in ("pod", "phase", "Internet", "machines", "instantanés"):
         t.add_column(col)
     for s in st:
         nodes = " ".join(f"[green]{n}[/green]" if ok else f"[red]{n}✗[/red]" for n, ok in s.nodes.items())
@@ -222,11 +243,13 @@ def exec_(ctx: click.Context, pod: int, node: str, command: tuple[str, ...], tim
 @click.option("--pod", type=int, help="Only this pod (default: all).")
 @click.option("--no-verify", is_flag=True, help="Do not prove the change with the health probes.")
 @click.option("--override-seal", is_flag=True, help="jury: go on even if a sealed pod changed (journaled).")
+@verbose_option
 @lab_option
 @json_option
 @click.pass_context
 @needs_root
-def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, override_seal: bool) -> None:
+def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, override_seal: bool,
+          verbose: bool) -> None:
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
     lab = _lab(ctx)
     lab.set_phase(phase, pod, override_seal=override_seal)
@@ -239,19 +262,24 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
         return
     if not ctx.obj["json"]:
         out.print(f"[green]✓[/green] phase {phase}: {what} — preuve :")
-    _report_probes(ctx, lab.verify(pod), f"Phase {phase}")
+    with err.status("vérification depuis les postes des utilisateurs…"):
+        results = lab.verify(pod)
+    _report_probes(ctx, results, f"phase {phase}", verbose)
 
 
 @cli.command()
 @click.option("--pod", type=int, help="Only this pod (default: all).")
+@verbose_option
 @lab_option
 @json_option
 @click.pass_context
 @needs_root
-def verify(ctx: click.Context, pod: int | None) -> None:
+def verify(ctx: click.Context, pod: int | None, verbose: bool) -> None:
     """Health probes from the users' point of view; exit 1 if one fails."""
     lab = _lab(ctx)
-    _report_probes(ctx, lab.verify(pod), f"Vérification du plateau — lab {lab.name}")
+    with err.status("vérification depuis les postes des utilisateurs…"):
+        results = lab.verify(pod)
+    _report_probes(ctx, results, f"vérification du plateau, lab {lab.name}", verbose)
 
 
 @cli.command()

@@ -109,43 +109,49 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
 
     node = ctx["user_node"] if spec.on == "user" else f(spec.on)
     pid = f"{spec.probe}#{index}"
+
+    def about(**values: str | None) -> tuple[tuple[str, str], ...]:
+        # for the jury's sentence (tai_lab/jury/sentences.py): the kind and what it names
+        return (("kind", spec.probe), *((k, str(v)) for k, v in values.items()))
     if spec.probe == "resolve":
         # glibc's resolver waits whole seconds: the window is kept by timeout(1)
         return Probe(pid, f"{f(spec.name)} se résout", node,
                      ("timeout", w, *FAST_DNS, "getent", "ahostsv4", f(spec.name)),
-                     must_contain=f(spec.address), timeout=8)
+                     must_contain=f(spec.address), timeout=8, about=about(name=f(spec.name)))
     if spec.probe == "fetch":
         # curl's connect timeout covers the name lookup and the TCP handshake
         curl = ("curl", "-fsS", "--connect-timeout", w, "--max-time", "4", f(spec.url))
         argv = ("bash", "-lc", shlex.join(curl)) if spec.login else curl
         return Probe(pid, f"{f(spec.url)} s'affiche", node, (*FAST_DNS, *argv),
-                     must_contain=f(spec.contains), timeout=8)
+                     must_contain=f(spec.contains), timeout=8, about=about(url=f(spec.url)))
     if spec.probe == "lease":
         iface = f(spec.iface) or ctx["user_iface"]
         return Probe(pid, f"{node} a une adresse dans {ctx['user_subnet']}", node,
-                     ("ip", "-4", "-o", "addr", "show", "dev", iface), in_subnet=ctx["user_subnet"])
+                     ("ip", "-4", "-o", "addr", "show", "dev", iface), in_subnet=ctx["user_subnet"],
+                     about=about(subnet=ctx["user_subnet"]))
     if spec.probe == "ipp":
         script = (f"a=$(getent ahostsv4 {ctx['printer_fqdn']} | head -n1 | cut -d' ' -f1) && [ -n \"$a\" ] && "
                   "ipptool -T 2 -t ipp://$a:631/ipp/print get-printer-attributes.test")
         return Probe(pid, "l'imprimante répond en IPP", node, (*FAST_DNS, "sh", "-c", script), must_contain="[PASS]",
-                     timeout=10)
+                     timeout=10, about=about(printer=ctx["printer_fqdn"]))
     if spec.probe in ("smb-list", "smb-write"):
         cmd = "ls" if spec.probe == "smb-list" else \
             "put /etc/hostname tai-test-ecriture.txt; rm tai-test-ecriture.txt"
         return Probe(pid, f"le partage {ctx['share']} {'s’ouvre' if spec.probe == 'smb-list' else 'accepte un fichier'}",
                      node, (*FAST_DNS, "smbclient", f"//{ctx['share_server']}/{ctx['share']}", "-U",
                             f"{ctx['share_user']}%{ctx['share_password']}", "-t", "5", "-c", cmd),
-                     must_not_contain="NT_STATUS", timeout=12)
+                     must_not_contain="NT_STATUS", timeout=12, about=about(share=ctx["share"]))
     if spec.probe == "ping":
         return Probe(pid, f"{f(spec.target)} répond vite et sans perte", node,
                      # 10 echoes in 0.1 s when all is well. ping's own deadline is whole seconds:
                      # SIGINT at the window's end, and ping prints what came back until then.
                      ("timeout", "-s", "INT", w, "ping", "-q", "-c", "10", "-i", "0.01", "-W", w,
                       f(spec.target)),
-                     max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15)
+                     max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15,
+                     about=about(target=f(spec.target)))
     if spec.probe == "clock":
         return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
-                     max_skew_s=spec.max_skew_s, timezone=ctx.get("timezone", "Europe/Paris"))
+                     max_skew_s=spec.max_skew_s, timezone=ctx.get("timezone", "Europe/Paris"), about=about())
     if spec.probe == "unique-address":
         # RFC 5227 probe from the user's machine: does another machine answer for its address?
         # Then, if a page is named, load it (the user's traffic comes back to the user).
@@ -156,7 +162,7 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
             shell += f" && curl -fsS --connect-timeout {w} --max-time 4 {shlex.quote(f(spec.url))}"
         return Probe(pid, f"l'adresse de {node} n'est utilisée par aucune autre machine", node,
                      (*FAST_DNS, "sh", "-c", shell), stdin=script,
-                     must_contain=f(spec.contains) or "UNIQUE", timeout=10)
+                     must_contain=f(spec.contains) or "UNIQUE", timeout=10, about=about())
     raise ValueError(spec.probe)
 
 

@@ -18,8 +18,30 @@ from typing import Any
 from .. import referentiel
 from ..errors import LockBusyError, TaiLabError
 from ..evidence import Session, evidence_dicts
+from . import sentences
+from .i18n import translate
 
 LabFactory = Callable[[], Any]
+
+
+def _mmss(seconds: float | None) -> str:
+    s = max(0, round(seconds or 0))
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def _status_label(status: str, repaired: bool, to_fix: float | None, lang: str) -> str:
+    """The state of an intervention in words: "en panne", "réparée en 00:54", "restaurée
+    (réparée en 00:54)", "restaurée sans avoir été réparée"…"""
+    if status == "fixed":
+        return translate("label_fixed", lang).format(t=_mmss(to_fix))
+    if status in ("restored", "gone", "cleared") and repaired:
+        return translate(f"label_{status}_fixed", lang).format(t=_mmss(to_fix))
+    return translate(f"status_{status}", lang)
+
+
+def _t(text, lang: str) -> str:
+    """A data file's ``{fr, en}`` text in the jury's language."""
+    return text.en if lang == "en" else text.fr
 
 
 @dataclass
@@ -35,11 +57,19 @@ class Job:
     result: Any = None
     error: str | None = None
     hint: str | None = None
+    titles: tuple[str, str] | None = None   # what it acts on, French and English (an intervention's title)
 
-    def as_dict(self) -> dict:
+    def what(self, lang: str = "fr") -> str:
+        """The action as a jury member reads it: "Injection : Site intranet inaccessible"."""
+        verb = translate(f"job_{self.kind}", lang)
+        if self.titles:
+            return f"{verb} : {self.titles[1] if lang == 'en' else self.titles[0]}"
+        return verb
+
+    def as_dict(self, lang: str = "fr") -> dict:
         return {"id": self.id, "kind": self.kind, "pod": self.pod, "label": self.label, "state": self.state,
                 "started": self.started, "ended": self.ended, "result": self.result, "error": self.error,
-                "hint": self.hint, "actor": self.actor}
+                "hint": self.hint, "actor": self.actor, "what": self.what(lang)}
 
 
 class JuryService:
@@ -58,6 +88,7 @@ class JuryService:
         self._watched: dict[int, float] = {}          # pod → last time someone looked
         self._live: dict[int, dict] = {}              # pod → {t, checks: {id: {...}}}
         self._health: dict[int, dict] = {}
+        self._phase: dict[int, tuple[float, str | None]] = {}   # pod → (read at, phase)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -72,21 +103,68 @@ class JuryService:
         return catalogue_of(self.lab.plan)
 
     def interventions(self, pod: int, lang: str = "fr") -> list[dict]:
-        """The plateau's interventions for this candidate: used ones and useful ones marked."""
+        """The plateau's interventions for this candidate: used ones and useful ones marked.
+
+        Titles in the jury's language; ``jury.fixes`` with, for each, the variants it repairs
+        (the intervention file lists its expected fixes in the order of its variants when
+        there is one per variant; with a single variant, every fix is its)."""
         session = self.session(pod)
         items = self.catalogue().select(allowed=self.lab.allowed_interventions())
         used = set(session.used())
         evaluated = {c for i in items if i.id in used for c in i.competencies}
+        names = self.competency_names(lang)
         out = []
         for i in items:
             todo = [c for c in i.competencies if c not in evaluated]
-            out.append({"id": i.id, "title": i.title.fr, "title_en": i.title.en, "symptom": i.symptom,
-                        "competencies": list(i.competencies), "difficulty": i.difficulty,
-                        "category": i.category, "used": i.id in used, "useful": bool(todo),
-                        "variants": [{"id": v.id, "title": v.title.fr, "title_en": v.title.en} for v in i.variants],
+            vids = [v.id for v in i.variants]
+            fixes = []
+            for n, text in enumerate(i.jury.fixes):
+                if len(vids) == 1:
+                    fixes.append({"text": text, "variants": vids})
+                elif len(vids) == len(i.jury.fixes):
+                    fixes.append({"text": text, "variants": [vids[n]]})
+                else:
+                    fixes.append({"text": text, "variants": []})
+            out.append({"id": i.id, "title": _t(i.title, lang), "title_fr": i.title.fr, "title_en": i.title.en,
+                        "symptom": i.symptom, "competencies": list(i.competencies),
+                        "competency_names": {c: names.get(c, c) for c in i.competencies},
+                        "difficulty": i.difficulty, "category": i.category, "used": i.id in used,
+                        "useful": bool(todo), "todo": todo,
+                        "variants": [{"id": v.id, "title": _t(v.title, lang), "note": v.note} for v in i.variants],
                         "criteria": self.criteria(i.competencies, lang),
-                        "jury": {"diagnostic": list(i.jury.diagnostic), "fixes": list(i.jury.fixes)}})
+                        "jury": {"diagnostic": list(i.jury.diagnostic), "fixes": fixes,
+                                 "pitfalls": list(i.jury.pitfalls)}})
         return out
+
+    def competency_names(self, lang: str = "fr") -> dict[str, str]:
+        """Competency id → its name in the référentiel (French; the référentiel has no English)."""
+        return {c.id: c.title for c in self.ref.competencies}
+
+    def names(self, lang: str = "fr") -> dict:
+        """What the history shows instead of identifiers: intervention id → title, and
+        (id, variant) → the variant's title."""
+        out: dict = {"interventions": {}, "variants": {}}
+        try:
+            items = list(self.catalogue().interventions.values())
+        except Exception:  # noqa: BLE001 - the history still shows what it can
+            items = []
+        for i in items:
+            out["interventions"][i.id] = _t(i.title, lang)
+            for v in i.variants:
+                out["variants"][f"{i.id}/{v.id}"] = _t(v.title, lang)
+        return out
+
+    def _titles(self, iid: str, variant: str | None = None, lang: str = "fr") -> tuple[str, str | None]:
+        """An intervention's title and its variant's, in the jury's language (the id if the
+        catalogue no longer has it)."""
+        try:
+            item = self.catalogue().get(iid)
+        except Exception:  # noqa: BLE001 - removed from the catalogue since
+            return iid, variant
+        vt = None
+        if variant:
+            vt = next((_t(v.title, lang) for v in item.variants if v.id == variant), variant)
+        return _t(item.title, lang), vt
 
     def criteria(self, competencies, lang: str = "fr") -> list[dict]:
         out = []
@@ -107,7 +185,7 @@ class JuryService:
     def terminals(self, pod: int, session: int | None = None, *, commands: bool = False) -> list:
         """The candidate's terminal sessions (:class:`tai_lab.terminal_sessions.TerminalSession`),
         from the evidence log; ``session``: an earlier candidate of the pod (1 = the first)."""
-        from ..report import pick_session
+        from .report import pick_session
         from ..terminal_sessions import terminal_sessions
         log = self.lab.evidence(pod)
         return terminal_sessions(log, pick_session(log, session), commands=commands)
@@ -128,19 +206,40 @@ class JuryService:
         header, events = read_cast(ts.path)
         return ts, header, events
 
-    def overview(self) -> list[dict]:
+    def overview(self, lang: str = "fr") -> list[dict]:
         lab = self.lab_factory()
+        minutes = self.jury_minutes()
         rows = []
         for st in lab.status():
             s = lab.evidence(st.number).current()
-            rows.append({"pod": st.number, "phase": st.phase, "candidate": s.candidate,
+            active = []
+            for a in lab.active_interventions(st.number):
+                d = a.as_dict()
+                d["title"], d["variant_title"] = self._titles(a.id, a.variant, lang)
+                att = s.applied_attempt(a.id)
+                d["fixed"] = bool(att and att.open and att.fixed)
+                active.append(d)
+            elapsed = round(s.elapsed())
+            rows.append({"pod": st.number, "phase": st.phase, "phase_label": translate(f"phase_{st.phase}", lang),
+                         "candidate": s.candidate,
                          "nodes_up": sum(st.nodes.values()), "nodes": len(st.nodes), "internet": st.internet,
-                         "active": [a.as_dict() for a in lab.active_interventions(st.number)],
+                         "active": active, "fault": any(not a["fixed"] for a in active),
                          "health": self._health.get(st.number),
-                         "timer": {"running": s.timer_running, "elapsed": round(s.elapsed())}})
+                         "timer": {"running": s.timer_running, "elapsed": elapsed,
+                                   "left": minutes * 60 - elapsed}})
         return rows
 
-    def state(self, pod: int) -> dict:
+    def phase(self, pod: int) -> str | None:
+        """The pod's phase, read again from the lab's state every few seconds (a trainer may
+        change it while the console runs)."""
+        t, phase = self._phase.get(pod, (0.0, None))
+        if time.time() - t > 5:
+            reader = getattr(self.lab_factory(), "phase_of", None)
+            phase = reader(pod) if reader else None
+            self._phase[pod] = (time.time(), phase)
+        return phase
+
+    def state(self, pod: int, lang: str = "fr") -> dict:
         """Everything the session page shows, for its polling."""
         self._watched[pod] = time.time()
         self._ensure_watcher()
@@ -148,11 +247,13 @@ class JuryService:
         s = self.session(pod)
         active = {a.id: a.as_dict() for a in lab.active_interventions(pod)}
         live = self._live.get(pod, {})
-        running = [j.as_dict() for j in self._jobs.values() if j.pod == pod and j.state == "running"]
+        running = [j.as_dict(lang) for j in self._jobs.values() if j.pod == pod and j.state == "running"]
         busy = {j["label"] for j in running}
+        now = time.time()
         attempts = []
         for a in s.attempts:
             d = a.as_dict()
+            d["title"], d["variant_title"] = self._titles(a.id, a.variant, lang)
             d["active"] = a.id in active and a.open
             lv = live.get("checks", {}).get(a.id)
             if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied and not lv.get("interrupted"):
@@ -170,12 +271,24 @@ class JuryService:
                 d["status"] = "gone"          # the pod was reset since
             else:
                 d["status"] = "fixed" if d["fixed"] else "broken"
-            d["seconds_since_inject"] = round(time.time() - a.applied, 1) if a.applied else None
+            # The clock since the injection runs while the fault is on the candidate's machines
+            # and stops at the repair (the repair time stays shown), the restore or the reset.
+            end = a.fixed_at or a.restored_at or a.cleared_at or (None if d["status"] == "broken" else now)
+            d["seconds_since_inject"] = round((end or now) - a.applied) if a.applied else None
+            d["repaired"] = a.fixed_at is not None
+            d["sentences"] = sentences.render(d.get("evidence"), lang)
+            d["status_label"] = _status_label(d["status"], d["repaired"], a.seconds_to_fix, lang)
             attempts.append(d)
-        return {"pod": pod, "now": time.time(), "session": s.as_dict(), "attempts": attempts,
+        phase = self.phase(pod)
+        busy_text = None
+        if live.get("busy"):
+            busy_text = translate("busy_check", lang)
+        return {"pod": pod, "now": now, "session": s.as_dict(), "attempts": attempts, "phase": phase,
+                "phase_label": translate(f"phase_{phase}", lang) if phase else None,
                 "active": list(active.values()), "jobs": running,
-                "recent_jobs": [j.as_dict() for j in list(self._jobs.values())[-5:] if j.pod == pod],
-                "minutes": self.jury_minutes(), "checked_at": live.get("t"), "busy": live.get("busy")}
+                "recent_jobs": [j.as_dict(lang) for j in list(self._jobs.values())[-5:] if j.pod == pod],
+                "minutes": self.jury_minutes(), "checked_at": live.get("t"), "busy": busy_text,
+                "busy_raw": live.get("busy")}
 
     # ------------------------------------------------------------------ quick actions
     def set_candidate(self, pod: int, name: str, actor: str) -> None:
@@ -207,16 +320,17 @@ class JuryService:
                                       text=crit[index], checked=bool(checked))
 
     # ------------------------------------------------------------------ jobs
-    def _submit(self, kind: str, pod: int, label: str, actor: str, fn: Callable[[], Any]) -> Job:
+    def _submit(self, kind: str, pod: int, label: str, actor: str, fn: Callable[[], Any],
+                titles: tuple[str, str] | None = None) -> Job:
         if pod not in self.pods:
             raise TaiLabError(f"pas de pod {pod}", "pods : " + ", ".join(map(str, self.pods)))
         with self._lock:
             clash = [j for j in self._jobs.values() if j.pod == pod and j.state == "running"
-                     and j.kind in ("inject", "restore")]
-            if kind in ("inject", "restore") and clash:
-                raise TaiLabError(f"pod {pod} occupé : {clash[0].kind} {clash[0].label}",
+                     and j.kind in ("inject", "restore", "reset")]
+            if kind in ("inject", "restore", "reset") and clash:
+                raise TaiLabError(f"pod {pod} occupé : {clash[0].what()}",
                                   "attendez la fin de l'action en cours")
-            job = Job(next(self._ids), kind, pod, label, actor)
+            job = Job(next(self._ids), kind, pod, label, actor, titles=titles)
             self._jobs[job.id] = job
 
         def run() -> None:
@@ -252,19 +366,48 @@ class JuryService:
                                             randomise=randomise, actor=actor)
             return {"id": res.intervention.id, "variant": res.variant.id, "seconds": res.seconds,
                     "evidence": evidence_dicts(res.evidence)}
-        return self._submit("inject", pod, iid, actor, run)
+        return self._submit("inject", pod, iid, actor, run, titles=(item.title.fr, item.title.en))
 
     def restore(self, pod: int, iid: str | None, actor: str) -> Job:
+        titles = None
         if iid:
-            self.catalogue().get(iid)
+            item = self.catalogue().get(iid)
+            titles = (item.title.fr, item.title.en)
         return self._submit("restore", pod, iid or "*", actor,
-                            lambda: self.lab_factory().restore(pod, iid, actor=actor))
+                            lambda: self.lab_factory().restore(pod, iid, actor=actor), titles=titles)
+
+    def reset_question(self, pod: int, lang: str = "fr") -> dict | None:
+        """What a jury member must confirm before a reset wipes an open candidate's session
+        (None: no session open, nothing to ask)."""
+        lab = self.lab_factory()
+        s = lab.open_sessions(pod).get(pod)
+        if s is None:
+            return None
+        active = [self._titles(a.id, a.variant, lang)[0] for a in lab.active_interventions(pod)]
+        q = translate("reset_question", lang).format(candidate=s.candidate, pod=pod)
+        if active:
+            q += "\n" + translate("reset_active", lang).format(
+                items=", ".join(active), recorded=translate("status_cleared", lang))
+        q += "\n" + translate("reset_ends", lang)
+        return {"question": q, "candidate": s.candidate, "active": active,
+                "recorded": translate("status_cleared", lang)}
+
+    def reset(self, pod: int, actor: str, *, confirmed: bool) -> Job:
+        """Back to the pod's baseline; ``confirmed``: a jury member answered reset_question."""
+        def run():
+            results = self.lab_factory().reset(pod, actor=actor, confirm_open_session=confirmed)
+            h = {"t": time.time(), "ok": all(r.passed for r in results), "passed": sum(r.passed for r in results),
+                 "total": len(results), "failed": [r.probe.title for r in results if not r.passed]}
+            self._health[pod] = h
+            return h
+        return self._submit("reset", pod, "reset", actor, run)
 
     def verify(self, pod: int, actor: str) -> Job:
         def run():
             results = self.lab_factory().verify(pod)
             h = {"t": time.time(), "ok": all(r.passed for r in results), "passed": sum(r.passed for r in results),
-                 "total": len(results), "failed": [f"{r.probe.title}: {r.evidence}" for r in results if not r.passed]}
+                 "total": len(results), "failed": [r.probe.title for r in results if not r.passed],
+                 "details": [f"{r.probe.title}: {r.evidence}" for r in results if not r.passed]}
             self._health[pod] = h
             return h
         return self._submit("verify", pod, "verify", actor, run)
@@ -299,7 +442,7 @@ class JuryService:
             for pod, seen in list(self._watched.items()):
                 if now - seen > 30:
                     continue              # nobody looks at this pod: no probes
-                if any(j.pod == pod and j.state == "running" and j.kind in ("inject", "restore")
+                if any(j.pod == pod and j.state == "running" and j.kind in ("inject", "restore", "reset")
                        for j in self._jobs.values()):
                     continue
                 try:

@@ -19,17 +19,18 @@ from ..errors import TaiLabError
 from .i18n import translate
 from .service import JuryService
 
-STATUS = {"broken": "[bold red]NON RÉPARÉ[/]", "fixed": "[bold green]RÉPARÉ[/]",
-          "injecting": "[blue]injection en cours…[/]", "interrupted": "[yellow]injection interrompue[/]",
-          "aborted": "[dim]interrompue avant tout changement[/]",
-          "failed": "[yellow]échec de l'injection[/]", "restored": "[dim]restaurée[/]",
-          "gone": "[dim]effacée (pod réinitialisé)[/]",
-          "cleared": "[yellow]effacée par remise à zéro — non réparée[/]"}
+# The state's colour; its words come from the service (status_label), as in the web console.
+STYLE = {"broken": "bold red", "fixed": "bold green", "injecting": "blue", "interrupted": "yellow",
+         "aborted": "dim", "failed": "yellow", "restored": "dim", "gone": "dim", "cleared": "yellow"}
+# questionary's own hints are English: the jury reads these instead.
+SELECT_HINT = "(flèches pour choisir, tapez pour filtrer, Entrée pour valider)"
+CHECK_HINT = "(flèches pour aller, espace pour cocher, Entrée pour valider)"
 
 MENU = [("inject", "Injecter une intervention"), ("watch", "Suivre en direct (Ctrl-C pour revenir)"),
         ("note", "Ajouter une note"), ("criteria", "Cocher les critères observés"),
         ("restore", "Restaurer une intervention"), ("timer", "Chronomètre : démarrer / pause"),
-        ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"), ("quit", "Quitter")]
+        ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"), ("quit", "Quitter"),
+        ("details", "Détails techniques des vérifications")]
 
 
 def _mmss(s: float | None) -> str:
@@ -49,26 +50,38 @@ class JuryTUI:
         t = Table(title=f"Pod {self.pod} — {s['candidate'] or '(candidat non renseigné)'} — chronomètre "
                         f"{_mmss(s['timer']['elapsed'])} / {st['minutes']}:00"
                         f"{' ▶' if s['timer']['running'] else ' ⏸'}")
-        for col in ("intervention", "variante", "état", "depuis", "réparé en", "preuve"):
+        for col in ("intervention", "variante", "état", "depuis l'injection", "ce qui a été vu"):
             t.add_column(col, overflow="fold")
         latest: dict[str, dict] = {}
         for a in st["attempts"]:
             latest[a["id"]] = a
         for a in latest.values():
-            ev = "\n".join(("✓ " if e["passed"] else "✗ ") + escape(f"{e['title']} — {e['evidence']}")
-                           for e in a.get("evidence") or [])
-            t.add_row(a["id"], a["variant"] or "—", STATUS.get(a["status"], a["status"]),
-                      _mmss(a["seconds_since_inject"]) if a["open"] else "—", _mmss(a["seconds_to_fix"]), ev)
+            ev = "\n".join(("✓ " if e["passed"] else "✗ ") + escape(e["sentence"]) for e in a.get("sentences") or [])
+            style = STYLE.get(a["status"], "")
+            t.add_row(escape(a["title"]), escape(a["variant_title"] or "—"),
+                      f"[{style}]{escape(a['status_label'])}[/]" if style else escape(a["status_label"]),
+                      _mmss(a["seconds_since_inject"]) if a["status"] == "broken" else "—", ev)
         if not latest:
-            t.add_row("—", "", translate("nothing_yet"), "", "", "")
+            t.add_row("—", "", translate("nothing_yet"), "", "")
+        if st.get("busy"):
+            t.caption = st["busy"]
         return t
+
+    def do_details(self) -> None:
+        """The raw commands and outputs behind the sentences (for a jury member who asks)."""
+        st = self.svc.state(self.pod)
+        for a in st["attempts"]:
+            if a.get("sentences"):
+                self.out.print(f"[bold]{escape(a['title'])}[/]")
+                for e in a["sentences"]:
+                    self.out.print(f"  {'✓' if e['passed'] else '✗'} {escape(e['sentence'])}\n    [dim]{escape(e['raw'])}[/]")
 
     def show(self) -> None:
         self.out.print(self.table(self.svc.state(self.pod)))
 
     # ------------------------------------------------------------------ actions
     def wait_job(self, job) -> Any:
-        with self.out.status(f"{job.kind} {job.label}…"):
+        with self.out.status(f"{job.what()}…"):
             while job.state == "running":
                 time.sleep(0.2)
         if job.state == "failed":
@@ -87,10 +100,11 @@ class JuryTUI:
             self.out.print("[yellow]aucune[/]")
             return None
         choices = [questionary.Choice(
-            f"{i['id']} — {i['title']} [{' '.join(i['competencies'])}] {'★' * i['difficulty']}"
+            f"{i['title']} [{' '.join(i['competencies'])}] {'★' * i['difficulty']}"
             + (" (déjà utilisée)" if i["used"] else "") + ("" if i["useful"] else " (compétences déjà évaluées)"),
             value=i["id"]) for i in items]
-        return questionary.select(title, choices=choices, use_search_filter=True, use_jk_keys=False).ask()
+        return questionary.select(title, choices=choices, use_search_filter=True, use_jk_keys=False,
+                                  instruction=SELECT_HINT).ask()
 
     def do_inject(self) -> None:
         iid = self.pick_intervention()
@@ -98,15 +112,16 @@ class JuryTUI:
             return
         item = next(i for i in self.svc.interventions(self.pod) if i["id"] == iid)
         self.out.print(f"[bold]Symptôme à lire :[/] {escape(item['symptom'])}")
-        choices = [questionary.Choice(f"{v['id']} — {v['title']}", value=v["id"]) for v in item["variants"]]
+        choices = [questionary.Choice(v["title"], value=v["id"]) for v in item["variants"]]
         choices.append(questionary.Choice("au hasard", value="random"))
-        variant = questionary.select("Variante :", choices=choices).ask()
+        variant = questionary.select("Variante :", choices=choices, instruction=SELECT_HINT).ask()
         if variant is None:
             return
         res = self.wait_job(self.svc.inject(self.pod, iid, variant, self.actor))
         if res:
-            self.out.print(f"[green]✓[/] {iid} ({res['variant']}) injectée en {res['seconds']} s — "
-                           "[bold red]NON RÉPARÉ[/]")
+            vt = next((v["title"] for v in item["variants"] if v["id"] == res["variant"]), "")
+            self.out.print(f"[green]✓[/] {escape(item['title'])} ({escape(vt)}) injectée en "
+                           f"{round(res['seconds'])} s — [bold red]{translate('status_broken')}[/]")
             self.out.print(f"\n[bold]À lire à l'utilisateur :[/]\n{escape(item['symptom'])}\n")
 
     def do_watch(self) -> None:
@@ -148,7 +163,7 @@ class JuryTUI:
             for n, text in enumerate(comp["criteria"]):
                 choices.append(questionary.Choice(f"{comp['id']} — {text}", value=(comp["id"], n),
                                                   checked=n in ticked.get(comp["id"], [])))
-        picked = questionary.checkbox("Critères observés (espace pour cocher) :", choices=choices).ask()
+        picked = questionary.checkbox("Critères observés :", choices=choices, instruction=CHECK_HINT).ask()
         if picked is None:
             return
         picked = {tuple(p) for p in picked}
@@ -164,7 +179,8 @@ class JuryTUI:
         active = [a.id for a in self.svc.lab.active_interventions(self.pod)]
         iid = self.pick_intervention(active, "Restaurer :")
         if iid and self.wait_job(self.svc.restore(self.pod, iid, self.actor)) is not None:
-            self.out.print(f"[green]✓[/] {iid} restaurée")
+            title = next((i["title"] for i in self.svc.interventions(self.pod) if i["id"] == iid), iid)
+            self.out.print(f"[green]✓[/] {escape(title)} : restaurée")
 
     def do_timer(self) -> None:
         running = self.svc.session(self.pod).timer_running
@@ -180,7 +196,7 @@ class JuryTUI:
     def do_report(self) -> None:
         from pathlib import Path
 
-        from .. import report as rep
+        from . import report as rep
         path = Path(f"{rep.filename(self.svc.lab, self.pod)}.pdf")
         path.write_bytes(rep.html_to_pdf(rep.render_html(self.svc.lab, self.pod)))
         self.out.print(f"[green]✓[/] rapport : {path.resolve()}")
@@ -189,7 +205,7 @@ class JuryTUI:
         while True:
             self.show()
             action = questionary.select("Action :", choices=[questionary.Choice(t, value=k) for k, t in MENU],
-                                        use_shortcuts=True).ask()
+                                        use_shortcuts=True, instruction="(chiffre ou flèches, puis Entrée)").ask()
             if action in (None, "quit"):
                 return
             try:
@@ -203,7 +219,8 @@ def run_service(service: JuryService, pod: int | None, actor: str | None, consol
         if len(service.pods) == 1:
             pod = service.pods[0]
         else:
-            pod = questionary.select("Pod du candidat :", choices=[str(p) for p in service.pods]).ask()
+            pod = questionary.select("Pod du candidat :", choices=[str(p) for p in service.pods],
+                                     instruction=SELECT_HINT).ask()
             if pod is None:
                 return
             pod = int(pod)

@@ -1,9 +1,15 @@
 """``tai-lab serve``: the jury's web console (Flask, served by waitress).
 
-Access: a secret made at start (printed once, as a login link) → a signed session
-cookie (HttpOnly, SameSite=Strict). Every state-changing request is a POST carrying the
-session's CSRF token (header ``X-CSRF-Token`` or form field ``csrf_token``) and, when the
-browser sends one, an ``Origin`` (or ``Referer``) of this very server.
+Access: a secret kept in the lab's directory (:mod:`tai_lab.jury.access`; the login link,
+printed at start and again by ``serve --show-link``) → a signed session cookie (HttpOnly,
+SameSite=Strict; its signing key is kept too, so a restart signs nobody out). Every
+state-changing request is a POST carrying the session's CSRF token (header ``X-CSRF-Token``
+or form field ``csrf_token``) and, when the browser sends one, an ``Origin`` (or ``Referer``)
+of this very server.
+
+The app is this module (access, guard, headers) and one blueprint per area:
+:mod:`~tai_lab.jury.web_pages` (HTML) and :mod:`~tai_lab.jury.web_api` (JSON).
+A new area (the candidate's desktop seen by the jury…) is a blueprint registered here.
 """
 from __future__ import annotations
 
@@ -11,18 +17,19 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Flask, Response, abort, jsonify, redirect, render_template, request, send_from_directory, session,
-                   url_for)
+from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session, url_for
 
 from .. import listen
-from ..errors import TaiLabError
-from .i18n import LANGS, translate
+from . import access as jury_access
+from .i18n import translate
 from .service import JuryService
+from .web_api import apis
+from .web_common import lang
+from .web_pages import pages
 
 HERE = Path(__file__).parent
 
@@ -38,19 +45,38 @@ def bind_check(host: str, allow_remote: bool) -> str | None:
                 "donne accès au plateau : ne le montrez à aucun candidat, n'ouvrez pas ce port sur leur réseau.")
 
 
-def create_app(service: JuryService, access_key: str) -> Flask:
+def mmss(seconds: float | None) -> str:
+    """Durations the jury reads, rounded one way everywhere (the console's JS does the same)."""
+    if seconds is None:
+        return "—"
+    s = max(0, round(seconds))
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+access_bp = Blueprint("access", __name__)
+
+
+@access_bp.get("/login")
+def login():
+    from flask import current_app
+    key = request.args.get("key", "")
+    if not key or not hmac.compare_digest(key, current_app.config["TAI_ACCESS_KEY"]):
+        return render_template("login.html", error=translate("bad_key", lang())), 403
+    keep_lang = session.get("lang", "fr")
+    session.clear()
+    session.update(auth=True, csrf=secrets.token_urlsafe(24), lang=keep_lang)
+    return redirect(url_for("pages.overview"))
+
+
+def create_app(service: JuryService, access_key: str, cookie_secret: bytes | None = None,
+               extra: tuple[Blueprint, ...] = ()) -> Flask:
+    """``extra``: more blueprints (behind the same login and cross-site checks)."""
     app = Flask("tai_lab.jury", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
-    app.config.update(SECRET_KEY=secrets.token_bytes(32), SESSION_COOKIE_HTTPONLY=True,
+    app.config.update(SECRET_KEY=cookie_secret or secrets.token_bytes(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="tai_jury",
-                      JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False)
+                      JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False, TAI_ACCESS_KEY=access_key)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["tai_service"] = service
-
-    def lang() -> str:
-        return session.get("lang", "fr")
-
-    def actor() -> str:
-        return "web:" + (session.get("actor") or "jury")
 
     @app.context_processor
     def _ctx() -> dict[str, Any]:
@@ -58,12 +84,12 @@ def create_app(service: JuryService, access_key: str) -> Flask:
                 "title": getattr(service.lab.plan, "title", service.name),
                 "csrf": session.get("csrf", ""), "actor": session.get("actor") or "jury",
                 "fmt_time": lambda t: time.strftime("%H:%M:%S", time.localtime(t)) if t else "—",
-                "fmt_duration": lambda s: f"{round(s) // 60} min {round(s) % 60:02d} s" if s is not None else "—"}
+                "fmt_duration": lambda s: f"{round(s) // 60} min {round(s) % 60:02d} s" if s is not None else "—",
+                "mmss": mmss}
 
-    # ------------------------------------------------------------------ access
     @app.before_request
     def _guard():
-        if request.endpoint in ("login", "static"):
+        if request.endpoint in ("access.login", "static"):
             return None
         if not session.get("auth"):
             if request.path.startswith("/api/") or request.method != "GET":
@@ -92,213 +118,19 @@ def create_app(service: JuryService, access_key: str) -> Flask:
         resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    @app.get("/login")
-    def login():
-        key = request.args.get("key", "")
-        if not key or not hmac.compare_digest(key, access_key):
-            return render_template("login.html", error=translate("bad_key", lang())), 403
-        keep_lang = session.get("lang", "fr")
-        session.clear()
-        session.update(auth=True, csrf=secrets.token_urlsafe(24), lang=keep_lang)
-        return redirect(url_for("overview"))
-
-    def api(fn: Callable) -> Callable:
-        """JSON in, JSON out; a TaiLabError becomes a 400 with the message and the hint."""
-        @wraps(fn)
-        def wrapper(*a, **kw):
-            try:
-                out = fn(*a, **kw)
-            except TaiLabError as exc:
-                return jsonify({"error": exc.message, "hint": exc.hint}), 400
-            return out if isinstance(out, tuple | Response) else jsonify(out)
-        return wrapper
-
-    def body() -> dict:
-        data = request.get_json(silent=True)
-        if data is None:
-            data = request.form.to_dict()
-        if not isinstance(data, dict):
-            raise TaiLabError("corps de requête invalide", "un objet JSON")
-        return data
-
-    def pod_ok(pod: int) -> int:
-        if pod not in service.pods:
-            abort(404)
-        return pod
-
-    # ------------------------------------------------------------------ pages
-    @app.get("/")
-    def overview():
-        return render_template("overview.html", rows=service.overview())
-
-    @app.get("/pod/<int:pod>")
-    def pod_page(pod: int):
-        pod_ok(pod)
-        return render_template("session.html", pod=pod, interventions=service.interventions(pod, lang()),
-                               minutes=service.jury_minutes(), session_=service.session(pod),
-                               terminals=[t.as_dict(lang()) for t in service.terminals(pod)])
-
-    def session_arg() -> int | None:
-        return request.args.get("session", type=int)
-
-    @app.get("/pod/<int:pod>/terminal/<int:number>")
-    def replay(pod: int, number: int):
-        """A terminal session of the candidate, replayed in the browser (xterm.js)."""
-        pod_ok(pod)
-        try:
-            ts = service.terminals(pod, session_arg())[number - 1] if number >= 1 else None
-        except (IndexError, TaiLabError):
-            ts = None
-        if ts is None or ts.path is None:
-            abort(404)
-        resp = Response(render_template("replay.html", pod=pod, number=number, ts=ts.as_dict(lang()),
-                                        session_number=session_arg()))
-        # xterm.js inserts <style> elements for its renderer: inline styles on this page only
-        resp.headers["Content-Security-Policy"] = ("default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                                   "script-src 'self'; frame-ancestors 'none'")
-        return resp
-
-    @app.get("/api/pod/<int:pod>/terminal/<int:number>/cast")
-    @api
-    def api_cast(pod: int, number: int):
-        """The recording's output, resizes and end marker (never input: none is recorded)."""
-        try:
-            ts, header, events = service.recording(pod_ok(pod), number, session_arg())
-        except TaiLabError:
-            abort(404)
-        return {"width": header.get("width", 80), "height": header.get("height", 24),
-                "node": ts.node, "started": ts.started, "live": ts.live, "events": events}
-
-    # xterm.js is vendored once, with the candidates' portal; the console serves those files
-    # (behind its login like every page) instead of a copy.
-    VENDOR = HERE.parent / "stations" / "static" / "vendor"
-
-    @app.get("/vendor/<name>")
-    def vendor(name: str):
-        if name not in ("xterm.js", "xterm.css"):
-            abort(404)
-        resp = send_from_directory(VENDOR, name, max_age=3600)
-        resp.headers["Cache-Control"] = "private, max-age=3600"
-        return resp
-
-    @app.get("/pod/<int:pod>/history")
-    def history(pod: int):
-        pod_ok(pod)
-        sessions = service.lab.evidence(pod).sessions()
-        return render_template("history.html", pod=pod,
-                               sessions=list(reversed(list(enumerate(sessions, 1)))))
-
-    @app.get("/pod/<int:pod>/report")
-    def report(pod: int):
-        pod_ok(pod)
-        from .. import report as rep
-        fmt = request.args.get("format", "html")
-        number = request.args.get("session", type=int)
-        try:
-            html = rep.render_html(service.lab, pod, number)
-        except TaiLabError:
-            abort(404)
-        if fmt == "pdf":
-            name = rep.filename(service.lab, pod, number)
-            return Response(rep.html_to_pdf(html), mimetype="application/pdf",
-                            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
-        return Response(html, mimetype="text/html")
-
-    @app.get("/lang/<code>")
-    def set_lang(code: str):
-        if code in LANGS:
-            session["lang"] = code
-        back = request.referrer
-        if back and urlsplit(back).netloc == request.host:
-            return redirect(back)
-        return redirect(url_for("overview"))
-
-    # ------------------------------------------------------------------ API
-    @app.get("/api/overview")
-    @api
-    def api_overview():
-        return {"lab": service.name, "pods": service.overview()}
-
-    @app.get("/api/pod/<int:pod>/state")
-    @api
-    def api_state(pod: int):
-        return service.state(pod_ok(pod))
-
-    @app.get("/api/pod/<int:pod>/interventions")
-    @api
-    def api_interventions(pod: int):
-        return service.interventions(pod_ok(pod), lang())
-
-    @app.post("/api/actor")
-    @api
-    def api_actor():
-        name = " ".join(str(body().get("name", "")).split())[:60]
-        if not name:
-            raise TaiLabError("nom du juré vide")
-        session["actor"] = name
-        return {"actor": name}
-
-    @app.post("/api/pod/<int:pod>/candidate")
-    @api
-    def api_candidate(pod: int):
-        service.set_candidate(pod_ok(pod), str(body().get("name", "")), actor())
-        return {"ok": True}
-
-    @app.post("/api/pod/<int:pod>/timer")
-    @api
-    def api_timer(pod: int):
-        service.timer(pod_ok(pod), str(body().get("action", "")), actor())
-        return {"ok": True}
-
-    @app.post("/api/pod/<int:pod>/inject")
-    @api
-    def api_inject(pod: int):
-        b = body()
-        job = service.inject(pod_ok(pod), str(b.get("id", "")), b.get("variant") or None, actor())
-        return jsonify(job.as_dict()), 202
-
-    @app.post("/api/pod/<int:pod>/restore")
-    @api
-    def api_restore(pod: int):
-        job = service.restore(pod_ok(pod), body().get("id") or None, actor())
-        return jsonify(job.as_dict()), 202
-
-    @app.post("/api/pod/<int:pod>/verify")
-    @api
-    def api_verify(pod: int):
-        return jsonify(service.verify(pod_ok(pod), actor()).as_dict()), 202
-
-    @app.post("/api/pod/<int:pod>/note")
-    @api
-    def api_note(pod: int):
-        b = body()
-        service.note(pod_ok(pod), str(b.get("id", "")), str(b.get("text", "")), actor())
-        return {"ok": True}
-
-    @app.post("/api/pod/<int:pod>/criterion")
-    @api
-    def api_criterion(pod: int):
-        b = body()
-        try:
-            index = int(b.get("index"))
-        except (TypeError, ValueError):
-            raise TaiLabError("index de critère invalide") from None
-        service.criterion(pod_ok(pod), str(b.get("id", "")), str(b.get("competency", "")), index,
-                          bool(b.get("checked")), actor())
-        return {"ok": True}
-
-    @app.get("/api/jobs/<int:jid>")
-    @api
-    def api_job(jid: int):
-        job = service.job(jid)
-        if job is None:
-            abort(404)
-        return job.as_dict()
-
+    for bp in (access_bp, pages, apis, *extra):
+        app.register_blueprint(bp)
     return app
 
 
-def serve(lab_name: str | None, host: str, port: int, *, allow_remote: bool = False,
+def show_link(lab_name: str | None) -> str | None:
+    """The login link of the lab's console, as the last `serve` printed it (None: never served)."""
+    from ..lab import Lab
+    lab = Lab(lab_name)
+    return jury_access.load(lab.state.dir).link()
+
+
+def serve(lab_name: str | None, host: str, port: int, *, allow_remote: bool = False, new_key: bool = False,
           echo: Callable[[str], None] = print, threads: int = 8) -> None:
     """Run the console until Ctrl-C (waitress: a threaded production WSGI server)."""
     from waitress import create_server
@@ -306,15 +138,17 @@ def serve(lab_name: str | None, host: str, port: int, *, allow_remote: bool = Fa
     from ..lab import Lab
     warning = bind_check(host, allow_remote)
     service = JuryService(lambda: Lab(lab_name))
-    key = secrets.token_urlsafe(24)
-    app = create_app(service, key)
+    acc = jury_access.load(service.lab.state.dir, renew=new_key)
+    app = create_app(service, acc.key, acc.cookie_secret)
     server = create_server(app, host=host, port=port, threads=threads, ident="tai-lab")
     real_port = server.effective_port  # type: ignore[attr-defined]
     shown = f"[{host}]" if ":" in host else host
+    address = f"http://{shown}:{real_port}"
+    jury_access.remember_address(service.lab.state.dir, address)
     if warning:
         echo(warning.format(port=real_port))
-    echo(f"Console du jury, lab {service.name} — lien de connexion (affiché une seule fois) :")
-    echo(f"  http://{shown}:{real_port}/login?key={key}")
+    echo(f"Console du jury, lab {service.name} — lien de connexion (à nouveau : tai-lab serve --show-link) :")
+    echo(f"  {acc.link(address)}")
     try:
         server.run()
     except KeyboardInterrupt:

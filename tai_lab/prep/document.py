@@ -1,14 +1,29 @@
 """The candidate's cahier des charges, in French, with their own pod's values (HTML, PDF)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from ..errors import PrerequisiteError
 from ..plan import LabPlan
 
 STATES = {"bare": "vierge, à installer", "baseline": "installé"}
+
+# French typography: a non-breaking space inside « guillemets » and before : ; ? !, so a
+# line never starts with the closing mark (nor with the punctuation).
+_NBSP = "\u00a0"
+_FRENCH_SPACES = re.compile(r"(«)\s+|\s+([»:;?!])")
+
+
+def french_spaces(value):
+    """Every text the document prints, with French non-breaking spaces (not inside code: a
+    value such as an address or a URL carries no such punctuation with a space before it)."""
+    if not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    return _FRENCH_SPACES.sub(lambda m: f"«{_NBSP}" if m.group(1) else f"{_NBSP}{m.group(2)}", value)
 
 
 def render_html(plan: LabPlan, pod: int) -> str:
@@ -20,7 +35,7 @@ def render_html(plan: LabPlan, pod: int) -> str:
                  "start": STATES[p.prep.start_of(n.name).state]}
                 for n in p.nodes if n.is_container]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
+                             autoescape=True, undefined=jinja2.StrictUndefined, finalize=french_spaces)
     hours = f"{p.prep.minutes // 60} h" + (f" {p.prep.minutes % 60:02d}" if p.prep.minutes % 60 else "")
     return env.get_template("cahier.html.j2").render(prep=p.prep, pod=p, title=plan.title,
                                                      machines=machines, hours=hours)

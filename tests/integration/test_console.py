@@ -167,9 +167,31 @@ def _login(drv, serve: Serve) -> None:
 def _inject(drv, iid: str, variant: str) -> None:
     row = drv.find_element(By.CSS_SELECTOR, f'tr.iv[data-id="{iid}"]')
     if not row.is_displayed():
-        drv.find_element(By.ID, "show-all").click()
-    Select(row.find_element(By.CSS_SELECTOR, "select.variant")).select_by_value(variant)
-    row.find_element(By.CSS_SELECTOR, "button.inject").click()
+        todo = drv.find_element(By.ID, "filter-todo")      # "not yet evaluated" hides it: show all
+        if todo.is_selected():
+            todo.click()
+    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+    row.click()
+    _wait(drv, lambda d: d.find_element(By.ID, "pick-body").is_displayed(), 5, "the picked intervention")
+    Select(drv.find_element(By.ID, "pick-variant")).select_by_value(variant)
+    drv.find_element(By.ID, "pick-inject").click()
+
+
+def _visible_text(drv) -> str:
+    """What a jury member reads (closed <details> and hidden elements are not in it)."""
+    return drv.find_element(By.TAG_NAME, "body").text
+
+
+def _in_view(drv, element_id: str) -> bool:
+    return drv.execute_script(
+        "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        "return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;", element_id)
+
+
+# Internal identifiers a jury member must not read (intervention and variant ids of the flow,
+# an action's English name, a command line).
+IDENTIFIERS = ("intranet-down", "service-stopped", "page-missing", "printer-offline", "dns-failure",
+               "$ ", "getent", "curl ", "web:jury", "inject ", "restore ")
 
 
 def test_browser_flow(web_lab, browser, workdir, serves):
@@ -190,10 +212,18 @@ def test_browser_flow(web_lab, browser, workdir, serves):
 
         t0 = time.monotonic()
         _inject(drv, "intranet-down", "service-stopped")
-        _wait(drv, lambda d: _status(d, "intranet-down") == "broken", 120, "NON RÉPARÉ")
+        _wait(drv, lambda d: _status(d, "intranet-down") == "broken", 120, "EN PANNE")
         inject_to_broken = time.monotonic() - t0
         card = drv.find_element(By.ID, "card-intranet-down")
-        assert "NON RÉPARÉ" in card.text and "✗" in card.text          # the probe's evidence is shown
+        # the check's evidence in words, seen from the user's machine; the command folded away
+        assert "EN PANNE" in card.text and "✗ La page http://intranet.pod1." in card.text, card.text
+        assert "ne s’affiche pas sur pc1" in card.text
+        assert "Serveur web arrêté" in card.text                         # the variant's title
+        text = _visible_text(drv)
+        assert not [i for i in IDENTIFIERS if i in text], [i for i in IDENTIFIERS if i in text]
+        card.find_element(By.CSS_SELECTOR, "details.raw summary").click()  # unless the jury asks
+        _wait(drv, lambda d: "curl" in d.find_element(By.ID, "card-intranet-down").text, 5, "the details")
+        card.find_element(By.CSS_SELECTOR, "details.raw summary").click()
         _shot(drv, "console-session-broken.png")
 
         t1 = time.monotonic()
@@ -201,13 +231,18 @@ def test_browser_flow(web_lab, browser, workdir, serves):
         _wait(drv, lambda d: _status(d, "intranet-down") == "fixed", 60, "RÉPARÉ")
         fix_to_fixed = time.monotonic() - t1
         assert drv.execute_script("return window.__sameDocument") == 42   # no reload
-        assert "Réparé en" in drv.find_element(By.ID, "card-intranet-down").text
+        card_text = drv.find_element(By.ID, "card-intranet-down").text
+        fixed_in = re.search(r"RÉPARÉE en (\d\d:\d\d)", card_text)
+        assert fixed_in, card_text
+        assert fixed_in.group(0) in drv.find_element(By.ID, "faults").text   # the session bar agrees
+        assert "Depuis l’injection" not in card_text                      # that clock stopped at the repair
 
         card = drv.find_element(By.ID, "card-intranet-down")
         card.find_element(By.CSS_SELECTOR, "textarea.note").send_keys("A vérifié le service nginx avec systemctl.")
         card.find_element(By.CSS_SELECTOR, "button.save-note").click()
         _wait(drv, lambda d: "systemctl." in d.find_element(By.CSS_SELECTOR, "#card-intranet-down ul.notes").text,
               10, "the note")
+        card.find_element(By.CSS_SELECTOR, "details.competency summary").click()   # criteria per competency
         box = card.find_elements(By.CSS_SELECTOR, "input.criterion")[0]
         box.click()
         _wait(drv, lambda d: any(r["kind"] == "criterion" and r["checked"] for r in _records(web_lab)), 10,
@@ -223,20 +258,28 @@ def test_browser_flow(web_lab, browser, workdir, serves):
         _cli("report", "--lab", LAB, "--pod", "1", "--format", "pdf", "-o", str(out))
         text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
                               check=True).stdout
-        for expected in ("Camille Dupont", "Site intranet inaccessible", "service-stopped",
-                         "A vérifié le service nginx avec systemctl.", "réparé à", "☑"):
+        for expected in ("Camille Dupont", "Site intranet inaccessible", "Serveur web arrêté",
+                         "A vérifié le service nginx avec systemctl.", "réparé à", "☑",
+                         "Synthèse par compétence", "s’affiche sur pc1", fixed_in.group(1)):
             assert expected in text, expected
+        assert "☐" not in text and "service-stopped" not in text       # only what was ticked; no id
         shutil.copy(out, workdir / "keep.pdf")
 
         drv.get(serve.base + "/")
-        _wait(drv, lambda d: "intranet-down" in d.find_element(By.ID, "overview").text, 10, "the overview")
+        _wait(drv, lambda d: "Site intranet inaccessible — réparée" in d.find_element(By.ID, "overview").text, 10,
+              "the overview")
+        assert re.search(r"\d\d:\d\d / 40:00", drv.find_element(By.ID, "overview").text)   # the timer column
         _shot(drv, "console-overview.png")
         drv.get(serve.base + "/pod/1")
         _wait(drv, lambda d: _status(d, "intranet-down") == "fixed", 20, "the card again")
         drv.find_element(By.CSS_SELECTOR, "#card-intranet-down button.restore").click()
         _wait(drv, lambda d: _status(d, "intranet-down") == "restored", 120, "restored")
+        # restored, and the repair stays visible
+        assert f"avait été réparée en {fixed_in.group(1)}" in drv.find_element(By.ID, "card-intranet-down").text
         drv.get(serve.base + "/pod/1/history")
         assert "Camille Dupont" in drv.page_source
+        text = _visible_text(drv)
+        assert "Site intranet inaccessible" in text and not [i for i in IDENTIFIERS if i in text]
         _shot(drv, "console-history.png")
     finally:
         serve.kill()
@@ -261,15 +304,19 @@ def test_evidence_survives_restart_and_kill_mid_inject(web_lab, browser, workdir
     drv.find_element(By.CSS_SELECTOR, 'tr.iv[data-id="dns-failure"]')
     # a note, then a restart of the console: nothing is lost
     _inject(drv, "printer-offline", "service-stopped")
-    _wait(drv, lambda d: _status(d, "printer-offline") == "broken", 120, "NON RÉPARÉ")
+    _wait(drv, lambda d: _status(d, "printer-offline") == "broken", 120, "EN PANNE")
     card = drv.find_element(By.ID, "card-printer-offline")
     card.find_element(By.CSS_SELECTOR, "textarea.note").send_keys("Note avant redémarrage")
     card.find_element(By.CSS_SELECTOR, "button.save-note").click()
     _wait(drv, lambda d: "redémarrage" in d.find_element(By.CSS_SELECTOR, "#card-printer-offline ul.notes").text,
           10, "the note")
     serve.kill(signal.SIGTERM)
+    old_link = serve.link
     serve = serves()
-    _login(drv, serve)
+    # the jury's browser stays signed in across the restart, and the link is the same one,
+    # which the trainer can print again
+    assert serve.link.split("?key=")[1] == old_link.split("?key=")[1]
+    assert _cli("serve", "--lab", LAB, "--show-link").stdout.strip() == serve.link
     drv.get(serve.base + "/pod/1")
     _wait(drv, lambda d: _status(d, "printer-offline") == "broken", 30, "the attempt after a restart")
     assert "Note avant redémarrage" in drv.find_element(By.ID, "card-printer-offline").text
@@ -329,21 +376,22 @@ def test_terminal_console_on_a_real_pod(web_lab, workdir):
         child.expect("Action")
         child.send("1\r")
         child.expect("Intervention")
-        child.send("intranet-down")
+        child.send("Site intranet")
         child.send("\r")
         child.expect("Variante")
         child.send("\r")
         child.expect("injectée en", timeout=180)
         child.expect("Action")
         child.send("2\r")
-        child.expect("NON RÉPARÉ", timeout=30)
+        child.expect("EN PANNE", timeout=30)
+        child.expect("La page http://intranet.pod1.tai.lan/ ne s’affiche pas sur pc1", timeout=30)
         _cli("exec", "--lab", LAB, "1", "srv", "sh", "-c", "systemctl enable --now nginx")
         child.expect("fin du suivi", timeout=90)              # the live view ends once it is fixed
         child.expect("Action")
         child.send("5\r")
         child.expect("Restaurer :")
         child.send("\r")
-        child.expect("intranet-down restaurée", timeout=180)
+        child.expect("Site intranet inaccessible : restaurée", timeout=180)
         child.expect("Action")
         child.send("9\r")
         child.expect(pexpect.EOF)
@@ -392,6 +440,76 @@ def test_console_and_cli_at_once(web_lab, browser, workdir, serves):
         serve.kill()
     actors = {a.id: a.actor for a in s.attempts}
     assert actors["intranet-down"] == "web:jury" and actors["printer-offline"].startswith("cli")
+    assert web_lab.active_interventions(1) == []
+    failed = [r for r in web_lab.verify(1) if not r.passed]
+    assert not failed, [f"{r.probe.title}: {r.evidence}" for r in failed]
+
+
+def test_layouts_session_bar_and_reset(web_lab, browser, workdir, serves):
+    """At 1024 and 1366 px: the session bar (timer, faults) stays in view after scrolling, the
+    card of a new inject comes into view, the page names no internal identifier and shows the
+    check in words. Then the reset button on a candidate's open session: it asks, says what
+    will be recorded, and the pod is back at its baseline."""
+    from selenium.webdriver.support import expected_conditions as EC
+    drv = browser
+    serve = serves()
+    try:
+        _login(drv, serve)
+        drv.get(serve.base + "/pod/1")
+        drv.find_element(By.ID, "candidate-input").send_keys("Inès Roux")
+        drv.find_element(By.CSS_SELECTOR, "#candidate-form button").click()
+        _wait(drv, lambda d: d.find_element(By.ID, "candidate-name").text == "Inès Roux", 10, "the name")
+        for width in (1024, 1366):
+            drv.set_window_size(width, 768)
+            drv.get(serve.base + "/pod/1")
+            _wait(drv, lambda d: d.find_element(By.ID, "candidate-name").text == "Inès Roux", 10, "the page")
+            if width == 1024:
+                _inject(drv, "intranet-down", "page-missing")
+                _wait(drv, lambda d: _status(d, "intranet-down") == "broken", 120, "EN PANNE")
+                time.sleep(1)                                # the smooth scroll to the new card
+                assert _in_view(drv, "card-intranet-down") or drv.execute_script(
+                    "return document.getElementById('card-intranet-down').getBoundingClientRect().top"
+                    " < window.innerHeight"), "the injected card is out of sight"
+            else:
+                _wait(drv, lambda d: _status(d, "intranet-down") == "broken", 30, "the card")
+            # the timer started with the inject, and it stays in view at the bottom of the page
+            _wait(drv, lambda d: d.find_element(By.ID, "timer").text not in ("", "00:00"), 10, "the timer running")
+            drv.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+            time.sleep(0.4)
+            assert drv.execute_script("return window.scrollY") > 0, "nothing to scroll at this size"
+            assert _in_view(drv, "timer") and _in_view(drv, "faults"), f"session bar out of view at {width} px"
+            assert "Site intranet inaccessible : EN PANNE" in drv.find_element(By.ID, "faults").text
+            text = _visible_text(drv)
+            assert "La page http://intranet.pod1.tai.lan/ ne s’affiche pas sur pc1" in text
+            assert not [i for i in IDENTIFIERS if i in text], [i for i in IDENTIFIERS if i in text]
+            _shot(drv, f"console-session-{width}.png")
+        drv.set_window_size(1366, 768)
+        drv.get(serve.base + "/")
+        _wait(drv, lambda d: "panne en cours" in d.find_element(By.ID, "overview").text, 10, "the fault in the overview")
+        assert "fault" in drv.find_element(By.CSS_SELECTOR, '#overview tr[data-pod="1"]').get_attribute("class")
+
+        # the reset button, on an open session with an active fault
+        drv.get(serve.base + "/pod/1")
+        _wait(drv, lambda d: _status(d, "intranet-down") == "broken", 30, "the card")
+        drv.find_element(By.ID, "reset").click()
+        WebDriverWait(drv, 10).until(EC.alert_is_present())
+        question = drv.switch_to.alert.text
+        assert "Inès Roux" in question and "Site intranet inaccessible" in question, question
+        assert "effacée par remise à zéro — non réparée" in question, question
+        drv.switch_to.alert.dismiss()                       # "no": nothing happens
+        time.sleep(1)
+        assert not [r for r in _records(web_lab) if r["kind"] == "reset" and r["t"] > time.time() - 5]
+        assert {a.id for a in web_lab.active_interventions(1)} == {"intranet-down"}
+        drv.find_element(By.ID, "reset").click()
+        WebDriverWait(drv, 10).until(EC.alert_is_present())
+        drv.switch_to.alert.accept()
+        _wait(drv, lambda d: _status(d, "intranet-down") == "cleared", 300, "cleared by the reset")
+        assert "effacée par remise à zéro — non réparée" in drv.find_element(By.ID, "card-intranet-down").text
+    finally:
+        serve.kill()
+        drv.set_window_size(1500, 1150)
+    reset = [r for r in _records(web_lab) if r["kind"] == "reset"][-1]
+    assert reset["cleared"] == ["intranet-down"] and reset["actor"] == "web:jury"
     assert web_lab.active_interventions(1) == []
     failed = [r for r in web_lab.verify(1) if not r.passed]
     assert not failed, [f"{r.probe.title}: {r.evidence}" for r in failed]

@@ -105,7 +105,7 @@ def test_phase_prep_killed_between_pods_is_journaled_per_pod_and_finished_by_a_r
 def test_an_inject_killed_midway_is_interrupted_never_fixed(lab, tmp_path):
     from rich.console import Console
 
-    from tai_lab import report
+    from tai_lab.jury import report
     from tai_lab.jury.service import JuryService
     from tai_lab.jury.tui import JuryTUI
     lab.evidence(1).record("candidate", actor="test", name="Inès Kill")
@@ -165,7 +165,7 @@ lab.reset(pod=1, actor="cli:test", confirm_open_session=True)
 """
 
 def test_check_never_judges_a_pod_being_reset_and_the_reset_records_not_repaired(lab):
-    from tai_lab import report
+    from tai_lab.jury import report
     from tai_lab.lab import SessionOpenError
     lab.evidence(1).record("candidate", actor="test", name="Camille Reset")
     _fresh(lab).inject("intranet-down", 1, variant="service-stopped", actor="test")
@@ -250,7 +250,7 @@ def test_reset_asks_on_a_terminal_and_refuses_without_one(lab, tmp_path):
 
 
 def test_rebuild_with_an_open_session_records_cleared_never_fixed(lab):
-    from tai_lab import report
+    from tai_lab.jury import report
     lab.evidence(2).record("candidate", actor="test", name="Sam Rebuild")
     _fresh(lab).inject("intranet-down", 2, variant="service-stopped", actor="test")
     r = _cli("rebuild", "--pod", "2", "--lab", LAB)

@@ -67,7 +67,7 @@ def test_no_evidence_no_archive(home):
 
 
 def test_the_report_is_made_from_an_archive(home):
-    from tai_lab import report
+    from tai_lab.jury import report
     a = archive.archive_lab(_lab_with_evidence())
     html = report.render_html(a, 1)
     assert "Camille Dupont" in html and "Plateau TAI" in html and "réparé" in html

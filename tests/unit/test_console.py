@@ -391,10 +391,12 @@ def test_a_reset_shows_cleared_not_repaired_in_both_consoles_and_the_history(cli
     lab.dir.joinpath("fixed-intranet-down").touch()       # and the pod at its baseline "works"
     (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
     assert a["status"] == "cleared" and a["outcome"] == "cleared" and not a["active"]
-    assert "effacée par remise à zéro — non réparée" in client.get("/pod/1").text
+    assert a["status_label"] == "effacée par remise à zéro — non réparée"
     assert "effacée(s) par remise à zéro — non réparée(s)" in client.get("/pod/1/history").text
     client.get("/lang/en")
-    assert "cleared by reset — not repaired" in client.get("/pod/1").text
+    (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
+    assert a["status_label"] == "cleared by reset — not repaired"
+    client.get("/lang/fr")
     con = Console(record=True, width=200)
     con.print(JuryTUI(service, 1, "tui:test", con).table(service.state(1)))
     assert "effacée par remise à zéro — non réparée" in con.export_text()

@@ -41,16 +41,16 @@ def test_terminal_flow(tmp_path):
         child.expect("Action")
         child.send("1\r")                                   # Injecter
         child.expect("Intervention")
-        child.send("intranet-down")                          # the list filters as one types
+        child.send("Site intranet")                          # the list filters as one types
         child.send("\r")
         child.expect("Symptôme à lire")
         child.expect("Variante")
         child.send("\r")                                    # the first variant
-        child.expect("NON RÉPARÉ")
+        child.expect("EN PANNE")
         child.expect("À lire à l'utilisateur")
         child.expect("Action")
         child.send("2\r")                                   # Suivre en direct
-        child.expect("NON RÉPARÉ")
+        child.expect("EN PANNE")
         (tmp_path / "fixed-intranet-down").touch()           # the candidate fixes it
         child.expect("fin du suivi")                        # the watch ends when all are fixed
         child.expect("Action")
@@ -72,7 +72,7 @@ def test_terminal_flow(tmp_path):
         child.send("5\r")                                   # Restaurer
         child.expect("Restaurer :")
         child.send("\r")
-        child.expect("intranet-down restaurée")
+        child.expect("Site intranet inaccessible : restaurée")
         child.expect("Action")
         child.send("9\r")                                   # Quitter
         child.expect(pexpect.EOF)

@@ -125,7 +125,7 @@ def test_hook_records_only_changes_when_asked(tmp_path):
 
 
 def test_the_report_says_how_the_prep_seal_was_found(tmp_path):
-    from tai_lab.report import context
+    from tai_lab.jury.report import context
     log = EvidenceLog(tmp_path, 1)
     log.record("seal", actor="cli:root", intact=False, override=True, count=1,
                changes=[{"node": "srv", "path": "/etc/dhcp/dhcpd.conf", "change": "changed"}])
@@ -143,7 +143,7 @@ def _clocked(monkeypatch):
 
 
 def test_a_reset_clears_what_it_undoes_as_not_repaired_and_ends_the_session(tmp_path, monkeypatch):
-    from tai_lab.report import context
+    from tai_lab.jury.report import context
     _clocked(monkeypatch)
     log = EvidenceLog(tmp_path, 1)
     hook = LabHook(log)
@@ -170,7 +170,7 @@ def test_a_reset_clears_what_it_undoes_as_not_repaired_and_ends_the_session(tmp_
 
 
 def test_an_unnamed_pod_has_no_open_session_and_an_interrupted_check_counts_for_nothing(tmp_path, monkeypatch):
-    from tai_lab.report import context
+    from tai_lab.jury.report import context
     _clocked(monkeypatch)
     log = EvidenceLog(tmp_path, 1)
     log.record("inject-begin", id="dns-failure", variant="forwarder-wrong")   # killed: no "inject"

@@ -223,3 +223,13 @@ def test_phase_jury_killed_between_two_sealed_pods_is_finished_by_a_rerun(tmp_pa
     assert verified == [1, 2, 99] and booted == [1, 2]                 # pod 2: booted, not re-verified
     assert LabState("lk").pod(2)["seal"].get("opened")
     assert [r["kind"] for r in EvidenceLog(state.dir, 2).records()] == ["seal"]   # recorded once
+
+
+def test_french_guillemets_and_colons_never_start_a_line(plan):
+    import re
+    html = document.render_html(plan, 1)
+    body = re.sub(r"<style.*?</style>", "", html, flags=re.S)
+    assert "«" in body                                     # the standard cahier quotes messages
+    assert not re.search(r"«[ \n]|[ \n]»| :(?!//)| ;| \?| !", re.sub(r"<[^>]+>", "", body)), \
+        "a breaking space next to « » : ; ? ! in the candidate's document"
+    assert "«\u00a0" in body and ("\u00a0:" in body or "&nbsp;:" in body)

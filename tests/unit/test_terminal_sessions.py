@@ -122,7 +122,7 @@ def _report_lab(tmp_path):
 
 
 def test_the_report_lists_the_candidates_terminal_sessions(tmp_path):
-    from tai_lab import report
+    from tai_lab.jury import report
     lab = _report_lab(tmp_path)
     log = lab.evidence(1)
     log.record("candidate", name="Camille Dupont")
@@ -142,7 +142,7 @@ def test_the_report_lists_the_candidates_terminal_sessions(tmp_path):
 
 
 def test_the_report_says_when_there_is_no_terminal_session(tmp_path):
-    from tai_lab import report
+    from tai_lab.jury import report
     lab = _report_lab(tmp_path)
     lab.evidence(1).record("candidate", name="Camille Dupont")
     html = report.render_html(lab, 1)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from . import referentiel
-from .errors import NotFoundError, PrerequisiteError
-from .evidence import EvidenceLog, Session
+from .. import referentiel
+from ..errors import NotFoundError, PrerequisiteError
+from ..evidence import EvidenceLog, Session
 
-TEMPLATES = Path(__file__).parent / "jury" / "templates"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 # What became of an intervention (Attempt.outcome), as the report says it. "réparé" only
@@ -32,6 +32,24 @@ def _hms(seconds: float | None) -> str:
         return "—"
     s = round(seconds)
     return f"{s // 60} min {s % 60:02d} s"
+
+
+def who(actor: str | None) -> str:
+    """Who acted, as the jury reads it: the name without the face's prefix (web:, tui:, cli:)."""
+    if not actor:
+        return "—"
+    face, sep, name = actor.partition(":")
+    if not sep:
+        return actor
+    return f"{name} (ligne de commande)" if face == "cli" else name
+
+
+def mmss(seconds: float | None) -> str:
+    """A time to fix as the consoles show it (the same whole seconds: Attempt.seconds_to_fix)."""
+    if seconds is None:
+        return "—"
+    s = max(0, round(seconds))
+    return f"{s // 60:02d}:{s % 60:02d}"
 
 
 def _clock(t: float | None) -> str:
@@ -61,7 +79,7 @@ TERMINAL_WORDS = {
 
 def terminals(log: EvidenceLog, session: Session, lang: str = "fr") -> list[dict]:
     """The candidate's terminal sessions as the report shows them."""
-    from .terminal_sessions import end_reason, terminal_sessions
+    from ..terminal_sessions import end_reason, terminal_sessions
     out = []
     for ts in terminal_sessions(log, session):
         out.append({"node": ts.node, "account": ts.account or "—", "start": _clock(ts.started),
@@ -72,11 +90,14 @@ def terminals(log: EvidenceLog, session: Session, lang: str = "fr") -> list[dict
 
 
 def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None = None, *,
-            intervention_dir: str | None = None, lang: str = "fr") -> dict:
+            intervention_dir: str | None = None, lang: str = "fr", full_grid: bool = False) -> dict:
     """``intervention_dir``: the scenario's own interventions (their titles, symptoms, competencies).
 
-    ``lang``: the language of the terminal sessions' section (the rest of the report is French)."""
-    from .interventions.catalogue import load_catalogue
+    ``lang``: the language of the terminal sessions' section (the rest of the report is French).
+    ``full_grid``: every criterion of every competency, ticked or not, in an appendix (by
+    default each intervention lists only what the jury ticked)."""
+    from . import sentences
+    from ..interventions.catalogue import load_catalogue
     session = session or log.current()
     cat = load_catalogue(extra=intervention_dir)
     ref = referentiel.load()
@@ -95,17 +116,18 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                 c = ref.competency(cid)
             except KeyError:
                 continue
-            criteria.append({"id": cid, "title": c.title,
-                             "lines": [{"text": t, "ticked": i in ticked.get(cid, [])}
-                                       for i, t in enumerate(c.criteria_in("fr"))]})
+            lines = [{"text": t, "ticked": i in ticked.get(cid, [])} for i, t in enumerate(c.criteria_in("fr"))]
+            criteria.append({"id": cid, "title": c.title, "lines": lines,
+                             "ticked": [x["text"] for x in lines if x["ticked"]]})
         verdict = VERDICTS[a.outcome]
         items.append({"n": n, "id": a.id, "title": title_fr, "symptom": symptom, "variant": a.variant,
                       "variant_title": var_title, "competencies": comps, "actor": a.actor,
                       "began": _clock(a.began), "applied": _clock(a.applied), "fixed_at": _clock(a.fixed_at),
-                      "to_fix": _hms(a.seconds_to_fix), "restored": _clock(a.restored_at), "verdict": verdict,
+                      "to_fix": mmss(a.seconds_to_fix), "restored": _clock(a.restored_at), "verdict": verdict,
                       "cleared": _clock(a.cleared_at) if a.cleared_at else None, "outcome": a.outcome,
                       "fixed": a.fixed_at is not None, "error": a.failed, "notes": session.notes.get(a.id, []),
-                      "criteria": criteria, "evidence": a.last_evidence})
+                      "criteria": criteria, "evidence": a.last_evidence,
+                      "sentences": sentences.render(a.last_evidence, "fr")})
     first = session.records[0]["t"] if session.records else time.time()
     last = session.records[-1]["t"] if session.records else time.time()
     # The prep seal, checked when the jury phase opened (before or after the candidate was named).
@@ -121,7 +143,30 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             "referentiel": f"{ref.id} — {ref.title}",
             "generated": time.strftime("%d/%m/%Y %H:%M", time.localtime()),
             "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"]), "seal": seal,
-            "terminals": terminals(log, session, lang), "tw": TERMINAL_WORDS.get(lang, TERMINAL_WORDS["fr"])}
+            "terminals": terminals(log, session, lang), "tw": TERMINAL_WORDS.get(lang, TERMINAL_WORDS["fr"]),
+            "summary": summary(items, ref), "full_grid": full_grid}
+
+
+def summary(items: list[dict], ref) -> list[dict]:
+    """The first page: each competency the session's interventions evaluate, "observé" when
+    the jury ticked at least one of its criteria, "non observé" when an intervention evaluated
+    it and none was ticked; the référentiel's other competencies are "non évalué"."""
+    seen: dict[str, dict] = {}
+    for i in items:
+        if i["outcome"] in ("failed", "interrupted"):
+            continue           # never on the candidate's machines: evaluates nothing
+        for c in i["criteria"]:
+            row = seen.setdefault(c["id"], {"id": c["id"], "title": c["title"], "ticked": 0, "by": []})
+            row["ticked"] += len(c["ticked"])
+            row["by"].append(i["n"])
+    out = []
+    for c in ref.competencies:
+        row = seen.get(c.id)
+        if row is None:
+            out.append({"id": c.id, "title": c.title, "state": "non évalué", "ticked": 0, "by": []})
+        else:
+            out.append({**row, "state": "observé" if row["ticked"] else "non observé"})
+    return out
 
 
 def pick_session(log: EvidenceLog, number: int | None) -> Session:
@@ -135,16 +180,17 @@ def pick_session(log: EvidenceLog, number: int | None) -> Session:
     return sessions[number - 1]
 
 
-def render_html(lab, pod: int, session: int | None = None, *, lang: str = "fr") -> str:
+def render_html(lab, pod: int, session: int | None = None, *, lang: str = "fr", full_grid: bool = False) -> str:
     """The report of a candidate of the pod (default: the current one).
 
     ``lab``: a Lab, or anything with name, plan and evidence(pod)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    env.filters["who"] = who
     title = getattr(lab.plan, "title", lab.name)
     log = lab.evidence(pod)
     return env.get_template("report.html").render(**context(
         lab.name, title, log, pick_session(log, session),
-        intervention_dir=getattr(lab.plan, "intervention_dir", None), lang=lang))
+        intervention_dir=getattr(lab.plan, "intervention_dir", None), lang=lang, full_grid=full_grid))
 
 
 def filename(lab, pod: int, session: int | None = None) -> str:
