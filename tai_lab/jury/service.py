@@ -157,6 +157,7 @@ class JuryService:
             lv = live.get("checks", {}).get(a.id)
             if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied and not lv.get("interrupted"):
                 d["fixed"], d["evidence"], d["checked_at"] = lv["fixed"], lv["evidence"], lv["t"]
+                d["verdict"], d["reason"] = lv.get("verdict"), lv.get("reason")
             if a.open and a.applied is None:
                 # killed mid-inject: restorable if the engine journalled it, else nothing changed
                 d["status"] = "injecting" if a.id in busy else ("interrupted" if a.id in active else "aborted")
@@ -168,8 +169,13 @@ class JuryService:
                 d["status"] = "restored"
             elif not d["active"]:
                 d["status"] = "gone"          # the pod was reset since
+            elif any(j["kind"] == "reboot-check" and j["label"] == a.id for j in running):
+                d["status"] = "rebooting"
             else:
-                d["status"] = "fixed" if d["fixed"] else "broken"
+                # the verdict kind (fixed, broken, bypassed, lost-at-reboot) with its reason
+                d["status"] = d.get("verdict") or ("fixed" if d["fixed"] else "broken")
+                if d["status"] == "broken" and a.outcome == "lost-at-reboot":
+                    d["status"], d["reason"] = "lost-at-reboot", a.reason   # until a check sees it fixed
             d["seconds_since_inject"] = round(time.time() - a.applied, 1) if a.applied else None
             attempts.append(d)
         return {"pod": pod, "now": time.time(), "session": s.as_dict(), "attempts": attempts,
@@ -260,6 +266,14 @@ class JuryService:
         return self._submit("restore", pod, iid or "*", actor,
                             lambda: self.lab_factory().restore(pod, iid, actor=actor))
 
+    def reboot_check(self, pod: int, iid: str, actor: str) -> Job:
+        """"Survit au redémarrage ?": restart the machines the repair touched and check again."""
+        self.catalogue().get(iid)
+
+        def run():
+            return self.lab_factory().check_reboot(pod, iid, actor=actor).as_dict()
+        return self._submit("reboot-check", pod, iid, actor, run)
+
     def verify(self, pod: int, actor: str) -> Job:
         def run():
             results = self.lab_factory().verify(pod)
@@ -289,7 +303,9 @@ class JuryService:
             self._live[pod] = live
             return live
         live = {"t": t, "checks": {c.id: {"t": t, "fixed": c.fixed, "interrupted": c.interrupted,
+                                          "verdict": c.state, "reason": c.reason,
                                           "evidence": evidence_dicts(c.results)} for c in results}}
+
         self._live[pod] = live
         return live
 

@@ -20,6 +20,8 @@ from .i18n import translate
 from .service import JuryService
 
 STATUS = {"broken": "[bold red]NON RÉPARÉ[/]", "fixed": "[bold green]RÉPARÉ[/]",
+          "bypassed": "[bold yellow]CONTOURNÉ[/]", "lost-at-reboot": "[bold yellow]RÉPARÉ, MAIS PERDU AU REDÉMARRAGE[/]",
+          "rebooting": "[blue]redémarrage en cours…[/]",
           "injecting": "[blue]injection en cours…[/]", "interrupted": "[yellow]injection interrompue[/]",
           "aborted": "[dim]interrompue avant tout changement[/]",
           "failed": "[yellow]échec de l'injection[/]", "restored": "[dim]restaurée[/]",
@@ -29,7 +31,8 @@ STATUS = {"broken": "[bold red]NON RÉPARÉ[/]", "fixed": "[bold green]RÉPARÉ[
 MENU = [("inject", "Injecter une intervention"), ("watch", "Suivre en direct (Ctrl-C pour revenir)"),
         ("note", "Ajouter une note"), ("criteria", "Cocher les critères observés"),
         ("restore", "Restaurer une intervention"), ("timer", "Chronomètre : démarrer / pause"),
-        ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"), ("quit", "Quitter")]
+        ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"),
+        ("reboot", "Survit au redémarrage ? (redémarre et vérifie)"), ("quit", "Quitter")]
 
 
 def _mmss(s: float | None) -> str:
@@ -57,7 +60,10 @@ class JuryTUI:
         for a in latest.values():
             ev = "\n".join(("✓ " if e["passed"] else "✗ ") + escape(f"{e['title']} — {e['evidence']}")
                            for e in a.get("evidence") or [])
-            t.add_row(a["id"], a["variant"] or "—", STATUS.get(a["status"], a["status"]),
+            status = STATUS.get(a["status"], a["status"])
+            if a.get("reason") and a["status"] in ("bypassed", "lost-at-reboot"):
+                status += " — " + escape(a["reason"].get("fr", ""))
+            t.add_row(a["id"], a["variant"] or "—", status,
                       _mmss(a["seconds_since_inject"]) if a["open"] else "—", _mmss(a["seconds_to_fix"]), ev)
         if not latest:
             t.add_row("—", "", translate("nothing_yet"), "", "", "")
@@ -165,6 +171,17 @@ class JuryTUI:
         iid = self.pick_intervention(active, "Restaurer :")
         if iid and self.wait_job(self.svc.restore(self.pod, iid, self.actor)) is not None:
             self.out.print(f"[green]✓[/] {iid} restaurée")
+
+    def do_reboot(self) -> None:
+        active = [a.id for a in self.svc.lab.active_interventions(self.pod)]
+        iid = self.pick_intervention(active, "Redémarrer les machines réparées et vérifier :")
+        if not iid:
+            return
+        res = self.wait_job(self.svc.reboot_check(self.pod, iid, self.actor))
+        if res:
+            colour = {"fixed": "green", "broken": "red"}.get(res["verdict"], "yellow")
+            machines = ", ".join(res.get("reboot") or []) or "aucune (rien à redémarrer)"
+            self.out.print(f"[bold {colour}]{escape(res['label'])}[/] — machines redémarrées : {escape(machines)}")
 
     def do_timer(self) -> None:
         running = self.svc.session(self.pod).timer_running

@@ -263,6 +263,12 @@ def create_app(service: JuryService, access_key: str) -> Flask:
         job = service.restore(pod_ok(pod), body().get("id") or None, actor())
         return jsonify(job.as_dict()), 202
 
+    @app.post("/api/pod/<int:pod>/reboot-check")
+    @api
+    def api_reboot_check(pod: int):
+        job = service.reboot_check(pod_ok(pod), str(body().get("id", "")), actor())
+        return jsonify(job.as_dict()), 202
+
     @app.post("/api/pod/<int:pod>/verify")
     @api
     def api_verify(pod: int):

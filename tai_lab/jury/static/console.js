@@ -100,7 +100,9 @@ if (root) {
   }));
 
   function statusBadge(a) {
-    return el("span", {class: `status st-${a.status}`, "data-status": a.status}, words[`status_${a.status}`] || a.status);
+    // The verdict kind's words, and its reason (bypassed, lost at reboot) in the page's language.
+    const reason = a.reason ? " — " + (a.reason[document.body.dataset.lang] || a.reason.fr) : "";
+    return el("span", {class: `status st-${a.status}`, "data-status": a.status}, (words[`status_${a.status}`] || a.status) + reason);
   }
 
   function card(iid) {
@@ -135,7 +137,12 @@ if (root) {
         e.target.disabled = true;
         await post(`${api}/restore`, {id: iid}).catch(() => {});
         refresh();
-      }}, words.restore)),
+      }}, words.restore), el("button", {class: "reboot-check", onclick: async (e) => {
+        e.target.disabled = true;
+        await post(`${api}/reboot-check`, {id: iid}).catch(() => {});
+        e.target.disabled = false;
+        refresh();
+      }}, words.reboot_check)),
       el("details", {class: "hints"}, el("summary", {}, `${words.diagnostic} / ${words.fixes}`),
         el("ul", {}, ...item.jury.diagnostic.map((d) => el("li", {}, d))),
         el("ul", {class: "fixes"}, ...item.jury.fixes.map((d) => el("li", {}, d)))),
@@ -166,6 +173,7 @@ if (root) {
         el("li", {class: r.passed ? "ok" : "bad"}, (r.passed ? "✓ " : "✗ ") + r.title + " — " + r.evidence)));
       $(".restore", c).style.display = (a.active || a.status === "interrupted") ? "" : "none";
       $(".restore", c).disabled = a.status === "injecting";
+      $(".reboot-check", c).style.display = a.active && a.status !== "rebooting" ? "" : "none";
       const notes = (s.notes[iid] || []).map((n) => el("li", {}, el("time", {}, n.at.slice(11)), ` ${n.actor} : ${n.text}`));
       $(".notes", c).replaceChildren(...notes);
       const ticked = s.criteria[iid] || {};
