@@ -13,7 +13,9 @@ and the kind's own fields:
 ``inject-begin``    id, variant (None: the first), random — written before anything changes
 ``inject``          id, variant, seconds, evidence — the fault took
 ``inject-failed``   id, variant, error
-``check``           id, variant, fixed, evidence
+``check``           id, variant, fixed, evidence, verdict (fixed, broken, bypassed,
+                    lost-at-reboot), reason ({fr, en}: why bypassed or lost), reboot (the
+                    machines a reboot check restarted)
 ``restore``         id (None: all), restored
 ``note``            id, text
 ``criterion``       id, competency, index, text, checked
@@ -154,6 +156,9 @@ class Attempt:
     failed: str | None = None
     fixed_at: float | None = None           # first check that saw it fixed
     fixed: bool | None = None               # the last check's verdict
+    verdict: str | None = None              # the last check's verdict kind (fixed, broken, bypassed, lost-at-reboot)
+    reason: dict | None = None              # why bypassed or lost ({fr, en}), from that check
+    lost_at_reboot: bool = False            # a reboot check lost the repair; until a check sees it fixed
     last_evidence: list = field(default_factory=list)
     restored_at: float | None = None
     cleared_at: float | None = None         # a reset/rebuild undid it (recorded before it acted)
@@ -179,6 +184,10 @@ class Attempt:
             return "failed"
         if self.applied is None:
             return "interrupted"
+        if self.lost_at_reboot:
+            return "lost-at-reboot"   # repaired, but a reboot check saw the repair go away
+        if self.verdict == "bypassed":
+            return "bypassed"         # the last check that ran saw the fault masked, not repaired
         if self.fixed_at is not None:
             return "fixed"
         if self.cleared_at is not None:
@@ -188,6 +197,7 @@ class Attempt:
     def as_dict(self) -> dict:
         return {"id": self.id, "variant": self.variant, "began": self.began, "applied": self.applied,
                 "failed": self.failed, "fixed": self.fixed, "fixed_at": self.fixed_at,
+                "verdict": self.verdict, "reason": self.reason,
                 "seconds_to_fix": self.seconds_to_fix, "restored_at": self.restored_at,
                 "cleared_at": self.cleared_at, "outcome": self.outcome,
                 "evidence": self.last_evidence, "inject_evidence": self.inject_evidence,
@@ -246,6 +256,7 @@ class Session:
             if k == "inject":
                 a.applied = t
                 a.fixed = False
+                a.verdict, a.reason = "broken", None
                 a.inject_evidence = r.get("evidence", [])
                 a.last_evidence = a.inject_evidence
             else:
@@ -254,6 +265,13 @@ class Session:
             a = self.applied_attempt(r["id"])
             if a is not None and a.open and not r.get("interrupted"):
                 a.fixed = bool(r.get("fixed"))
+                a.verdict = r.get("verdict") or ("fixed" if a.fixed else "broken")
+                if a.verdict == "lost-at-reboot":
+                    a.lost_at_reboot, a.reason = True, r.get("reason")
+                elif a.fixed:
+                    a.lost_at_reboot, a.reason = False, None
+                if not a.lost_at_reboot:
+                    a.reason = r.get("reason")
                 a.last_evidence = r.get("evidence", [])
                 if a.fixed and a.fixed_at is None:
                     a.fixed_at = t
@@ -322,7 +340,8 @@ class Session:
 
 def evidence_dicts(results) -> list[dict]:
     """Probe results as short dicts for the log (title, passed, evidence: the command and its
-    output; about: the check's kind and the values its sentence names, with the node)."""
+    output; about: the check's kind and the values its sentence names, with the node; the check's
+    id and the machine it ran on when known: a check that runs from every client, a "contourné:" check)."""
     out = []
     for r in results:
         d = {"title": r.probe.title, "passed": r.passed, "evidence": r.evidence}
@@ -330,6 +349,10 @@ def evidence_dicts(results) -> list[dict]:
         if about:
             d["about"] = {**about, "node": getattr(r.probe, "node", None),
                           "expect": "reachable" if getattr(r.probe, "expect_ok", True) else "unreachable"}
+        for key, attr in (("check", "id"), ("node", "node")):
+            value = getattr(r.probe, attr, None)
+            if isinstance(value, str):
+                d[key] = value
         out.append(d)
     return out
 
@@ -361,9 +384,17 @@ class LabHook:
                 continue              # no verdict, and nothing new to a console that polls
             if session is not None:
                 a = session.applied_attempt(c.id)
-                if a is not None and a.open and a.fixed == c.fixed:
+                if a is not None and a.open and a.fixed == c.fixed and \
+                        (a.verdict or ("fixed" if a.fixed else "broken")) == getattr(c, "state", "fixed" if c.fixed else "broken") and \
+                        getattr(c, "reboot", None) is None:
                     continue
-            extra = {"interrupted": True} if getattr(c, "interrupted", False) else {}
+            extra: dict[str, Any] = {"interrupted": True} if getattr(c, "interrupted", False) else {}
+            if not extra:
+                extra["verdict"] = getattr(c, "state", "fixed" if c.fixed else "broken")
+                if getattr(c, "reason", None):
+                    extra["reason"] = c.reason
+                if getattr(c, "reboot", None) is not None:
+                    extra["reboot"] = list(c.reboot)
             self.log.record("check", actor=actor, id=c.id, variant=c.variant, fixed=c.fixed,
                             evidence=evidence_dicts(c.results), **extra)
 

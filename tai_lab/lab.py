@@ -348,6 +348,16 @@ class Lab(LabContext):
             self.evidence_hook(pod).after_check(results, actor, record)
         return results
 
+    def check_reboot(self, pod: int | None, iid: str, *, actor: str | None = None, settle: float = 20.0):
+        """"Survit au redémarrage ?": when ``iid`` is repaired, restart the machines the repair
+        touched, check again (:meth:`Engine.check_reboot`); the verdict goes to the evidence log
+        with the machines restarted. Takes the lab's lock exclusive: the pod changes."""
+        pod = self.default_pod(pod)
+        with lab_lock(self.name, f"tai-lab check --reboot {iid} --pod {pod}"):
+            res = self.engine().check_reboot(pod, iid, settle=settle)
+            self._evidence_hook(pod).after_check([res], actor, "all")
+        return res
+
     def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:
         pod = self.default_pod(pod)
         with lab_lock(self.name, f"tai-lab restore {iid or '--all'} --pod {pod}"):

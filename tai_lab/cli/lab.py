@@ -408,9 +408,12 @@ def _check_table(results) -> Table:
             t.add_row(str(c.pod), c.id, c.variant, "[yellow]INJECTION INTERROMPUE[/yellow]",
                       f"l'injection n'a pas abouti : rien à juger — tai-lab restore {c.id} --pod {c.pod}")
             continue
-        state = "[green]RÉPARÉ[/green]" if c.fixed else "[red]EN PANNE[/red]"
+        colour = {"fixed": "green", "broken": "red"}.get(c.state, "yellow")
+        state = f"[{colour}]{escape(c.label('fr'))}[/{colour}]"
+        if c.reboot:
+            state += "\n[dim]redémarré : " + escape(", ".join(c.reboot)) + "[/dim]"
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
-            ("✓ " if r.passed else "✗ ") + escape(r.evidence) for r in c.results))
+            ("✓ " if r.passed else "✗ ") + escape(f"{r.probe.title} ({r.probe.node}) : {r.evidence}") for r in c.results))
     return t
 
 
@@ -445,16 +448,25 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
 @click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
 @click.option("--watch", is_flag=True, help="Refresh until fixed (Ctrl-C to stop).")
 @click.option("--interval", type=float, default=2.0, show_default=True)
+@click.option("--reboot", is_flag=True,
+              help="Survives a reboot? When fixed, restart the machines the repair touched and check again.")
 @lab_option
 @json_option
 @click.pass_context
 @needs_root
-def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: bool, interval: float) -> None:
-    """Is each active intervention fixed? With the probes' evidence."""
+def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: bool, interval: float,
+          reboot: bool) -> None:
+    """Is each active intervention fixed (RÉPARÉ, NON RÉPARÉ, CONTOURNÉ)? With the probes' evidence."""
     import time as _time
     from rich.live import Live
     lab = _lab(ctx)
-    results = lab.check(pod, intervention)
+    if reboot:
+        if watch:
+            raise click.UsageError("--reboot and --watch do not go together")
+        ids = [intervention] if intervention else [a.id for a in lab.active_interventions(pod)]
+        results = [lab.check_reboot(pod, iid) for iid in ids]
+    else:
+        results = lab.check(pod, intervention)
     if ctx.obj["json"] and not watch:
         _json([c.as_dict() for c in results])
         return

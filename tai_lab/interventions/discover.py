@@ -137,6 +137,29 @@ class Discovery:
                                 "this intervention needs one; pick another")
         return planned[0].name
 
+    def clients(self) -> list[dict]:
+        """Every client of the pod with its first interface and the subnet it is on."""
+        out = []
+        for n in self.plan.nodes:
+            if n.kind != "client" or not n.interfaces:
+                continue
+            seg = n.interfaces[0].segment
+            vlan = self.plan.vlan(seg.name) if seg.kind == "vlan" else next(
+                (self.plan.vlan(i.segment.name) for i in self.plan.node(seg.name).interfaces
+                 if i.segment.kind == "vlan"), None)
+            if vlan is None:
+                continue
+            out.append({"user_node": n.name, "user_iface": n.interfaces[0].name, "user_subnet": str(vlan.subnet)})
+        return out
+
+    def dns_address(self, user: str) -> str:
+        """The DNS server the user's machine asks now (before the fault), else the plan's."""
+        m = re.search(r"^nameserver\s+(\d+\.\d+\.\d+\.\d+)", self.run(user, ["cat", "/etc/resolv.conf"]), re.M)
+        if m and self.node_at(m.group(1)):
+            return m.group(1)
+        planned = self.plan.nodes_with_role("dns")
+        return str(self.plan.address_of(planned[0].name)) if planned else ""
+
     def port_of(self, node: str) -> dict:
         """The switch (or access point) port a node's first interface is plugged into."""
         n = self.plan.node(node)
@@ -194,6 +217,8 @@ class Discovery:
             "upstream_resolver": str(self.lab.plan.upstream.resolver),
             "timezone": self.lab.plan.timezone,
         }
+        ctx["clients"] = self.clients()
+        ctx["dns_address"] = self.dns_address(user)
         ctx["intranet_url"] = f"http://intranet.{self.plan.domain}/"
         ctx["intranet_marker"] = f"TAI-INTRANET-POD{self.pod}"
         t = var.target

@@ -19,7 +19,7 @@ import random
 import shlex
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -58,8 +58,25 @@ class Active:
                 "target": self.ctx.get("target_node"), "interrupted": self.interrupted}
 
 
+# The verdicts a check gives, with what the jury reads (French, English).
+VERDICTS: dict[str, tuple[str, str]] = {
+    "fixed": ("RÉPARÉ", "FIXED"),
+    "broken": ("NON RÉPARÉ", "NOT FIXED"),
+    "bypassed": ("CONTOURNÉ", "WORKED AROUND"),
+    "lost-at-reboot": ("RÉPARÉ, MAIS PERDU AU REDÉMARRAGE", "FIXED, BUT LOST AT REBOOT"),
+    "interrupted": ("INTERROMPUE", "INTERRUPTED"),
+}
+
+
 @dataclass(frozen=True)
 class CheckResult:
+    """One verdict on an active intervention, from checks that really ran.
+
+    ``fixed`` is True only for a repair: every check passes from every machine the symptom
+    concerns, nothing a proper repair must not leave behind is found (else "bypassed",
+    with the reason) and, for a reboot check, it still holds once the machines restarted
+    (else "lost-at-reboot")."""
+
     pod: int
     id: str
     variant: str
@@ -69,15 +86,39 @@ class CheckResult:
     # The inject never finished (killed, power cut): the fault may be half applied or not at
     # all, so the checks would say nothing about the candidate. Never fixed; restore it.
     interrupted: bool = False
+    bypassed: bool = False
+    reason: dict | None = None          # {"fr": …, "en": …}: why it is bypassed / lost
+    reboot: tuple[str, ...] | None = None   # a reboot check: the machines restarted
+    lost_at_reboot: bool = False
 
     @property
     def state(self) -> str:
-        return "interrupted" if self.interrupted else ("fixed" if self.fixed else "broken")
+        if self.interrupted:
+            return "interrupted"
+        if self.lost_at_reboot:
+            return "lost-at-reboot"
+        if self.bypassed:
+            return "bypassed"
+        return "fixed" if self.fixed else "broken"
+
+    verdict = state
+
+    def label(self, lang: str = "fr") -> str:
+        """What the jury reads: "CONTOURNÉ — <raison>" and so on."""
+        fr, en = VERDICTS[self.state]
+        text = fr if lang == "fr" else en
+        if self.reason:
+            text += f" — {self.reason.get(lang) or self.reason.get('fr')}"
+        return text
 
     def as_dict(self) -> dict:
-        return {"pod": self.pod, "id": self.id, "variant": self.variant, "fixed": self.fixed,
-                "state": self.state, "seconds_since_inject": round(time.time() - self.since, 1),
-                "evidence": [r.as_dict() for r in self.results]}
+        d = {"pod": self.pod, "id": self.id, "variant": self.variant, "fixed": self.fixed,
+             "state": self.state, "verdict": self.state, "label": self.label("fr"), "label_en": self.label("en"),
+             "reason": self.reason, "seconds_since_inject": round(time.time() - self.since, 1),
+             "evidence": [r.as_dict() for r in self.results]}
+        if self.reboot is not None:
+            d["reboot"] = list(self.reboot)
+        return d
 
 
 @dataclass(frozen=True)
@@ -107,7 +148,8 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     def f(text: str | None) -> str | None:
         return text.format(**ctx) if text is not None else None
 
-    node = ctx["user_node"] if spec.on == "user" else f(spec.on)
+    node = {"user": ctx["user_node"], "users": ctx["user_node"],
+            "target": ctx.get("target_node", "")}.get(spec.on) or f(spec.on)
     pid = f"{spec.probe}#{index}"
 
     def about(**values: str | None) -> tuple[tuple[str, str], ...]:
@@ -152,6 +194,27 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     if spec.probe == "clock":
         return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
                      max_skew_s=spec.max_skew_s, timezone=ctx.get("timezone", "Europe/Paris"), about=about())
+    if spec.probe == "dns":
+        # The DNS server itself, asked from the user's machine: /etc/hosts cannot answer this.
+        server = f(spec.server) or ctx.get("dns_address") or ""
+        script = (f"out=$(dig +short +time=1 +tries=2 @{shlex.quote(server)} {shlex.quote(f(spec.name) or '')} A); "
+                  "echo \"$out\"; echo \"$out\" | grep -qE '^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$'")
+        return Probe(pid, f"le serveur DNS ({server}) répond pour {f(spec.name)}", node, ("sh", "-c", script),
+                     must_contain=f(spec.address), timeout=8,
+                     about=about(server=server, name=f(spec.name)))
+    if spec.probe == "dhcp-offer":
+        # A DHCP exchange on the wire from the user's machine (DISCOVER → OFFER), no lease taken:
+        # the server (or its relay) must answer now, whatever address the machine already holds.
+        script = (paths.data_dir("playbooks") / "files" / "dhcp-offer.py").read_text()
+        iface = f(spec.iface) or ctx["user_iface"]
+        return Probe(pid, f"un serveur DHCP répond à {node} ({iface})", node,
+                     ("python3", "-", iface, "4"), stdin=script,
+                     must_contain=f(spec.contains) or "OFFER ", timeout=10,
+                     about=about(iface=iface))
+    if spec.probe == "state":
+        assert spec.run is not None and spec.title is not None
+        return Probe(pid, f(spec.title) or "", node, ("sh", "-c", f(spec.run) or ""),
+                     must_contain=f(spec.contains), timeout=10, about=about(title=f(spec.title)))
     if spec.probe == "unique-address":
         # RFC 5227 probe from the user's machine: does another machine answer for its address?
         # Then, if a page is named, load it (the user's traffic comes back to the user).
@@ -283,21 +346,151 @@ class Engine:
                 # its checks may well pass. That is no repair.
                 out.append(CheckResult(pod, a.id, a.variant, False, (), a.since, interrupted=True))
                 continue
-            item = self.catalogue.get(a.id)
-            var = item.variant(a.variant)
-            results = self._probe(item, var, a.ctx)
-            out.append(CheckResult(pod, a.id, a.variant, all(r.passed for r in results), tuple(results), a.since))
+            out.append(self._verdict(a))
         return out
+
+    def _verdict(self, a: Active) -> CheckResult:
+        """The intervention's checks from every machine concerned, then what a proper repair
+        must not leave behind.
+
+        fixed: every check passes and nothing is left behind. bypassed: the user's own machine
+        works again (its checks pass) but something a proper repair must not leave is found
+        (the first one gives the reason: a hosts entry, a fixed address, 777…), whether or not
+        the other machines work. broken: anything else."""
+        item = self.catalogue.get(a.id)
+        var = item.variant(a.variant)
+        ctx = self._ctx_of(item, a.ctx)
+        results = self._probe(item, var, ctx)
+        user = ctx.get("user_node")
+        users_ok = all(r.passed for r in results if r.probe.node == user)
+        bypasses = item.bypasses_for(var)
+        if not users_ok or not bypasses:
+            return CheckResult(a.pod, a.id, a.variant, all(r.passed for r in results), tuple(results), a.since)
+        found = self._leftovers(a.pod, item, bypasses, ctx)
+        failed = [n for n, r in found if not r.passed]
+        all_results = tuple(results) + tuple(r for _n, r in found)
+        if failed:
+            reason = bypasses[min(failed)].reason
+            return CheckResult(a.pod, a.id, a.variant, False, all_results, a.since, bypassed=True,
+                               reason={"fr": reason.fr, "en": reason.en})
+        return CheckResult(a.pod, a.id, a.variant, all(r.passed for r in results), all_results, a.since)
+
+    def _leftovers(self, pod: int, item: Intervention, bypasses, ctx: dict) -> list[tuple[int, ProbeResult]]:
+        """Run the checks of what a proper repair must not leave behind: (index of the bypass, result)."""
+        silence = self.lab.backend.silence_s
+        probes: list[Probe] = []
+        owners: list[int] = []
+        for n, b in enumerate(bypasses):
+            for node_ctx in self._nodes_for(b.check, item, ctx):
+                p = build_probe(b.check, node_ctx, n, silence)
+                probes.append(replace(p, id=f"contourné:{p.id}@{p.node}", title=f"{p.title} ({p.node})"))
+                owners.append(n)
+        return list(zip(owners, run_probes(pod, probes, self.lab.backend.transport)))
+
+    def _ctx_of(self, item: Intervention, ctx: dict) -> dict:
+        """The context recorded at inject, with what older journals did not record."""
+        if "clients" in ctx or "user_node" not in ctx:
+            return ctx
+        return {**ctx, "clients": [{"user_node": ctx["user_node"], "user_iface": ctx["user_iface"],
+                                    "user_subnet": ctx["user_subnet"]}]}
+
+    def _nodes_for(self, spec: ProbeSpec, item: Intervention, ctx: dict) -> list[dict]:
+        """One context per machine a spec runs on: every client for ``on: users`` when the
+        intervention affects them all, else the user's machine (or the named node)."""
+        if spec.on != "users" or item.affects != "clients":
+            return [ctx]
+        return [{**ctx, **c} for c in ctx.get("clients") or []] or [ctx]
 
     def probes_for(self, item: Intervention, var: Variant, ctx: dict) -> list[Probe]:
         silence = self.lab.backend.silence_s
-        return [build_probe(s, ctx, n, silence) for n, s in enumerate(item.checks_for(var))]
+        ctx = self._ctx_of(item, ctx)
+        probes = []
+        for n, spec in enumerate(item.checks_for(var)):
+            nodes = self._nodes_for(spec, item, ctx)
+            for node_ctx in nodes:
+                p = build_probe(spec, node_ctx, n, silence)
+                probes.append(replace(p, id=f"{p.id}@{p.node}", title=f"{p.title} — depuis {p.node}")
+                              if len(nodes) > 1 else p)
+        return probes
 
     def _probe(self, item: Intervention, var: Variant, ctx: dict, *,
                until_failure: bool = False) -> list[ProbeResult]:
         probes = self.probes_for(item, var, ctx)
         run = first_failure if until_failure else run_probes
         return run(ctx["pod"], probes, self.lab.backend.transport)
+
+    # ------------------------------------------------------------------ reboot check
+    def reboot_nodes(self, item: Intervention, var: Variant, ctx: dict) -> list[str]:
+        """The machines a reboot check restarts: the variant's ``reboot`` list, else the
+        target when it is a machine (a switch port has nothing to restart)."""
+        ctx = self._ctx_of(item, ctx)
+        names = var.reboot if var.reboot is not None else (() if ctx.get("target_is_port") else ("target",))
+        nodes: list[str] = []
+        for name in names:
+            if name == "target":
+                nodes.append(ctx["target_node"])
+            elif name == "users":
+                nodes += [c["user_node"] for c in ctx["clients"]]
+            elif name == "user":
+                nodes.append(ctx["user_node"])
+            else:
+                nodes.append(name.format(**ctx))
+        return list(dict.fromkeys(n for n in nodes if n))
+
+    def check_reboot(self, pod: int, iid: str, *, settle: float = 20.0) -> CheckResult:
+        """"Survit au redémarrage ?": check; when repaired, restart the machines the repair
+        touched, wait until they are up, then check again until ``settle`` seconds have passed
+        (services and leases take a moment at boot). Repaired before and not after: "lost at
+        reboot". Not repaired (or bypassed) before: that verdict, and nothing restarted."""
+        (before,) = self.check(pod, iid)
+        if not (before.fixed or before.bypassed):
+            return before
+        a = next(x for x in self.active(pod) if x.id == iid)
+        item = self.catalogue.get(iid)
+        var = item.variant(a.variant)
+        nodes = self.reboot_nodes(item, var, a.ctx)
+        if not nodes:
+            return replace(before, reboot=())
+        self.progress("redémarrage : " + ", ".join(nodes))
+        self.reboot(pod, nodes)
+        deadline = time.monotonic() + settle
+        while True:
+            after = self._verdict(a)
+            if after.fixed or time.monotonic() > deadline:
+                break
+            if after.bypassed and before.bypassed and after.reason == before.reason:
+                break                  # as before the reboot: still worked around
+            time.sleep(0.5)
+        if after.fixed or (after.bypassed and before.bypassed):
+            return replace(after, reboot=tuple(nodes))
+        # Repaired before the reboot and not after it (broken, or only worked around now: a
+        # DHCP server started by hand and not enabled leaves the clients their leases), or
+        # worked around before and broken after.
+        return replace(after, fixed=False, bypassed=False, lost_at_reboot=True, reboot=tuple(nodes))
+
+    def reboot(self, pod: int, nodes: list[str], *, limit: float = 90.0) -> None:
+        """Restart machines as their user would (systemctl reboot inside), back when they run."""
+        for node in nodes:
+            # The command returns at once (the manager does the rest): reboot them together.
+            self.lab.backend.transport(pod, node).run(["systemctl", "reboot"], timeout=15)
+        time.sleep(1.0)
+        for node in nodes:
+            deadline = time.monotonic() + limit
+            while True:
+                try:
+                    state = self.lab.backend.transport(pod, node).run(
+                        ["systemctl", "is-system-running"], timeout=10).text
+                except Exception:  # noqa: BLE001 - the node is between two boots
+                    state = ""
+                # "starting": a machine whose network is still down waits for it at boot
+                if state in ("running", "degraded"):
+                    break
+                if time.monotonic() > deadline:
+                    if state == "starting":
+                        break
+                    raise LabStateError(f"pod {pod}: {node} did not come back after a reboot ({limit:g} s)",
+                                        f"look at it: tai-lab exec {pod} {node} -- systemctl --failed")
+                time.sleep(0.3)
 
     # ------------------------------------------------------------------ restore
     def restore(self, pod: int, iid: str | None = None) -> list[str]:

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
-ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address"]
+ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address",
+                    "dns", "dhcp-offer", "state"]
 
 
 class Text(BaseModel):
@@ -26,7 +27,9 @@ class ProbeSpec(BaseModel):
 
     model_config = _STRICT
     probe: ProbeKind
-    on: str = "user"                 # a node name, or "user" (the user's machine)
+    # "user" (the user's machine), "users" (every machine the symptom concerns: the
+    # intervention's ``affects``), "target" (the node the fault was put on) or a node name.
+    on: str = "user"
     name: str | None = None          # resolve: the name; expect its address with `address`
     address: str | None = None
     url: str | None = None           # fetch
@@ -37,6 +40,28 @@ class ProbeSpec(BaseModel):
     max_rtt_ms: StrictFloat = 100.0  # strict: `true` or "100" are not numbers here (an int is)
     max_loss_pct: StrictFloat = 0.0
     max_skew_s: StrictFloat = 300.0        # clock: tolerated gap with the trainer's clock
+    server: str | None = None        # dns: the server asked at its source (default: the pod's DNS server)
+    # state: a shell command on the node; it passes when it exits 0 (and shows ``contains``
+    # if given). For what a proper repair must not leave behind: a state the user cannot see.
+    run: str | None = None
+    title: str | None = None         # French, shown as the check's title (state probes need one)
+
+    @model_validator(mode="after")
+    def _state_has_a_command(self) -> "ProbeSpec":
+        if self.probe == "state" and not (self.run and self.title):
+            raise ValueError("a state check needs `run` (a shell command) and `title` (French)")
+        return self
+
+
+class Bypass(BaseModel):
+    """What a proper repair must not leave behind: the check passes when it is not there.
+
+    When every check of the intervention passes but one of these fails, the verdict is
+    "CONTOURNÉ — <reason>": the user works again, but the fault is masked, not repaired."""
+
+    model_config = _STRICT
+    check: "ProbeSpec"
+    reason: "Text"
 
 
 class Target(BaseModel):
@@ -78,6 +103,10 @@ class Variant(BaseModel):
     # (e.g. bring an interface up again with its restored configuration).
     after_restore: tuple[str, ...] = ()
     note: str | None = None                      # French, for the jury: what exactly is broken
+    bypass: tuple[Bypass, ...] = ()              # added to the intervention's own
+    # The machines a reboot check restarts (the ones the repair touches): node names,
+    # "target" or "users"; default: the target when it is a machine.
+    reboot: tuple[str, ...] | None = None
 
 
 class JuryNotes(BaseModel):
@@ -97,6 +126,11 @@ class Intervention(BaseModel):
     difficulty: StrictInt = Field(ge=1, le=3)
     category: Literal["réseau", "serveur", "poste", "sécurité", "impression"]
     user: str = "client"                         # the user's machine: a node name or "client" (the first)
+    # The machines the symptom concerns: "user" (one machine: a client-side fault) or
+    # "clients" (every client of the pod: a server- or network-side fault). Checks ``on: users``
+    # run from each of them, so a repair on one client only is no repair.
+    affects: Literal["user", "clients"] = "user"
+    bypass: tuple[Bypass, ...] = ()
     check: tuple[ProbeSpec, ...] = Field(min_length=1)
     variants: tuple[Variant, ...] = Field(min_length=1)
     jury: JuryNotes
@@ -110,6 +144,9 @@ class Intervention(BaseModel):
 
     def checks_for(self, variant: Variant) -> tuple[ProbeSpec, ...]:
         return variant.check if variant.check is not None else self.check
+
+    def bypasses_for(self, variant: Variant) -> tuple[Bypass, ...]:
+        return self.bypass + variant.bypass
 
     @property
     def playbook_path(self) -> str:

@@ -24,7 +24,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 # from a check that ran on the intervention while it was applied.
 VERDICTS = {"failed": "injection échouée", "interrupted": "injection interrompue — jamais réparée",
             "fixed": "réparé", "cleared": "effacée par remise à zéro — non réparée",
-            "not-fixed": "non réparé"}
+            "not-fixed": "non réparé", "bypassed": "contourné",
+            "lost-at-reboot": "réparé, mais perdu au redémarrage"}
 
 
 def _hms(seconds: float | None) -> str:
@@ -120,12 +121,14 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             criteria.append({"id": cid, "title": c.title, "lines": lines,
                              "ticked": [x["text"] for x in lines if x["ticked"]]})
         verdict = VERDICTS[a.outcome]
+        if a.outcome in ("bypassed", "lost-at-reboot") and a.reason:
+            verdict += f" — {a.reason.get('fr', '')}"
         items.append({"n": n, "id": a.id, "title": title_fr, "symptom": symptom, "variant": a.variant,
                       "variant_title": var_title, "competencies": comps, "actor": a.actor,
                       "began": _clock(a.began), "applied": _clock(a.applied), "fixed_at": _clock(a.fixed_at),
                       "to_fix": mmss(a.seconds_to_fix), "restored": _clock(a.restored_at), "verdict": verdict,
                       "cleared": _clock(a.cleared_at) if a.cleared_at else None, "outcome": a.outcome,
-                      "fixed": a.fixed_at is not None, "error": a.failed, "notes": session.notes.get(a.id, []),
+                      "fixed": a.outcome == "fixed", "error": a.failed, "notes": session.notes.get(a.id, []),
                       "criteria": criteria, "evidence": a.last_evidence,
                       "sentences": sentences.render(a.last_evidence, "fr")})
     first = session.records[0]["t"] if session.records else time.time()

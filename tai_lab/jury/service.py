@@ -258,6 +258,7 @@ class JuryService:
             lv = live.get("checks", {}).get(a.id)
             if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied and not lv.get("interrupted"):
                 d["fixed"], d["evidence"], d["checked_at"] = lv["fixed"], lv["evidence"], lv["t"]
+                d["verdict"], d["reason"] = lv.get("verdict"), lv.get("reason")
             if a.open and a.applied is None:
                 # killed mid-inject: restorable if the engine journalled it, else nothing changed
                 d["status"] = "injecting" if a.id in busy else ("interrupted" if a.id in active else "aborted")
@@ -269,8 +270,13 @@ class JuryService:
                 d["status"] = "restored"
             elif not d["active"]:
                 d["status"] = "gone"          # the pod was reset since
+            elif any(j["kind"] == "reboot-check" and j["label"] == a.id for j in running):
+                d["status"] = "rebooting"
             else:
-                d["status"] = "fixed" if d["fixed"] else "broken"
+                # the verdict kind (fixed, broken, bypassed, lost-at-reboot) with its reason
+                d["status"] = d.get("verdict") or ("fixed" if d["fixed"] else "broken")
+                if d["status"] == "broken" and a.outcome == "lost-at-reboot":
+                    d["status"], d["reason"] = "lost-at-reboot", a.reason   # until a check sees it fixed
             # The clock since the injection runs while the fault is on the candidate's machines
             # and stops at the repair (the repair time stays shown), the restore or the reset.
             end = a.fixed_at or a.restored_at or a.cleared_at or (None if d["status"] == "broken" else now)
@@ -402,6 +408,14 @@ class JuryService:
             return h
         return self._submit("reset", pod, "reset", actor, run)
 
+    def reboot_check(self, pod: int, iid: str, actor: str) -> Job:
+        """"Survit au redémarrage ?": restart the machines the repair touched and check again."""
+        self.catalogue().get(iid)
+
+        def run():
+            return self.lab_factory().check_reboot(pod, iid, actor=actor).as_dict()
+        return self._submit("reboot-check", pod, iid, actor, run)
+
     def verify(self, pod: int, actor: str) -> Job:
         def run():
             results = self.lab_factory().verify(pod)
@@ -432,7 +446,9 @@ class JuryService:
             self._live[pod] = live
             return live
         live = {"t": t, "checks": {c.id: {"t": t, "fixed": c.fixed, "interrupted": c.interrupted,
+                                          "verdict": c.state, "reason": c.reason,
                                           "evidence": evidence_dicts(c.results)} for c in results}}
+
         self._live[pod] = live
         return live
 

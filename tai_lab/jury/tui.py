@@ -21,7 +21,8 @@ from .service import JuryService
 
 # The state's colour; its words come from the service (status_label), as in the web console.
 STYLE = {"broken": "bold red", "fixed": "bold green", "injecting": "blue", "interrupted": "yellow",
-         "aborted": "dim", "failed": "yellow", "restored": "dim", "gone": "dim", "cleared": "yellow"}
+         "aborted": "dim", "failed": "yellow", "restored": "dim", "gone": "dim", "cleared": "yellow",
+         "bypassed": "bold yellow", "lost-at-reboot": "bold yellow", "rebooting": "blue"}
 # questionary's own hints are English: the jury reads these instead.
 SELECT_HINT = "(flèches pour choisir, tapez pour filtrer, Entrée pour valider)"
 CHECK_HINT = "(flèches pour aller, espace pour cocher, Entrée pour valider)"
@@ -30,6 +31,7 @@ MENU = [("inject", "Injecter une intervention"), ("watch", "Suivre en direct (Ct
         ("note", "Ajouter une note"), ("criteria", "Cocher les critères observés"),
         ("restore", "Restaurer une intervention"), ("timer", "Chronomètre : démarrer / pause"),
         ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"), ("quit", "Quitter"),
+        ("reboot", "Survit au redémarrage ? (redémarre et vérifie)"),
         ("details", "Détails techniques des vérifications")]
 
 
@@ -58,8 +60,11 @@ class JuryTUI:
         for a in latest.values():
             ev = "\n".join(("✓ " if e["passed"] else "✗ ") + escape(e["sentence"]) for e in a.get("sentences") or [])
             style = STYLE.get(a["status"], "")
+            label = a["status_label"]
+            if a.get("reason") and a["status"] in ("bypassed", "lost-at-reboot"):
+                label += " — " + (a["reason"].get("fr") or "")
             t.add_row(escape(a["title"]), escape(a["variant_title"] or "—"),
-                      f"[{style}]{escape(a['status_label'])}[/]" if style else escape(a["status_label"]),
+                      f"[{style}]{escape(label)}[/]" if style else escape(label),
                       _mmss(a["seconds_since_inject"]) if a["status"] == "broken" else "—", ev)
         if not latest:
             t.add_row("—", "", translate("nothing_yet"), "", "")
@@ -181,6 +186,17 @@ class JuryTUI:
         if iid and self.wait_job(self.svc.restore(self.pod, iid, self.actor)) is not None:
             title = next((i["title"] for i in self.svc.interventions(self.pod) if i["id"] == iid), iid)
             self.out.print(f"[green]✓[/] {escape(title)} : restaurée")
+
+    def do_reboot(self) -> None:
+        active = [a.id for a in self.svc.lab.active_interventions(self.pod)]
+        iid = self.pick_intervention(active, "Redémarrer les machines réparées et vérifier :")
+        if not iid:
+            return
+        res = self.wait_job(self.svc.reboot_check(self.pod, iid, self.actor))
+        if res:
+            colour = {"fixed": "green", "broken": "red"}.get(res["verdict"], "yellow")
+            machines = ", ".join(res.get("reboot") or []) or "aucune (rien à redémarrer)"
+            self.out.print(f"[bold {colour}]{escape(res['label'])}[/] — machines redémarrées : {escape(machines)}")
 
     def do_timer(self) -> None:
         running = self.svc.session(self.pod).timer_running

@@ -78,6 +78,14 @@ def restore(pod: int):
     return jsonify(job.as_dict()), 202
 
 
+@apis.post("/pod/<int:pod>/reboot-check")
+@api
+def reboot_check(pod: int):
+    """« Survit au redémarrage ? »: restart the machines the repair touched, check again."""
+    job = service().reboot_check(pod_ok(pod), str(body().get("id", "")), actor())
+    return jsonify(job.as_dict()), 202
+
+
 @apis.post("/pod/<int:pod>/verify")
 @api
 def verify(pod: int):

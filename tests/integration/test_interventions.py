@@ -55,10 +55,13 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("dns-failure", "client-resolver"): [("pc1", "rm /etc/dhcp/dhclient-enter-hooks.d/tai-resolver"), RENEW],
     ("fileshare-firewall", "smb-port-rejected"): [("srv", "sed -i '/dport 445/d' /etc/nftables.conf && "
                                                    "nft -f /etc/nftables.conf")],
+    ("fileshare-firewall", "smb-port-dropped"): [("srv", "sed -i '/dport 445/d' /etc/nftables.conf && "
+                                                  "nft -f /etc/nftables.conf")],
     ("fileshare-permissions", "directory-read-only"): [("srv", "chmod 770 /srv/commun")],
     ("fileshare-permissions", "share-read-only"): [("srv", "sed -i 's/read only = yes/read only = no/' "
                                                     "/etc/samba/smb.conf && smbcontrol all reload-config")],
     ("hosts-hijack", "intranet-redirected"): [("pc1", "sed -i '/203.0.113.66/d' /etc/hosts")],
+    ("hosts-hijack", "disguised-at-top"): [("pc1", "sed -i '/203.0.113.66/d;/Ajout du support/d' /etc/hosts")],
     ("internet-down", "forwarding-off"): [("router", "sed -i 's/= 0/= 1/' /etc/sysctl.d/90-tai-router.conf && "
                                            "sysctl -p /etc/sysctl.d/90-tai-router.conf")],
     ("internet-down", "nat-off"): [("router", "sed -i '/type nat hook postrouting/a oifname \"eth0\" masquerade' "

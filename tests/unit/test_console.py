@@ -51,6 +51,14 @@ class FakeCheck:
     fixed: bool
     results: tuple = field(default_factory=tuple)
     interrupted: bool = False
+    bypassed: bool = False
+    reason: dict | None = None
+    reboot: tuple | None = None
+
+    @property
+    def state(self) -> str:
+        return "interrupted" if self.interrupted else "bypassed" if self.bypassed else \
+            "fixed" if self.fixed else "broken"
 
 
 class FakeLab:

@@ -74,7 +74,7 @@ def test_terminal_flow(tmp_path):
         child.send("\r")
         child.expect("Site intranet inaccessible : restaurée")
         child.expect("Action")
-        child.send("9\r")                                   # Quitter
+        child.send("0\r")                                   # Quitter (the 10th)
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)

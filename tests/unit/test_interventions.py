@@ -719,6 +719,7 @@ def test_check_calls_an_unfinished_inject_interrupted_never_fixed(home, monkeypa
     eng = Engine(_fake_lab(state))
     probed: list[str] = []
     monkeypatch.setattr(Engine, "_probe", lambda self, item, var, ctx, **kw: probed.append(ctx) or [])
+    monkeypatch.setattr(Engine, "_leftovers", lambda self, pod, item, bypasses, ctx: [])
     _event(state, "begin", 1, "dns-failure", "service-stopped")
     _event(state, "begin", 1, "intranet-down", "service-stopped")
     _event(state, "applied", 1, "intranet-down", "service-stopped")       # killed during the proof

@@ -289,7 +289,13 @@ if (root) {
           e.target.disabled = true;
           await post(`${api}/restore`, {id: iid}).catch(() => {});
           refreshBar();
-        }}, words.restore), el("span", {class: "restore-help meta"})),
+        }}, words.restore), el("button", {class: "reboot-check secondary", type: "button",
+        onclick: async (e) => {
+          e.target.disabled = true;
+          await post(`${api}/reboot-check`, {id: iid}).catch(() => {});
+          e.target.disabled = false;
+          refreshBar();
+        }}, words.reboot_check), el("span", {class: "restore-help meta"})),
       el("details", {class: "hints"}, el("summary", {}, `${words.diagnostic} / ${words.fixes}`),
         el("h4", {}, words.diagnostic), el("ul", {}, ...item.jury.diagnostic.map((d) => el("li", {}, d))),
         el("h4", {}, words.fixes), fixes,
@@ -323,7 +329,9 @@ if (root) {
     for (const a of st.attempts) latest[a.id] = a;
     for (const [iid, a] of Object.entries(latest)) {
       const c = card(iid);
-      $(".badge", c).replaceChildren(el("span", {class: `status st-${a.status}`, "data-status": a.status}, a.status_label));
+      // the verdict in words, and its reason (worked around, lost at reboot) in the page's language
+      const reason = a.reason ? " — " + (a.reason[document.body.dataset.lang] || a.reason.fr) : "";
+      $(".badge", c).replaceChildren(el("span", {class: `status st-${a.status}`, "data-status": a.status}, a.status_label + reason));
       c.dataset.status = a.status;
       const meta = [`${words.variant} : ${a.variant_title || "—"}`];
       if (a.status === "broken" && a.seconds_since_inject !== null) meta.push(`${words.since_inject} : ${mmss(a.seconds_since_inject)}`);
@@ -340,6 +348,7 @@ if (root) {
       $(".restore-help", c).textContent = restorable ? (a.repaired ? words.restore_fixed_help : words.restore_help) : "";
       if (c.variantShown !== a.variant) { renderFixes(c, a.variant); c.variantShown = a.variant; }
       const notes = (s.notes[iid] || []).map((n) => el("li", {}, el("time", {}, n.at.slice(11)), ` ${(n.actor || "").replace(/^(web|tui|cli):/, "")} : ${n.text}`));
+      $(".reboot-check", c).hidden = !(a.active && a.status !== "rebooting");
       $(".notes", c).replaceChildren(...notes);
       const ticked = s.criteria[iid] || {};
       $$("input.criterion", c).forEach((cb) => {
