@@ -11,6 +11,9 @@ from ..base import Progress
 class Layout:
     """Names and directories of a lab's containers (the base of the backend's parts)."""
 
+    state: LabState
+    plan: LabPlan           # None only for `down` (see __init__): nothing there reads it
+
     def __init__(self, state: LabState, plan: LabPlan | None, progress: Progress = lambda _m: None) -> None:
         # plan is None only for `down`, which works from the journal alone.
         self.state = state

@@ -290,7 +290,7 @@ class Machines(Storage):
 
     def _power_cut(self, res: Resource, pid: int) -> None:
         machine = (res.data or {}).get("machine")
-        dirs = next(((r.data or {}).get("dirs", []) for r in self.state.journal.live()
+        dirs: list[str] = next(((r.data or {}).get("dirs", []) for r in self.state.journal.live()
                      if r.kind == "cgroup" and r.name == machine), [])
         pod, _, node = res.name.partition("/")
         root = self.node_dir(None if pod == "isp" else int(pod), node) / "root"

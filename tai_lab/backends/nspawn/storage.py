@@ -24,7 +24,7 @@ class Storage(Layout):
         owner = f"{self.state.dir}:{pod}/{node}"
         for res in self.state.journal.live():
             if res.kind == "userns" and (res.data or {}).get("owner") == owner:
-                return int(res.data["base"])
+                return int((res.data or {})["base"])
         return userns.allocate(owner, lambda path, base: self.state.journal.will_create(
             Resource("userns", path, pod, {"owner": owner, "base": base})))
 
