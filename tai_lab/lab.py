@@ -355,7 +355,7 @@ class Lab(LabContext):
         pod = self.default_pod(pod)
         with lab_lock(self.name, f"tai-lab check --reboot {iid} --pod {pod}"):
             res = self.engine().check_reboot(pod, iid, settle=settle)
-            self._evidence_hook(pod).after_check([res], actor, "all")
+            self.evidence_hook(pod).after_check([res], actor, "all")
         return res
 
     def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:

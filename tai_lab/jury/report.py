@@ -164,11 +164,11 @@ def summary(items: list[dict], ref) -> list[dict]:
             row["by"].append(i["n"])
     out = []
     for c in ref.competencies:
-        row = seen.get(c.id)
-        if row is None:
+        found = seen.get(c.id)
+        if found is None:
             out.append({"id": c.id, "title": c.title, "state": "non évalué", "ticked": 0, "by": []})
         else:
-            out.append({**row, "state": "observé" if row["ticked"] else "non observé"})
+            out.append({**found, "state": "observé" if found["ticked"] else "non observé"})
     return out
 
 

@@ -126,7 +126,7 @@ def note(pod: int):
 def criterion(pod: int):
     b = body()
     try:
-        index = int(b.get("index"))
+        index = int(b.get("index"))  # type: ignore[arg-type]  # None → TypeError, answered below
     except (TypeError, ValueError):
         raise TaiLabError("index de critère invalide") from None
     service().criterion(pod_ok(pod), str(b.get("id", "")), str(b.get("competency", "")), index,
