@@ -295,6 +295,8 @@ def create_app(service: JuryService, access_key: str) -> Flask:
             abort(404)
         return job.as_dict()
 
+    from .watch import register as register_watch      # the candidate's machines, live
+    register_watch(app, service)
     return app
 
 

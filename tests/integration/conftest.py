@@ -23,7 +23,7 @@ def lab_name(base: str) -> str:
     """A test lab's name; TAI_LAB_TEST_TAG (one or two letters) sets a suffix, so two
     checkouts can run their integration tests on one machine at once (lab names are
     part of every Linux name a lab creates)."""
-    tag = os.environ.get("TAI_LAB_TEST_TAG", "")
+    tag = os.environ.get("TAI_LAB_TEST_TAG", "").lower()   # lab names are lowercase
     return base[: 6 - len(tag)] + tag
 
 

@@ -13,7 +13,7 @@ function connect() {
   ended.hidden = true;
   screen.replaceChildren();
   const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + screen.dataset.ws;
-  const ws = new WebSocket(url, ['binary']);
+  const ws = new WebSocket(url);
   let why = null;
   ws.addEventListener('close', ev => { why = ev.reason || null; });
   const rfb = new RFB(screen, ws, {shared: true});
