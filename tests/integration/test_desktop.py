@@ -179,7 +179,7 @@ def _open_desktop(drv, base: str) -> float:
     """Open pc1's desktop; the seconds until it is drawn."""
     t0 = time.monotonic()
     drv.get(f"{base}/pod/1/desktop/pc1")
-    _wait(drv, lambda d: _lit(d) > 0.3, 90, "the desktop drawn")
+    _wait(drv, lambda d: _lit(d) > 0.3, 180, "the desktop drawn")
     return time.monotonic() - t0
 
 
@@ -237,6 +237,32 @@ def test_candidate_desktop(desktop_lab, portal, browser):
     net = dict(line.split("=") for line in _run(lab, 1, "pc1", "cat /tmp/net").text.splitlines())
     assert net["host"] == "7", net                 # refused: the node's own loopback, not the host's
     assert net["pod2"] not in ("0", ""), net       # pod 2 is out of reach (no route or timeout)
+
+    # ---- the jury watches it (view-only frames) and, keyboard taken, types in that terminal
+    from tai_lab.jury.service import JuryService
+    from tai_lab.jury.web import create_app
+    from tai_lab.lab import Lab
+    jury = create_app(JuryService(lambda: Lab(LAB)), "jury-key").test_client()
+    assert jury.get("/pod/1/watch/pc1/screen.png").status_code == 401            # no jury login
+    jury.get("/login?key=jury-key")
+    assert 'id="watch-link"' in jury.get("/pod/1").text
+    page = jury.get("/pod/1/watch").text
+    assert "Affichage seul" in page and "Prendre le clavier" in page
+    shot = jury.get("/pod/1/watch/pc1/screen.png")
+    assert shot.status_code == 200 and shot.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.headers["X-Screen-Size"] == "1280x800"
+    with jury.session_transaction() as sess:
+        csrf = sess["csrf"]
+    assert jury.post("/api/pod/1/watch/pc1/keys", json={"text": "x"}).status_code == 403      # no token
+    r = jury.post("/api/pod/1/watch/pc1/keys", json={"text": "echo jury-ok-é > /tmp/jury", "keys": ["Enter"]},
+                  headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not _run(lab, 1, "pc1", "cat /tmp/jury 2>/dev/null").text:
+        time.sleep(0.3)
+    assert _run(lab, 1, "pc1", "cat /tmp/jury").text == "jury-ok-é"
+    typed_by_jury = [e for e in _events(lab) if e["event"] == "jury-keyboard"]
+    assert typed_by_jury and typed_by_jury[-1]["characters"] == 26 and "jury-ok" not in json.dumps(typed_by_jury)
     _run(lab, 1, "pc1", "systemctl stop tdsk-term.service || true")
 
     # ---- the seal ends the open desktop within a second; no desktop session survives it
