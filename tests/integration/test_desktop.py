@@ -214,7 +214,7 @@ def test_candidate_desktop(desktop_lab, portal, browser):
     units = _run(lab, 1, "pc1", "systemctl is-active tai-desktop.service tai-desktop-session.service").text
     assert units.split() == ["active", "active"]
     listen = _run(lab, 1, "pc1", "ss -Htln 'sport = :5900'").text
-    assert listen and all(line.split()[3].startswith("127.0.0.1:") for line in listen.splitlines()), listen
+    assert listen and all(line.split()[3].startswith(("127.0.0.1:", "[::1]:")) for line in listen.splitlines()), listen
 
     # ---- AZERTY: a terminal on the desktop (as its user), keys typed as on a French keyboard
     res = _run(lab, 1, "pc1", "rm -f /tmp/typed /tmp/net; systemd-run --unit=tdsk-term --uid=utilisateur "
