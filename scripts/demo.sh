@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 python3 -m pip install -q -e .
 scenario=${1:-scenarios/tai-standard.yaml}
 tai-lab image build debian-12
+tai-lab image build debian-12-desktop     # pc1's desktop (a copy of debian-12 + Xfce, about 2.5 min)
 tai-lab validate "$scenario"
 tai-lab up "$scenario"
 tai-lab status

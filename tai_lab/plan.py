@@ -136,6 +136,8 @@ class StationsPlan:
 
     nodes: tuple[str, ...]
     accounts: tuple[tuple[str, str], ...]   # (user, password)
+    desktops: tuple[str, ...] = ()          # machines whose desktop the portal shows too
+    desktop_user: str = "utilisateur"       # the account the desktop session runs as
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ class Recipe:
     disable_units: tuple[str, ...]
     mask_units: tuple[str, ...]
     digest: str
+    base: str | None = None                     # built on a copy of this image (images/derived.py)
+    files: tuple[tuple[str, str], ...] = ()     # (path, content) written after the packages
+    commands: tuple[str, ...] = ()              # run in the tree after the files
 
 
 def recipe_names() -> list[str]:
@@ -50,6 +53,12 @@ def load_recipe(name: str) -> Recipe:
         )
     raw = path.read_bytes()
     data = yaml.safe_load(raw)
+    base = data.get("base")
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    if base:  # a derived image changes with its base's recipe too
+        parent = load_recipe(base)
+        data.setdefault("suite", parent.suite)
+        digest = hashlib.sha256((digest + parent.digest).encode()).hexdigest()[:16]
     return Recipe(
         name=data["name"],
         description=data.get("description", ""),
@@ -59,7 +68,10 @@ def load_recipe(name: str) -> Recipe:
         packages=tuple(data.get("packages", [])),
         disable_units=tuple(data.get("disable_units", [])),
         mask_units=tuple(data.get("mask_units", [])),
-        digest=hashlib.sha256(raw).hexdigest()[:16],
+        digest=digest,
+        base=base,
+        files=tuple((str(k), str(v)) for k, v in (data.get("files") or {}).items()),
+        commands=tuple(data.get("commands", [])),
     )
 
 
@@ -107,8 +119,11 @@ def host_mirror() -> str | None:
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
     """Build (or rebuild with ``force``) the image; returns its rootfs path."""
     require_root("building an image")
-    require_tools("debootstrap", "chroot")
     recipe = load_recipe(name)
+    if recipe.base:
+        from . import derived
+        return derived.build(recipe, force=force, progress=progress)
+    require_tools("debootstrap", "chroot")
     target = image_dir(name)
     if already_built(name, recipe.digest, what="image", force=force, progress=progress):
         return target / "rootfs"

@@ -120,6 +120,8 @@ def create_app(service: JuryService, access_key: str, cookie_secret: bytes | Non
 
     for bp in (access_bp, pages, apis, *extra):
         app.register_blueprint(bp)
+    from .watch import register as register_watch      # the candidate's machines, live
+    register_watch(app, service)
     return app
 
 

@@ -207,7 +207,8 @@ def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
         stations=StationsPlan(
             nodes=tuple(scenario.stations.nodes if scenario.stations.nodes is not None else
                         [n for n, node in pod.nodes.items() if node.kind in ("server", "client")]),
-            accounts=tuple((a.user, substitute(a.password, number)) for a in scenario.stations.accounts)),
+            accounts=tuple((a.user, substitute(a.password, number)) for a in scenario.stations.accounts),
+            desktops=tuple(scenario.stations.desktops), desktop_user=scenario.stations.desktop_user),
     )
     if scenario.prep is None:
         return plan

@@ -109,6 +109,16 @@ class _Checker:
                 what = "is a network device" if node in self.pod.nodes else "is not a node of the pod"
                 self.add(("stations", "nodes", i), f"'{node}' {what}: the portal opens terminals on machines",
                          f"did you mean '{close[0]}'?" if close else f"machines: {', '.join(containers)}")
+        opened = nodes or [n for n, nd in self.pod.nodes.items() if nd.kind in ("server", "client")]
+        for i, node in enumerate(self.scenario.stations.desktops):
+            nd = self.pod.nodes.get(node)
+            if nd is None or nd.kind != "client":
+                clients = [n for n, x in self.pod.nodes.items() if x.kind == "client"]
+                self.add(("stations", "desktops", i), f"'{node}' is not a client machine of the pod: "
+                         "desktops are shown on client machines", f"client machines: {', '.join(clients)}")
+            elif node not in opened:
+                self.add(("stations", "desktops", i), f"'{node}' has a desktop but no place in the portal",
+                         "add it to stations.nodes too")
         users = [a.user for a in self.scenario.stations.accounts]
         for i, u in enumerate(users):
             if users.index(u) != i:

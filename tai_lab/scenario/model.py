@@ -260,6 +260,11 @@ class Stations(_Strict):
     accounts: list[StationAccount] = Field(
         default_factory=lambda: [StationAccount(user="root", password="tai-{pod}")], min_length=1,
         description="Accounts made usable on those machines (default: root, password tai-{pod})")
+    desktops: list[NodeName] = Field(
+        default_factory=list, description="Client machines that also show their desktop in the portal "
+        "(their image must be a desktop image, like debian-12-desktop)")
+    desktop_user: Annotated[str, StringConstraints(pattern=ACCOUNT_PATTERN)] = Field(
+        "utilisateur", description="The account the desktop's session runs as (created if missing, no password)")
 
 
 class Scenario(_Strict):

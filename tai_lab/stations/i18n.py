@@ -39,6 +39,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "node_down": {"fr": "machine injoignable : {why}", "en": "machine unreachable: {why}"},
     "ended_shell": {"fr": "déconnexion", "en": "logged out"},
     "kind": {"fr": "type", "en": "kind"},
+    "desktop": {"fr": "Ouvrir le bureau", "en": "Open the desktop"},
+    "no_desktop": {"fr": "Cette machine n'a pas de bureau.", "en": "This machine has no desktop."},
+    "desktop_ended": {"fr": "le bureau s'est arrêté", "en": "the desktop stopped"},
+    "desktop_help": {"fr": "Cliquez dans l'écran pour lui donner le clavier (disposition AZERTY).",
+                     "en": "Click the screen to give it the keyboard (French AZERTY layout)."},
+    "connecting": {"fr": "connexion…", "en": "connecting…"},
+    "connected": {"fr": "connecté", "en": "connected"},
 }
 
 # Why access is closed, for a candidate (the access module's reasons).

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .access import Access
+from .desktop import open_desktop
 from .node import Account, open_terminal
 
 # What a candidate reads next to a machine's name.
@@ -22,6 +23,7 @@ class Machine:
     kind: str
     fqdn: str
     running: bool
+    desktop: bool = False         # its desktop is shown too (stations.desktops)
 
 
 class StationsService(Protocol):
@@ -35,6 +37,8 @@ class StationsService(Protocol):
     def accounts(self, pod: int) -> list[Account]: ...
     def open_terminal(self, pod: int, node: str) -> socket.socket:
         """A connection to the node's login (blocking: the portal calls it in a thread)."""
+    def open_desktop(self, pod: int, node: str) -> socket.socket:
+        """A connection to the node's VNC server (blocking: the portal calls it in a thread)."""
 
 
 class LabStations:
@@ -64,7 +68,7 @@ class LabStations:
                 running = self.lab.backend.node_running(pod, name)
             except Exception:  # noqa: BLE001 — a node being rebuilt: shown as off
                 running = False
-            out.append(Machine(name, n.kind, n.fqdn, running))
+            out.append(Machine(name, n.kind, n.fqdn, running, name in p.stations.desktops))
         return out
 
     def accounts(self, pod: int) -> list[Account]:
@@ -76,3 +80,9 @@ class LabStations:
         if node not in names:               # checked by the portal already; never trust one place
             raise PermissionError(node)
         return open_terminal(self.lab, pod, node, self.accounts(pod))
+
+    def open_desktop(self, pod: int, node: str) -> socket.socket:
+        p, _names = self._plan(pod)
+        if p.stations is None or node not in p.stations.desktops:
+            raise PermissionError(node)
+        return open_desktop(self.lab, pod, node, p.stations.desktop_user)

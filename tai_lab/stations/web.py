@@ -121,6 +121,26 @@ class Bridge:
         await self.ws.close()
 
 
+class DesktopBridge:
+    """One open desktop: the browser's noVNC ↔ the node's VNC server. Closed like a terminal
+    (same watch), but its WebSocket carries only the VNC protocol: why it ended goes in the
+    close frame's reason."""
+
+    def __init__(self, pod: int, node: str, generation: int, ws: web.WebSocketResponse,
+                 writer: asyncio.StreamWriter, lang: str = "fr") -> None:
+        self.pod, self.node, self.generation, self.lang = pod, node, generation, lang
+        self.ws, self.writer = ws, writer
+        self.end_reason: str | None = None
+
+    async def close(self, why: str, message: str) -> None:
+        if self.end_reason is None:
+            self.end_reason = why
+        self.writer.close()
+        # A close reason is at most 123 bytes: cut on a character, not inside one.
+        reason_bytes = message.encode()[:120].decode("utf-8", "ignore").encode()
+        await self.ws.close(code=4000, message=reason_bytes)
+
+
 class Portal:
     """The aiohttp application and its state."""
 
@@ -129,7 +149,7 @@ class Portal:
         self.poll = poll
         self.sessions: dict[str, PortalSession] = {}
         self.limiter = Limiter()
-        self.bridges: set[Bridge] = set()
+        self.bridges: set[Bridge | DesktopBridge] = set()
         self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                  autoescape=select_autoescape(["html"]))
         self.app = web.Application(middlewares=[self._headers, self._fresh, self._guard_post])
@@ -142,6 +162,8 @@ class Portal:
         r.add_get("/pod/{pod:\\d+}/state", self.pod_state)
         r.add_get("/pod/{pod:\\d+}/terminal/{node}", self.terminal_page)
         r.add_get("/pod/{pod:\\d+}/ws/{node}", self.terminal_ws)
+        r.add_get("/pod/{pod:\\d+}/desktop/{node}", self.desktop_page)
+        r.add_get("/pod/{pod:\\d+}/vnc/{node}", self.desktop_ws)
         r.add_static("/static/", HERE / "static", append_version=True)
         self.app.on_startup.append(self._start_watch)
         self.app.on_shutdown.append(self._shutdown)
@@ -213,6 +235,7 @@ class Portal:
         # xterm.js adds <style> elements: inline styles allowed, scripts from this server only.
         resp.headers.setdefault("Content-Security-Policy",
                                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; "
                                 "connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
         if not request.path.startswith("/static/"):
             resp.headers.setdefault("Cache-Control", "no-store")
@@ -431,6 +454,92 @@ class Portal:
                                    translate("closed_by", lang, why=reason(acc.reason, lang)))
             else:
                 await bridge.close("logout", translate("ended_shell", lang))
+
+    # ------------------------------------------------------------------ the desktop
+    def _desktop(self, request: web.Request, pod: int) -> str:
+        node = self._machine(request, pod)
+        if not any(m.name == node and m.desktop for m in self.service.machines(pod)):
+            raise web.HTTPNotFound(text=translate("no_desktop", self.lang(request)))
+        return node
+
+    async def desktop_page(self, request: web.Request) -> web.StreamResponse:
+        s = self.require(request)
+        pod = self.own_pod(request, s)
+        node = self._desktop(request, pod)
+        return self.render(request, "desktop.html", pod=pod, node=node, ws_path=f"/pod/{pod}/vnc/{node}")
+
+    async def desktop_ws(self, request: web.Request) -> web.StreamResponse:
+        """The browser's noVNC ↔ the node's VNC server: bytes both ways, nothing kept but the
+        connection's times (the evidence log's ``desktop-start`` / ``desktop-end``)."""
+        lang = self.lang(request)
+        if not self.same_origin(request, require=True):
+            s = self.session(request)
+            if s is not None:
+                self.log(s.pod, "refused", reason="cross-site", origin=request.headers.get("Origin"),
+                         path=request.path, client=self.client(request))
+            raise web.HTTPForbidden(text=translate("refused_origin", lang))
+        s = self.session(request)
+        if s is None:
+            raise web.HTTPUnauthorized(text=translate("login_needed", lang))
+        pod = self.own_pod(request, s)
+        node = self._desktop(request, pod)
+        acc = self.service.access.current()[pod]
+        if not acc.open:
+            self.log(pod, "refused", reason="closed", why=acc.reason, node=node, desktop=True,
+                     client=self.client(request))
+            raise web.HTTPForbidden(text=translate("pod_closed", lang, why=reason(acc.reason, lang)))
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 22)
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        try:
+            sock = await loop.run_in_executor(None, self.service.open_desktop, pod, node)
+        except (NodeUnreachable, OSError, TaiLabError) as exc:
+            why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.log(pod, "refused", reason="node-unreachable", node=node, desktop=True, error=why,
+                     client=self.client(request))
+            await ws.close(code=4004, message=translate("node_down", lang, why=why).encode()[:120])
+            return ws
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 22)
+        bridge = DesktopBridge(pod, node, s.generation, ws, writer, lang)
+        self.bridges.add(bridge)
+        started = time.time()
+        self.log(pod, "desktop-start", node=node, client=self.client(request))
+        pump = asyncio.create_task(self._pump_desktop(reader, bridge, lang))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    writer.write(msg.data)
+                elif msg.type != WSMsgType.TEXT:
+                    break
+        finally:
+            if bridge.end_reason is None:
+                bridge.end_reason = "browser-closed"
+            pump.cancel()
+            writer.close()
+            self.bridges.discard(bridge)
+            self.log(pod, "desktop-end", node=node, client=self.client(request),
+                     seconds=round(time.time() - started, 1), reason=bridge.end_reason)
+        return ws
+
+    async def _pump_desktop(self, reader: asyncio.StreamReader, bridge: "DesktopBridge", lang: str) -> None:
+        try:
+            while True:
+                data = await reader.read(1 << 20)
+                if not data:
+                    break
+                await bridge.ws.send_bytes(data)
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        except Exception:  # noqa: BLE001 — the browser went away mid-send
+            pass
+        if bridge.end_reason is None:
+            loop = asyncio.get_running_loop()
+            acc = (await loop.run_in_executor(None, self.service.access.refresh)).get(bridge.pod)
+            if acc is not None and (not acc.open or acc.generation != bridge.generation):
+                await bridge.close(f"closed:{acc.reason}" if not acc.open else "new-code",
+                                   translate("closed_by", lang, why=reason(acc.reason, lang)))
+            else:
+                await bridge.close("node-closed", translate("desktop_ended", lang))
 
     # ------------------------------------------------------------------ access follows the exam
     async def _start_watch(self, app: web.Application) -> None:

@@ -1,7 +1,8 @@
 """Integration fixtures: real plateaus of systemd-nspawn containers, as root.
 
-The lab home is a temporary directory per test session; the debian-12 image is
-shared through TAI_LAB_IMAGES (built once if missing — about a minute).
+The lab home is a temporary directory per test session; the debian-12 image and its
+desktop variant are shared through TAI_LAB_IMAGES (built once if missing — about a minute,
+then about two and a half).
 Every lab a fixture brings up is brought down again, also when a test fails.
 """
 from __future__ import annotations
@@ -56,6 +57,8 @@ def lab_home(tmp_path_factory):
     os.environ["TAI_LAB_HOME"] = str(home)
     from tai_lab import images
     images.build("debian-12", progress=lambda m: print(m))
+    # tai-standard's pc1 is a desktop (about 2.5 minutes, once, on top of debian-12)
+    images.build("debian-12-desktop", progress=lambda m: print(m))
     yield home
     for k, v in old.items():
         if v is None:

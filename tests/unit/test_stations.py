@@ -263,7 +263,7 @@ class FakeStations:
 
     def machines(self, pod):
         return [Machine("srv", "server", f"srv.pod{pod}.tai.lan", True),
-                Machine("pc1", "client", f"pc1.pod{pod}.tai.lan", True)]
+                Machine("pc1", "client", f"pc1.pod{pod}.tai.lan", True, desktop=True)]
 
     def accounts(self, pod):
         return [Account("root", f"tai-{pod}")]
@@ -291,6 +291,20 @@ class FakeStations:
                 if b"hostname\r" in buf:
                     theirs.sendall(f"\r\n{node}\r\n".encode())
                     buf = b""
+        threading.Thread(target=node_side, daemon=True).start()
+        return ours
+
+
+    def open_desktop(self, pod, node):
+        """A 'VNC server': says the RFB banner, then echoes what it gets."""
+        self.opened.append((pod, f"desktop:{node}"))
+        ours, theirs = socket.socketpair()
+
+        def node_side():
+            theirs.sendall(b"RFB 003.008\n")
+            while data := theirs.recv(4096):
+                theirs.sendall(data)
+            theirs.close()
         threading.Thread(target=node_side, daemon=True).start()
         return ours
 
@@ -442,6 +456,75 @@ def test_portal_terminal_and_close_within_a_second(tmp_path):
         recs = list_recordings(tmp_path, 1)
         assert len(recs) == 1 and "fermé" not in (recs[0].end or "")
     run_portal(tmp_path, t)
+
+
+def test_portal_desktop_relays_vnc_and_follows_the_access(tmp_path):
+    async def t(client, svc, portal):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as e:          # no session
+            await client.ws_connect("/pod/1/vnc/pc1", headers=_origin(client))
+        assert e.value.status == 401
+        svc.access.set_open(1, True)
+        svc.access.set_open(2, True)
+        await _login(client, svc.access.current()[1].code)
+        page = await (await client.get("/pod/1/")).text()
+        assert 'href="/pod/1/desktop/pc1"' in page and "/desktop/srv" not in page
+        assert "desktop.js" in await (await client.get("/pod/1/desktop/pc1")).text()
+        assert (await client.get("/pod/1/desktop/srv")).status == 404          # no desktop there
+        for path, origin, status in (("/pod/1/vnc/pc1", {"Origin": "http://evil.example"}, 403),
+                                     ("/pod/1/vnc/pc1", {}, 403),                 # no Origin at all
+                                     ("/pod/2/vnc/pc1", _origin(client), 403),    # another pod
+                                     ("/pod/1/vnc/srv", _origin(client), 404)):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                await client.ws_connect(path, headers=origin)
+            assert e.value.status == status, path
+        assert svc.opened == []
+        ws = await client.ws_connect("/pod/1/vnc/pc1", headers=_origin(client))
+        assert (await ws.receive(timeout=5)).data == b"RFB 003.008\n"
+        await ws.send_bytes(b"\x00\xff\x01")
+        assert (await ws.receive(timeout=5)).data == b"\x00\xff\x01"      # bytes as they are
+        t0 = time.monotonic()
+        svc.access.set_open(1, False, "cli:test")
+        m = await ws.receive(timeout=5)
+        assert m.type == aiohttp.WSMsgType.CLOSE and time.monotonic() - t0 < 1.0
+        assert ws.close_code == 4000 and "fermé par le formateur" in m.extra
+        await asyncio.sleep(0.1)
+        ev = station_events(tmp_path, 1)
+        start = next(e for e in ev if e["event"] == "desktop-start")
+        end = next(e for e in ev if e["event"] == "desktop-end")
+        assert start["node"] == end["node"] == "pc1" and end["reason"] == "closed:manual-close"
+        assert [e for e in ev if e.get("reason") == "cross-site" and e.get("path") == "/pod/1/vnc/pc1"]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+            await client.ws_connect("/pod/1/vnc/pc1", headers=_origin(client))
+        assert e.value.status == 403
+    run_portal(tmp_path, t)
+
+
+def test_scenario_desktops_are_client_machines_in_the_portal(tmp_path):
+    from tai_lab.errors import TaiLabError
+    from tai_lab.scenario import load_plan
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "scenarios/tai-standard.yaml").read_text()
+    good = load_plan(root / "scenarios/tai-standard.yaml")
+    assert good.pods[0].stations.desktops == ("pc1",) and good.pods[0].stations.desktop_user == "utilisateur"
+    assert good.pods[0].node("pc1").image == "debian-12-desktop"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("desktops: [pc1]", "desktops: [srv, pc9]"))
+    with pytest.raises(TaiLabError) as e:
+        load_plan(bad)
+    msg = str(e.value) + str(getattr(e.value, "problems", ""))
+    assert "'srv' is not a client machine" in msg and "'pc9' is not a client machine" in msg
+    bad.write_text(text.replace("nodes: [srv, pc1, pc2]", "nodes: [srv, pc2]"))
+    with pytest.raises(TaiLabError) as e:
+        load_plan(bad)
+    assert "add it to stations.nodes" in str(e.value) + str(getattr(e.value, "problems", ""))
+
+
+def test_desktop_unit_listens_on_the_nodes_loopback_only():
+    from tai_lab.stations import desktop
+    script = desktop.provision_script("utilisateur")
+    assert "-interface 127.0.0.1" in script and "-localhost" in script and f"-rfbport {desktop.PORT}" in script
+    assert "Restart=always" in script and "setxkbmap -display :0 fr" in script and "User=utilisateur" in script
+    assert "0.0.0.0" not in script
 
 
 def test_portal_new_code_ends_the_old_sessions(tmp_path):
