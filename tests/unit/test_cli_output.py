@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from tai_lab import cli
+from tai_lab.cli import common, lab as cli_lab
 
 
 def _results():
@@ -16,8 +16,8 @@ def _results():
 
 
 def test_one_line_per_check_and_the_proof_of_a_failure_only():
-    with cli.out.capture() as cap:
-        cli._probe_lines(_results(), verbose=False)
+    with common.out.capture() as cap:
+        cli_lab._probe_lines(_results(), verbose=False)
     text = cap.get()
     lines = text.splitlines()
     assert lines[0].startswith("pod 1") and "1/2" in lines[0]
@@ -27,7 +27,7 @@ def test_one_line_per_check_and_the_proof_of_a_failure_only():
 
 
 def test_verbose_shows_every_proof():
-    with cli.out.capture() as cap:
-        cli._probe_lines(_results(), verbose=True)
+    with common.out.capture() as cap:
+        cli_lab._probe_lines(_results(), verbose=True)
     text = cap.get()
     assert "getent" in text and "curl" in text and "ping" in text
