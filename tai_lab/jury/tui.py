@@ -30,8 +30,8 @@ CHECK_HINT = "(flèches pour aller, espace pour cocher, Entrée pour valider)"
 MENU = [("inject", "Injecter une intervention"), ("watch", "Suivre en direct (Ctrl-C pour revenir)"),
         ("note", "Ajouter une note"), ("criteria", "Cocher les critères observés"),
         ("restore", "Restaurer une intervention"), ("timer", "Chronomètre : démarrer / pause"),
-        ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"), ("quit", "Quitter"),
-        ("reboot", "Survit au redémarrage ? (redémarre et vérifie)"),
+        ("candidate", "Nouveau candidat"), ("report", "Rapport PDF"),
+        ("reboot", "Survit au redémarrage ? (redémarre et vérifie)"), ("quit", "Quitter"),
         ("details", "Détails techniques des vérifications")]
 
 

@@ -22,7 +22,8 @@ from .test_interventions import CTX
 KINDS = typing.get_args(ProbeKind)
 SPECS = {"resolve": {"name": "intranet.{domain}"}, "fetch": {"url": "{intranet_url}"}, "lease": {},
          "ipp": {}, "smb-list": {}, "smb-write": {}, "ping": {"target": "{gateway}"}, "clock": {},
-         "unique-address": {}}
+         "unique-address": {}, "dns": {"name": "intranet.{domain}"}, "dhcp-offer": {},
+         "state": {"run": "! grep -q intranet /etc/hosts", "title": "le nom n'est pas dans /etc/hosts"}}
 
 
 def test_every_kind_of_intervention_check_has_its_sentences():

@@ -121,7 +121,7 @@ def test_the_evidence_log_keeps_the_verdict_the_reason_and_lost_at_reboot(tmp_pa
 
 
 def test_the_report_says_contourne_with_the_reason(tmp_path):
-    from tai_lab.report import context
+    from tai_lab.jury.report import context
     log = EvidenceLog(tmp_path, 1)
     log.record("inject-begin", id="fileshare-permissions", variant=None)
     log.record("inject", id="fileshare-permissions", variant="directory-read-only", seconds=2, evidence=[])
