@@ -2,7 +2,7 @@
 
 * **shared** — how pods' nodes booted before issue 11: the overlay straight on the image,
   systemd-nspawn joining the node's named network namespace, the host's user namespace;
-* **userns** — how they boot now (backends/nspawn.py): an ID-mapped mount of the image under
+* **userns** — how they boot now (backends/nspawn/): an ID-mapped mount of the image under
   the overlay, a user namespace of its own, its own network namespace with its cable moved in,
   a cgroup of its own.
 
@@ -33,7 +33,8 @@ from _sections import write_section  # noqa: E402
 from plateau import _tree_pss  # noqa: E402
 
 from tai_lab import images  # noqa: E402
-from tai_lab.backends import cgroups, nspawn, userns  # noqa: E402
+from tai_lab.backends.nspawn import machines as nspawn  # noqa: E402
+from tai_lab.backends.nspawn import cgroups, userns  # noqa: E402
 
 TITLE = "## Cost of the nodes' user namespaces (issue 11)"
 NAME = "tai-ubench-node"

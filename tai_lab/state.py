@@ -61,6 +61,9 @@ class Journal:
         # each call parses just what was appended since (checks and transports read it often).
         self._parsed: list[dict] = []
         self._offset = 0
+        # The live resources, folded as records are parsed: a lab's journal grows by about a
+        # hundred records per reset, and live() is asked many times per operation.
+        self._current: dict[tuple[str, str], Resource] = {}
         self._inode: int | None = None
         # Pods are built in parallel threads sharing this object: one reader at a time, or two
         # readers both advance the offset and the records between are never seen.
@@ -96,13 +99,18 @@ class Journal:
             return self._read_new()
 
     def _read_new(self) -> list[dict]:
+        self._advance()
+        return list(self._parsed)
+
+    def _advance(self) -> None:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._parsed, self._offset, self._inode = [], 0, None
-            return []
+            self._parsed, self._offset, self._inode, self._current = [], 0, None, {}
+            return
         if st.st_ino != self._inode or st.st_size < self._offset:
-            self._parsed, self._offset, self._inode = [], 0, st.st_ino   # a new file: read it all
+            # a new file: read it all
+            self._parsed, self._offset, self._inode, self._current = [], 0, st.st_ino, {}
         if st.st_size > self._offset:
             start = self._offset
             with self.path.open("rb") as f:
@@ -114,24 +122,27 @@ class Journal:
                 if not line:
                     continue
                 try:
-                    self._parsed.append(json.loads(line))
+                    r = json.loads(line)
                 except json.JSONDecodeError:
                     # A torn line after a power cut: everything around it still counts.
                     continue
+                self._parsed.append(r)
+                self._fold(r)
             self._offset = start + end
-        return list(self._parsed)
+
+    def _fold(self, r: dict) -> None:
+        if r.get("op") == "add":
+            res = Resource(r["kind"], r["name"], r.get("pod"), r.get("data") or None)
+            self._current.pop(res.key, None)      # re-created: it moves to the end
+            self._current[res.key] = res
+        elif r.get("op") == "remove":
+            self._current.pop((r["kind"], r["name"]), None)
 
     def live(self) -> list[Resource]:
         """Resources recorded as created and not yet removed, in creation order."""
-        current: dict[tuple[str, str], Resource] = {}
-        for r in self.records():
-            if r["op"] == "add":
-                res = Resource(r["kind"], r["name"], r.get("pod"), r.get("data") or None)
-                current.pop(res.key, None)
-                current[res.key] = res
-            elif r["op"] == "remove":
-                current.pop((r["kind"], r["name"]), None)
-        return list(current.values())
+        with self._lock:
+            self._advance()
+            return list(self._current.values())
 
 
 class LabState:

@@ -22,7 +22,7 @@ def lab_name(base: str) -> str:
     """A test lab's name; TAI_LAB_TEST_TAG (one or two letters) sets a suffix, so two
     checkouts can run their integration tests on one machine at once (lab names are
     part of every Linux name a lab creates)."""
-    tag = os.environ.get("TAI_LAB_TEST_TAG", "").lower()   # lab names are lowercase
+    tag = os.environ.get("TAI_LAB_TEST_TAG", "").lower()    # lab names are lowercase
     return base[: 6 - len(tag)] + tag
 
 
@@ -89,7 +89,7 @@ def host_leftovers(lab: str) -> list[str]:
         if " - cgroup" in line:
             mnt = Path(line.split()[4])
             left += [f"cgroup {p}" for depth in ("", "*/", "*/*/") for p in mnt.glob(f"{depth}{prefix}*")]
-    from tai_lab.backends import userns
+    from tai_lab.backends.nspawn import userns
     if userns.registry().is_dir():
         left += [f"userns {f.name}" for f in userns.registry().glob("0x*")
                  if f"/labs/{lab}:" in f.read_text()]

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tai_lab.backends import cgroups, userns
+from tai_lab.backends.nspawn import cgroups, userns
 from tai_lab.transports.nsenter import NsenterTransport, enter_argv
 
 

@@ -87,11 +87,9 @@ def _members(dirs: list[str]) -> set[int]:
     return pids
 
 
-def remove(dirs: list[str], timeout: float = 5.0) -> bool:
-    """Stop whatever still runs in the node's cgroups (a container whose systemd-nspawn was
-    killed keeps running, orphaned: its cgroup is what still names it), then remove them,
-    the sub-cgroups its systemd made first. False if one is still busy after ``timeout``
-    (it stays recorded for the next try)."""
+def kill(dirs: list[str], timeout: float = 5.0) -> bool:
+    """SIGKILL every process in the node's cgroups until none is left (a process forked
+    meanwhile is caught on the next pass). False if some remain after ``timeout``."""
     deadline = time.monotonic() + timeout
     while (left := _members(dirs)):
         for pid in left:
@@ -101,7 +99,18 @@ def remove(dirs: list[str], timeout: float = 5.0) -> bool:
                 pass
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.05)
+        time.sleep(0.01)
+    return True
+
+
+def remove(dirs: list[str], timeout: float = 5.0) -> bool:
+    """Stop whatever still runs in the node's cgroups (a container whose systemd-nspawn was
+    killed keeps running, orphaned: its cgroup is what still names it), then remove them,
+    the sub-cgroups its systemd made first. False if one is still busy after ``timeout``
+    (it stays recorded for the next try)."""
+    deadline = time.monotonic() + timeout
+    if not kill(dirs, timeout):
+        return False
     for d in dirs:
         if not os.path.isdir(d):
             continue

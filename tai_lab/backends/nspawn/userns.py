@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import LabStateError, PrerequisiteError
+from ...errors import LabStateError, PrerequisiteError
 
 RANGE = 65536
 # Far above the IDs of real users, of /etc/subuid's usual 100000+ and of the ranges
