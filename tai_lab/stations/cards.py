@@ -18,7 +18,8 @@ def render_html(lab, access, pods: list[int], url: str | None) -> str:
         p = lab.plan.pod(n)
         st = p.stations
         cards.append({"pod": n, "code": state[n].code, "open": state[n].open,
-                      "machines": [{"name": m, "fqdn": p.node(m).fqdn} for m in (st.nodes if st else ())],
+                      "machines": [{"name": m, "fqdn": p.node(m).fqdn, "desktop": m in st.desktops}
+                                   for m in (st.nodes if st else ())],
                       "accounts": list(st.accounts if st else ())})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)

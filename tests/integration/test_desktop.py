@@ -261,6 +261,27 @@ def test_candidate_desktop(desktop_lab, portal, browser):
     while time.monotonic() < deadline and not _run(lab, 1, "pc1", "cat /tmp/jury 2>/dev/null").text:
         time.sleep(0.3)
     assert _run(lab, 1, "pc1", "cat /tmp/jury").text == "jury-ok-é"
+    # the jury's page in the browser: the pictures load (the console's CSP allows them)
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"{LAB}-serve.log"
+    serve = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "serve", "--lab", LAB, "--listen", "127.0.0.1:0"],
+                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        while not (m := re.search(r"(http://127\.0\.0\.1:\d+)/login\?key=(\S+)", log.read_text())):
+            assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        drv.execute_script("window.open(arguments[0], '_blank')", f"{m.group(1)}/login?key={m.group(2)}")
+        drv.switch_to.window(drv.window_handles[-1])
+        drv.get(f"{m.group(1)}/pod/1/watch")
+        _wait(drv, lambda d: int(d.find_element(By.CSS_SELECTOR, "section.watch").get_attribute("data-frames")
+                                 or 0) >= 2, 60, "two frames on the jury's page")
+        assert drv.execute_script("return document.querySelector('img.screen').naturalWidth") == 1280
+        drv.close()
+        drv.switch_to.window(drv.window_handles[0])
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(20)
     typed_by_jury = [e for e in _events(lab) if e["event"] == "jury-keyboard"]
     assert typed_by_jury and typed_by_jury[-1]["characters"] == 26 and "jury-ok" not in json.dumps(typed_by_jury)
     _run(lab, 1, "pc1", "systemctl stop tdsk-term.service || true")

@@ -565,3 +565,4 @@ def test_cards_carry_each_pods_code_and_account(tmp_path):
     s = acc.refresh()
     assert s[1].code in html and s[2].code in html and "Atelier-2" in html and "http://10.0.0.1:8780/" in html
     assert html.count('class="card"') == 2 and "router" not in html
+    assert html.count("<strong>pc1</strong> (et son bureau)") == 2 and "<strong>pc2</strong> (et" not in html
