@@ -72,6 +72,11 @@ class VlanPlan:
     subnet: IPv4Network
     gateway: IPv4Address | None        # the router's address on it, if any
     dhcp_range: tuple[IPv4Address, IPv4Address] | None = None
+    label: str | None = None           # what the candidate reads (French); None: the name
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
 
 @dataclass(frozen=True)

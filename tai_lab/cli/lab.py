@@ -163,7 +163,8 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
     if connect and inventory:
         raise click.UsageError("--connect or --inventory, not both (the inventory lists the URIs)")
     opts = {"connect": connect, "inventory": str(Path(inventory).resolve()) if inventory else None}
-    lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress, backend_options=opts)
+    with err.status("construction du plateau (plusieurs minutes)…"):
+        lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress, backend_options=opts)
     if ctx.obj["json"]:
         _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
     else:
@@ -178,7 +179,8 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
 def down(ctx: click.Context) -> None:
     """Remove everything the lab created (and nothing else)."""
     from ..lab import Lab
-    done = Lab.down(ctx.obj.get("lab"), progress=_progress)
+    with err.status("suppression du lab et archivage des preuves…"):
+        done = Lab.down(ctx.obj.get("lab"), progress=_progress)
     if ctx.obj["json"]:
         _json({"removed": done.removed, "archive": str(done.archive) if done.archive else None})
         return
@@ -326,8 +328,9 @@ def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
     from ..evidence import default_actor
     lab = _lab(ctx)
     ok = confirm_open_sessions(lab, pod, "La remise à zéro", yes)
-    _report_probes(ctx, lab.reset(pod, to, actor=default_actor(), confirm_open_session=ok),
-                   f"Après remise à zéro ({to})")
+    with err.status("remise à zéro, puis vérification…"):
+        results = lab.reset(pod, to, actor=default_actor(), confirm_open_session=ok)
+    _report_probes(ctx, results, f"après remise à zéro ({to})")
 
 
 @cli.command()

@@ -146,6 +146,7 @@ def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
                 host_address(subnets[name], v.dhcp_range[0]).ip,
                 host_address(subnets[name], v.dhcp_range[1]).ip,
             ),
+            label=v.label,
         )
         for name, v in pod.vlans.items()
     )

@@ -97,6 +97,10 @@ class Vlan(_Strict):
     dhcp_range: Annotated[list[Whole], Field(min_length=2, max_length=2)] | None = Field(
         None, description="First and last host number the DHCP server hands out"
     )
+    label: str | None = Field(
+        None, max_length=60,
+        description="The network's name as the candidate reads it, in French (default: the VLAN's key)"
+    )
 
 
 class Wireless(_Strict):

@@ -503,8 +503,11 @@ def test_layouts_session_bar_and_reset(web_lab, browser, workdir, serves):
         drv.find_element(By.ID, "reset").click()
         WebDriverWait(drv, 10).until(EC.alert_is_present())
         drv.switch_to.alert.accept()
-        _wait(drv, lambda d: _status(d, "intranet-down") == "cleared", 300, "cleared by the reset")
+        _wait(drv, lambda d: _status(d, "intranet-down") == "cleared", 60, "cleared by the reset")
         assert "effacée par remise à zéro — non réparée" in drv.find_element(By.ID, "card-intranet-down").text
+        # recorded before the pod is touched: the reset itself ends later (then the console says so)
+        _wait(drv, lambda d: "Pod remis à zéro" in d.find_element(By.ID, "toast").get_attribute("textContent")
+              and d.find_element(By.ID, "reset").is_enabled(), 300, "the end of the reset")
     finally:
         serve.kill()
         drv.set_window_size(1500, 1150)

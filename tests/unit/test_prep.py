@@ -233,3 +233,10 @@ def test_french_guillemets_and_colons_never_start_a_line(plan):
     assert not re.search(r"«[ \n]|[ \n]»| :(?!//)| ;| \?| !", re.sub(r"<[^>]+>", "", body)), \
         "a breaking space next to « » : ; ? ! in the candidate's document"
     assert "«\u00a0" in body and ("\u00a0:" in body or "&nbsp;:" in body)
+
+
+def test_the_networks_carry_their_french_names_in_the_document(plan):
+    html = document.render_html(plan, 1)
+    table = html.split("Plan d'adressage", 1)[1].split("</table>", 1)[0]
+    assert "<td>Utilisateurs</td>" in table and "<td>Serveurs</td>" in table
+    assert "<td>users</td>" not in table and "<td>servers</td>" not in table
