@@ -469,28 +469,39 @@ class Engine:
         return replace(after, fixed=False, bypassed=False, lost_at_reboot=True, reboot=tuple(nodes))
 
     def reboot(self, pod: int, nodes: list[str], *, limit: float = 90.0) -> None:
-        """Restart machines as their user would (systemctl reboot inside), back when they run."""
+        """Restart machines as their user would (systemctl reboot inside); back when the new
+        boot's manager answers. The checks that follow poll until services are up, so the
+        wait is not for every unit: a repair that holds is seen as soon as it works."""
+        def init_started(node: str) -> str:
+            # PID 1's start time (field 22 of /proc/1/stat): another boot, another value. The
+            # old instance still answering a second after `reboot` must not be taken for the new.
+            try:
+                out = self.lab.backend.transport(pod, node).run(["cat", "/proc/1/stat"], timeout=10).stdout
+            except Exception:  # noqa: BLE001 - the node is between two boots
+                return ""
+            fields = out.rsplit(")", 1)[-1].split()
+            return fields[19] if len(fields) > 19 else ""
+
+        before = {node: init_started(node) for node in nodes}
         for node in nodes:
             # The command returns at once (the manager does the rest): reboot them together.
             self.lab.backend.transport(pod, node).run(["systemctl", "reboot"], timeout=15)
-        time.sleep(1.0)
         for node in nodes:
             deadline = time.monotonic() + limit
             while True:
-                try:
-                    state = self.lab.backend.transport(pod, node).run(
-                        ["systemctl", "is-system-running"], timeout=10).text
-                except Exception:  # noqa: BLE001 - the node is between two boots
-                    state = ""
-                # "starting": a machine whose network is still down waits for it at boot
-                if state in ("running", "degraded"):
-                    break
-                if time.monotonic() > deadline:
-                    if state == "starting":
+                now = init_started(node)
+                if now and now != before[node]:
+                    try:
+                        state = self.lab.backend.transport(pod, node).run(
+                            ["systemctl", "is-system-running"], timeout=10).text
+                    except Exception:  # noqa: BLE001 - the node is between two boots
+                        state = ""
+                    if state in ("starting", "running", "degraded"):
                         break
+                if time.monotonic() > deadline:
                     raise LabStateError(f"pod {pod}: {node} did not come back after a reboot ({limit:g} s)",
                                         f"look at it: tai-lab exec {pod} {node} -- systemctl --failed")
-                time.sleep(0.3)
+                time.sleep(0.2)
 
     # ------------------------------------------------------------------ restore
     def restore(self, pod: int, iid: str | None = None) -> list[str]:

@@ -34,8 +34,14 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("client-gateway", "static-wrong-gateway"): [("pc1", "printf 'auto eth0\\niface eth0 inet dhcp\\n' > "
                                                   "/etc/network/interfaces.d/eth0; ifdown --force eth0; "
                                                   "ip -4 addr flush dev eth0; ip route flush dev eth0; ifup eth0")],
+    ("client-gateway", "dhcp-hook-route"): [("pc1", "rm /etc/dhcp/dhclient-exit-hooks.d/route-prestataire; "
+                                         "ip route replace default via 10.1.10.1 dev eth0")],
     ("client-nic-disabled", "interface-down"): [("pc1", "sed -i '1i auto eth0' /etc/network/interfaces.d/eth0; "
                                                  "ip link set eth0 up; ifup --force eth0")],
+    ("client-nic-disabled", "config-removed"): [("pc1", "printf 'auto eth0\\niface eth0 inet dhcp\\n' > "
+                                                 "/etc/network/interfaces.d/eth0; ip link set eth0 up; ifup eth0")],
+    ("clock-skew", "utc-zone"): [("pc1", "timedatectl set-timezone Europe/Paris 2>/dev/null || "
+                                  "ln -sf /usr/share/zoneinfo/Europe/Paris /etc/localtime")],
     ("clock-skew", "wrong-timezone"): [("pc1", "ln -sf /usr/share/zoneinfo/Europe/Paris /etc/localtime")],
     ("dhcp-failure", "service-stopped"): [("srv", "systemctl enable isc-dhcp-server; systemctl start isc-dhcp-server"),
                                           RENEW],
@@ -46,6 +52,7 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
                                                 "10.1.10.1;/' /etc/dhcp/dhcpd.conf && systemctl restart isc-dhcp-server"),
                                                RENEW],
     ("disk-full", "share-volume-full"): [("srv", "rm /srv/commun/.sauvegarde-2019.tar")],
+    ("disk-full", "log-runaway"): [("srv", ": > /srv/commun/.import-compta.log")],
     ("duplicate-ip", "printer-static"): [("printer", "ifdown eth0:1; rm /etc/network/interfaces.d/alias")],
     ("dns-failure", "service-stopped"): [("srv", "systemctl enable --now named")],
     ("dns-failure", "record-deleted"): [("srv", "echo 'intranet IN A 10.1.20.10' >> /etc/bind/db.pod1.tai.lan && "
@@ -73,7 +80,9 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("printer-offline", "service-stopped"): [("printer", "systemctl start tai-printer")],
     ("printer-offline", "port-down"): [("switch", "ip link set printer-eth0 up")],
     ("proxy-misconfigured", "dead-proxy"): [("pc1", "rm /etc/profile.d/proxy.sh")],
+    ("proxy-misconfigured", "user-profile"): [("pc1", "sed -i '/192.0.2.8/d;/HTTP_PROXY/d' /root/.profile")],
     ("slowness", "lan-link-degraded"): [("router", "tc qdisc del dev eth1 root; nft delete table inet tai_link_fault")],
+    ("slowness", "loss-only"): [("router", "nft delete table inet tai_link_fault")],
     ("switch-port-shut", "port-disabled"): [("switch", "ip link set pc1-eth0 master vlan10")],
     ("switch-port-vlan", "wrong-vlan"): [("switch", "ip link set pc1-eth0 master vlan10"), RENEW],
 }

@@ -1,0 +1,150 @@
+"""Verdicts a jury can sign (issue 15), on one real pod shared by the module.
+
+For each case: inject, the candidate's action (a valid repair done differently from the
+restore, a masking or partial one, or one that does not survive a reboot), then the verdict
+asserted — "fixed", "bypassed" (with its reason) or "lost-at-reboot" — and recorded in the
+evidence log with the checks that ran.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tai_lab.interventions import load_catalogue
+
+from .conftest import lab_name, standard_lab
+
+LAB = lab_name("tverd")
+CATALOGUE = load_catalogue()
+RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 20 ifup eth0")
+
+# (intervention, variant, the candidate's commands, expected verdict of a plain check)
+MASKING = {
+    "hosts-on-one-client": ("dns-failure", "record-deleted",
+                            [("pc1", "echo '10.1.20.10 intranet.pod1.tai.lan' >> /etc/hosts")], "bypassed"),
+    "share-777": ("fileshare-permissions", "directory-read-only", [("srv", "chmod 777 /srv/commun")], "bypassed"),
+    "good-line-above-malicious": ("hosts-hijack", "intranet-redirected",
+                                  [("pc1", "sed -i '1i 10.1.20.10 intranet.pod1.tai.lan' /etc/hosts")], "bypassed"),
+    "proxy-off-for-curl-only": ("proxy-misconfigured", "dead-proxy",
+                                [("pc1", "echo 'noproxy = \"*\"' > /root/.curlrc")], "bypassed"),
+    "user-files-deleted": ("disk-full", "share-volume-full",
+                           [("srv", "rm -f /srv/commun/.sauvegarde-2019.tar /srv/commun/LISEZMOI.txt")], "bypassed"),
+    "rate-limit-left": ("slowness", "lan-link-degraded",
+                        [("router", "nft delete table inet tai_link_fault")], "bypassed"),
+    "firewall-flushed": ("fileshare-firewall", "smb-port-rejected", [("srv", "nft flush ruleset")], "bypassed"),
+    "static-address-on-the-client": (
+        "dhcp-failure", "service-stopped",
+        [("pc1", "ifdown --force eth0 >/dev/null 2>&1; printf 'auto eth0\\niface eth0 inet static\\n"
+                 "  address 10.1.10.150/24\\n  gateway 10.1.10.1\\n' > /etc/network/interfaces.d/eth0; "
+                 "ip -4 addr flush dev eth0; ifup eth0")], "bypassed"),
+    "valid-other-way-dns": ("dns-failure", "record-deleted",
+                            [("srv", "echo 'intranet IN CNAME srv' >> /etc/bind/db.pod1.tai.lan && "
+                                     "rndc reload pod1.tai.lan")], "fixed"),
+    "valid-other-way-share": ("fileshare-permissions", "directory-read-only",
+                              [("srv", "chmod u+w,g+w /srv/commun")], "fixed"),
+}
+# Time zone: a fixed offset is right only while it matches the season (Europe/Paris).
+_WINTER = time.localtime().tm_isdst == 0
+if _WINTER:
+    MASKING["fixed-offset-time-zone"] = ("clock-skew", "wrong-timezone",
+                                         [("pc1", "ln -sf /usr/share/zoneinfo/Etc/GMT-1 /etc/localtime")], "bypassed")
+
+# (intervention, variant, commands, verdict of a reboot check)
+REBOOT = {
+    "dns-started-not-enabled": ("dns-failure", "service-stopped", [("srv", "systemctl start named")],
+                                "lost-at-reboot"),
+    "dns-enabled": ("dns-failure", "service-stopped", [("srv", "systemctl enable --now named")], "fixed"),
+    "forwarding-live-only": ("internet-down", "forwarding-off", [("router", "sysctl -w net.ipv4.ip_forward=1")],
+                             "lost-at-reboot"),
+    "dhcp-started-not-enabled": ("dhcp-failure", "service-stopped",
+                                 [("srv", "systemctl start isc-dhcp-server"), RENEW], "lost-at-reboot"),
+    "firewall-flushed-live": ("fileshare-firewall", "smb-port-rejected", [("srv", "nft flush ruleset")],
+                              "lost-at-reboot"),
+}
+
+
+@pytest.fixture(scope="module")
+def lab(lab_home, tmp_path_factory):
+    with standard_lab(LAB, 1, tmp_path_factory.mktemp("tverd")) as lab:
+        yield lab
+
+
+@pytest.fixture
+def clean(lab):
+    """Each case ends with a reset of the pod: restore undoes the fault, not what the candidate
+    did elsewhere (a hosts line on pc1, a static address), which the next case must not see."""
+    yield lab
+    if lab.active_interventions(1):
+        lab.restore(1)
+    bad = [r for r in lab.reset(pod=1, confirm_open_session=True) if not r.passed]
+    assert not bad, f"pod not healthy after the case: {[(r.probe.id, r.evidence) for r in bad]}"
+
+
+def _do(lab, actions):
+    for node, cmd in actions:
+        lab.exec(1, node, ["sh", "-c", cmd], timeout=60)
+
+
+def _verdict_within(lab, iid, want, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        (chk,) = lab.check(1, iid)
+        if chk.state == want or time.monotonic() > deadline:
+            return chk
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("case", sorted(MASKING))
+def test_plain_check_verdict(clean, case):
+    lab = clean
+    iid, variant, actions, want = MASKING[case]
+    lab.inject(iid, 1, variant=variant)
+    _do(lab, actions)
+    chk = _verdict_within(lab, iid, want)
+    assert chk.state == want, (chk.state, [(r.probe.title, r.evidence) for r in chk.results if not r.passed])
+    if want == "bypassed":
+        assert not chk.fixed and chk.reason and chk.reason["fr"]
+        assert chk.label("fr").startswith("CONTOURNÉ — ")
+        # the check that found it really ran and is in the evidence log
+        last = [r for r in lab.evidence(1).records() if r["kind"] == "check"][-1]
+        assert last["verdict"] == "bypassed" and last["reason"] == chk.reason
+        assert any(e["check"].startswith("contourné:") and not e["passed"] for e in last["evidence"])
+    lab.restore(1, iid)
+
+
+def test_checks_run_from_every_affected_user(clean):
+    lab = clean
+    lab.inject("dns-failure", 1, variant="record-deleted")
+    (chk,) = lab.check(1, "dns-failure")
+    assert {r.probe.node for r in chk.results} >= {"pc1", "pc2"}
+    lab.restore(1, "dns-failure")
+
+
+@pytest.mark.parametrize("case", sorted(REBOOT))
+def test_reboot_check_verdict(clean, case):
+    lab = clean
+    iid, variant, actions, want = REBOOT[case]
+    lab.inject(iid, 1, variant=variant)
+    _do(lab, actions)
+    _verdict_within(lab, iid, "fixed")
+    started = time.monotonic()
+    res = lab.check_reboot(1, iid)
+    print(f"{case}: reboot check of {res.reboot} in {time.monotonic() - started:.1f} s")
+    assert res.state == want, (res.state, [(r.probe.title, r.evidence) for r in res.results if not r.passed])
+    assert res.reboot
+    last = [r for r in lab.evidence(1).records() if r["kind"] == "check"][-1]
+    assert last["verdict"] == want and last["reboot"] == list(res.reboot)
+    if want == "lost-at-reboot":
+        assert lab.evidence(1).current().applied_attempt(iid).outcome == "lost-at-reboot"
+    lab.restore(1, iid)
+
+
+def test_a_full_disk_stays_full_after_a_reboot(clean):
+    lab = clean
+    lab.inject("disk-full", 1, variant="share-volume-full")
+    lab.engine().reboot(1, ["srv"])
+    time.sleep(2)
+    (chk,) = lab.check(1, "disk-full")
+    assert not chk.fixed, [(r.probe.title, r.evidence) for r in chk.results]
+    lab.restore(1, "disk-full")
