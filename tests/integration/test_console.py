@@ -393,7 +393,7 @@ def test_terminal_console_on_a_real_pod(web_lab, workdir):
         child.send("\r")
         child.expect("Site intranet inaccessible : restaurée", timeout=180)
         child.expect("Action")
-        child.send("9\r")
+        child.send("0\r")                                   # Quitter (the 10th, after the reboot check)
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
