@@ -54,9 +54,9 @@ class Probe:
             found = re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", res.stdout)
             got = any(ipaddress.ip_address(a) in net for a in found)
         if got and self.in_range:
-            first, last = (ipaddress.ip_address(a) for a in self.in_range)
+            first, last = (ipaddress.IPv4Address(a) for a in self.in_range)
             found = re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", res.stdout)
-            got = any(first <= ipaddress.ip_address(a) <= last for a in found)
+            got = any(first <= ipaddress.IPv4Address(a) <= last for a in found)
         if self.max_loss_pct is not None or self.max_rtt_ms is not None:
             got = _ping_ok(res.stdout, self.max_loss_pct, self.max_rtt_ms)
         if got and self.max_skew_s is not None:

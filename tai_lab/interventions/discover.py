@@ -230,7 +230,7 @@ class Discovery:
             ctx["target_node"] = user if t.node == "user" else t.node
             self.plan.node(ctx["target_node"])
         else:
-            ctx["target_node"] = self.role_node(t.role, user)
+            ctx["target_node"] = self.role_node(t.role or "", user)
         if not t.port:
             target = ctx["target_node"]
             ctx["target_address"] = (self.addresses(target) or [""])[0]

@@ -148,8 +148,11 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     def f(text: str | None) -> str | None:
         return text.format(**ctx) if text is not None else None
 
-    node = {"user": ctx["user_node"], "users": ctx["user_node"],
-            "target": ctx.get("target_node", "")}.get(spec.on) or f(spec.on)
+    def fs(text: str | None) -> str:      # in a command line: never None
+        return f(text) or ""
+
+    node: str = {"user": ctx["user_node"], "users": ctx["user_node"],
+                 "target": ctx.get("target_node", "")}.get(spec.on) or fs(spec.on)
     pid = f"{spec.probe}#{index}"
 
     def about(**values: str | None) -> tuple[tuple[str, str], ...]:
@@ -158,11 +161,11 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     if spec.probe == "resolve":
         # glibc's resolver waits whole seconds: the window is kept by timeout(1)
         return Probe(pid, f"{f(spec.name)} se résout", node,
-                     ("timeout", w, *FAST_DNS, "getent", "ahostsv4", f(spec.name)),
+                     ("timeout", w, *FAST_DNS, "getent", "ahostsv4", fs(spec.name)),
                      must_contain=f(spec.address), timeout=8, about=about(name=f(spec.name)))
     if spec.probe == "fetch":
         # curl's connect timeout covers the name lookup and the TCP handshake
-        curl = ("curl", "-fsS", "--connect-timeout", w, "--max-time", "4", f(spec.url))
+        curl = ("curl", "-fsS", "--connect-timeout", w, "--max-time", "4", fs(spec.url))
         argv = ("bash", "-lc", shlex.join(curl)) if spec.login else curl
         return Probe(pid, f"{f(spec.url)} s'affiche", node, (*FAST_DNS, *argv),
                      must_contain=f(spec.contains), timeout=8, about=about(url=f(spec.url)))
@@ -188,7 +191,7 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
                      # 10 echoes in 0.1 s when all is well. ping's own deadline is whole seconds:
                      # SIGINT at the window's end, and ping prints what came back until then.
                      ("timeout", "-s", "INT", w, "ping", "-q", "-c", "10", "-i", "0.01", "-W", w,
-                      f(spec.target)),
+                      fs(spec.target)),
                      max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15,
                      about=about(target=f(spec.target)))
     if spec.probe == "clock":
@@ -222,7 +225,7 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
         iface = f(spec.iface) or ctx["user_iface"]
         shell = f"python3 - check {shlex.quote(iface)} {w}"
         if spec.url:
-            shell += f" && curl -fsS --connect-timeout {w} --max-time 4 {shlex.quote(f(spec.url))}"
+            shell += f" && curl -fsS --connect-timeout {w} --max-time 4 {shlex.quote(fs(spec.url))}"
         return Probe(pid, f"l'adresse de {node} n'est utilisée par aucune autre machine", node,
                      (*FAST_DNS, "sh", "-c", shell), stdin=script,
                      must_contain=f(spec.contains) or "UNIQUE", timeout=10, about=about())

@@ -171,11 +171,12 @@ class JuryTUI:
         picked = questionary.checkbox("Critères observés :", choices=choices, instruction=CHECK_HINT).ask()
         if picked is None:
             return
-        picked = {tuple(p) for p in picked}
+        picked_set = {tuple(p) for p in picked}
         for ch in choices:
+            assert ch.value is not None             # every choice above has one
             comp, n = ch.value
             was = n in ticked.get(comp, [])
-            now = (comp, n) in picked
+            now = (comp, n) in picked_set
             if was != now:
                 self.svc.criterion(self.pod, iid, comp, n, now, self.actor)
         self.out.print(f"[green]✓[/] critères cochés : {len(picked)}")

@@ -143,7 +143,7 @@ class Access:
 
     # ------------------------------------------------------------------ the fold
     def _stamps(self) -> tuple:
-        out = []
+        out: list[tuple[int, int, int] | None] = []
         for p in (self.journal.path, self.path):
             try:
                 st = p.stat()
@@ -207,7 +207,7 @@ class Access:
                 p = pods.get(str(n))
                 if p is None:
                     continue
-                change = _apply(p, kind, ev, r.get("t", now))
+                change = _apply(p, str(kind or ""), ev, r.get("t", now))
                 if change:
                     changes.append((n, r, change))
         data["cursor"] = len(records)

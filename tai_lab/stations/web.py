@@ -203,7 +203,7 @@ class Portal:
             title=self.service.title, reason=lambda k: reason(k, lang), **ctx)
         resp = web.Response(text=html, content_type="text/html", status=status)
         if fresh:
-            resp.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", path="/")
+            resp.set_cookie(CSRF_COOKIE, csrf or "", httponly=True, samesite="Strict", path="/")
         return resp
 
     @staticmethod
