@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import signal
 import stat
 from pathlib import Path
 from typing import Iterator
@@ -42,6 +43,7 @@ class _MountAttr(ctypes.Structure):
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
 
 
 def _call(what: str, result: int) -> int:
@@ -106,11 +108,21 @@ def _userns_fd(base: int) -> int:
     """A file descriptor of a new user namespace mapping 0…65535 to base…base+65535."""
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
+    parent, top = os.getpid(), os.sysconf("SC_OPEN_MAX")
     pid = os.fork()
     if pid == 0:                                  # child: only async-signal-safe work here
         try:
-            os.close(ready_r)
-            os.close(go_w)
+            # Never outlive the thread that forked it, and hold nothing of the parent's: pods
+            # are built in parallel threads, so a fork inherits every descriptor open at that
+            # moment — the lab's lock, another child's pipe. A parent killed mid-way (kill -9
+            # of `up`) then left two such children waiting on each other, holding the lock.
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:
+                os._exit(1)
+            low, high = sorted((ready_w, go_r))
+            os.closerange(0, low)
+            os.closerange(low + 1, high)
+            os.closerange(high + 1, top)
             ok = _libc.unshare(_CLONE_NEWUSER) == 0
             os.write(ready_w, b"1" if ok else b"0")
             os.read(go_r, 1)                          # wait until the parent opened the namespace
