@@ -11,7 +11,10 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +158,26 @@ def standard_lab(lab: str, pods: int, directory: Path):
     finally:
         if lab in existing_labs():
             Lab.down(lab)
+
+
+@contextlib.contextmanager
+def stations_portal(lab: str, log: Path):
+    """`tai-lab stations serve` for ``lab`` on a free loopback port, in its own process group;
+    yields its base URL and stops it at the end (also when the test fails)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "stations", "serve", "--lab", lab,
+                             "--listen", "127.0.0.1:0"], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (m := re.search(r"(http://127\.0\.0\.1:\d+)/", log.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, "portal did not start:\n" + log.read_text()
+            time.sleep(0.1)
+        yield m.group(1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(20)

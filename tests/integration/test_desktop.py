@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, headless_chromium, lab_name, standard_lab
+from .conftest import ROOT, headless_chromium, lab_name, standard_lab, stations_portal
 
 LAB = lab_name("tdsk")
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -75,23 +75,8 @@ def desktop_lab(lab_home, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def portal(desktop_lab, tmp_path_factory):
-    """`tai-lab stations serve` in its own process group, stopped at the end."""
-    log = tmp_path_factory.mktemp("portal") / "serve.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "stations", "serve", "--lab", LAB,
-                             "--listen", "127.0.0.1:0"], stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not (m := re.search(r"(http://127\.0\.0\.1:\d+)/", log.read_text())):
-        assert proc.poll() is None and time.monotonic() < deadline, "portal did not start:\n" + log.read_text()
-        time.sleep(0.1)
-    yield m.group(1)
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(20)
+    with stations_portal(LAB, tmp_path_factory.mktemp("portal") / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
