@@ -432,28 +432,36 @@ class Portal:
         return ws
 
     async def _pump(self, reader: asyncio.StreamReader, bridge: Bridge, lang: str) -> None:
-        """The node's output to the browser (and the recording)."""
+        """The node's output to the browser (and the recording). When the node hangs up, the
+        candidate logged out — or the machine is going off because the pod was just closed
+        (a seal powers it off): then that is the reason."""
+        await self._relay_node(reader, bridge, lang, chunk=65536, record=bridge.recorder.output,
+                               ended=("logout", "ended_shell"))
+
+    async def _relay_node(self, reader: asyncio.StreamReader, bridge, lang: str, *, chunk: int,
+                          record, ended: tuple[str, str]) -> None:
+        """Bytes from the node's service to the browser until either side ends; then the
+        session's end reason: the pod closed or its code renewed, else ``ended`` (code, words)."""
         try:
             while True:
-                data = await reader.read(65536)
+                data = await reader.read(chunk)
                 if not data:
                     break
-                bridge.recorder.output(data)
+                if record is not None:
+                    record(data)
                 await bridge.ws.send_bytes(data)
         except (ConnectionError, asyncio.CancelledError):
             return
         except Exception:  # noqa: BLE001 — the browser went away mid-send
             pass
         if bridge.end_reason is None:
-            # The node hung up: the candidate logged out — or the machine is going off because
-            # the pod was just closed (a seal powers it off): then that is the reason.
             loop = asyncio.get_running_loop()
             acc = (await loop.run_in_executor(None, self.service.access.refresh)).get(bridge.pod)
             if acc is not None and (not acc.open or acc.generation != bridge.generation):
                 await bridge.close(f"closed:{acc.reason}" if not acc.open else "new-code",
                                    translate("closed_by", lang, why=reason(acc.reason, lang)))
             else:
-                await bridge.close("logout", translate("ended_shell", lang))
+                await bridge.close(ended[0], translate(ended[1], lang))
 
     # ------------------------------------------------------------------ the desktop
     def _desktop(self, request: web.Request, pod: int) -> str:
@@ -522,24 +530,9 @@ class Portal:
         return ws
 
     async def _pump_desktop(self, reader: asyncio.StreamReader, bridge: "DesktopBridge", lang: str) -> None:
-        try:
-            while True:
-                data = await reader.read(1 << 20)
-                if not data:
-                    break
-                await bridge.ws.send_bytes(data)
-        except (ConnectionError, asyncio.CancelledError):
-            return
-        except Exception:  # noqa: BLE001 — the browser went away mid-send
-            pass
-        if bridge.end_reason is None:
-            loop = asyncio.get_running_loop()
-            acc = (await loop.run_in_executor(None, self.service.access.refresh)).get(bridge.pod)
-            if acc is not None and (not acc.open or acc.generation != bridge.generation):
-                await bridge.close(f"closed:{acc.reason}" if not acc.open else "new-code",
-                                   translate("closed_by", lang, why=reason(acc.reason, lang)))
-            else:
-                await bridge.close("node-closed", translate("desktop_ended", lang))
+        """The node's VNC server to the browser (the screen is not recorded)."""
+        await self._relay_node(reader, bridge, lang, chunk=1 << 20, record=None,
+                               ended=("node-closed", "desktop_ended"))
 
     # ------------------------------------------------------------------ access follows the exam
     async def _start_watch(self, app: web.Application) -> None:
