@@ -68,3 +68,9 @@ class CommandFailed(TaiLabError):
     """A host command the lab needed failed; carries its output."""
 
     exit_code = 7
+
+
+def leftover_hint(lab: str) -> str:
+    """What to do when ``up`` finds an object of the lab's name already there."""
+    return (f"a previous lab {lab!r} was not cleaned: `tai-lab down --lab {lab}`, or, if it has no record "
+            f"here any more, `tai-lab down --lab {lab} --orphans`")

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from ..images import vm as images_vm
-from ..errors import CommandFailed, LabStateError, NotFoundError, PrerequisiteError
+from ..errors import CommandFailed, LabStateError, leftover_hint, NotFoundError, PrerequisiteError
 from ..plan import LabPlan, NodePlan, PodPlan
 from ..state import LabState, Resource
 from ..transports.qga import AgentError, QgaTransport
@@ -257,7 +257,7 @@ class LibvirtBackend(Backend):
         try:
             conn.networkLookupByName(name)
             raise LabStateError(f"libvirt network {name} already exists on {uri}",
-                                "a previous lab of this name was not cleaned: run `tai-lab down` first")
+                                leftover_hint(self.lab))
         except libvirt.libvirtError:
             pass
         self.state.journal.will_create(Resource("network", name, pod, {"uri": uri}))
@@ -274,7 +274,7 @@ class LibvirtBackend(Backend):
         try:
             conn.lookupByName(name)
             raise LabStateError(f"libvirt domain {name} already exists on {uri}",
-                                "a previous lab of this name was not cleaned: run `tai-lab down` first")
+                                leftover_hint(self.lab))
         except libvirt.libvirtError:
             pass
         # The image in the host's pool (uploaded the first time), a linked clone of its disk

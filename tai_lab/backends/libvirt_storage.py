@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..images import vm as images_vm
-from ..errors import CommandFailed, LabStateError
+from ..errors import CommandFailed, LabStateError, leftover_hint
 from ..state import Journal, Resource
 from . import libvirt_xml as lx
 
@@ -104,7 +104,7 @@ class Storage:
         if pool is not None:
             if not self._recorded("pool", name):
                 raise LabStateError(f"libvirt storage pool {name} already exists on {uri}",
-                                    "a previous lab of this name was not cleaned: run `tai-lab down` first")
+                                    leftover_hint(self.lab))
             if not pool.isActive():
                 pool.create(0)
             return pool

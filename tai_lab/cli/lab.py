@@ -175,10 +175,19 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
 @cli.command()
 @lab_option
 @json_option
+@click.option("--orphans", is_flag=True,
+              help="The lab has no record here any more (its home was deleted, a run was killed): find what "
+                   "still bears its name (libvirt domains, networks and pools, namespaces, container processes, "
+                   "mounts) and remove it. Needs --lab.")
+@click.option("--connect", "uris", multiple=True, metavar="URI",
+              help="With --orphans: the libvirt URIs to search (default qemu:///system).")
 @click.pass_context
-def down(ctx: click.Context) -> None:
+def down(ctx: click.Context, orphans: bool, uris: tuple[str, ...]) -> None:
     """Remove everything the lab created (and nothing else)."""
     from ..lab import Lab
+    if orphans:
+        _down_orphans(ctx, list(uris))
+        return
     with err.status("suppression du lab et archivage des preuves…"):
         done = Lab.down(ctx.obj.get("lab"), progress=_progress)
     if ctx.obj["json"]:
@@ -191,6 +200,27 @@ def down(ctx: click.Context) -> None:
                   "list/remove: tai-lab archives list|remove")
     else:
         out.print("no evidence recorded on this lab: nothing to archive")
+
+
+def _down_orphans(ctx: click.Context, uris: list[str]) -> None:
+    from .. import orphans
+    from ..errors import LabStateError
+    from ..hostcheck import require_root
+    lab = ctx.obj.get("lab")
+    if not lab:
+        raise click.UsageError("--orphans needs the lab's name: tai-lab down --lab NAME --orphans")
+    require_root("tai-lab down --orphans")
+    found = orphans.find(lab, uris or None)
+    removed, failed = orphans.remove(lab, found, progress=_progress) if found else ([], [])
+    if ctx.obj["json"]:
+        _json({"removed": removed, "failed": failed})
+    elif not found:
+        out.print(f"nothing bearing the name of lab {lab!r} is left on this host")
+    else:
+        for line in removed:
+            out.print(f"[green]✓[/green] removed {line}")
+    if failed:
+        raise LabStateError("could not remove: " + "; ".join(failed), "run the command again; see the errors above")
 
 
 @cli.command()

@@ -27,7 +27,12 @@ def lab_name(base: str) -> str:
     checkouts can run their integration tests on one machine at once (lab names are
     part of every Linux name a lab creates)."""
     tag = os.environ.get("TAI_LAB_TEST_TAG", "").lower()    # lab names are lowercase
-    return base[: 6 - len(tag)] + tag
+    name = base[: 6 - len(tag)] + tag
+    TEST_LABS.add(name)
+    return name
+
+
+TEST_LABS: set[str] = set()     # every test lab's name (the modules call lab_name when imported)
 
 
 TEST_LAB = lab_name("tstd")
@@ -58,6 +63,8 @@ def lab_home(tmp_path_factory):
     os.environ["TAI_LAB_IMAGES"] = old["TAI_LAB_IMAGES"] or str(Path(os.environ.get(
         "TAI_LAB_CACHE", "/var/lib/tai-lab")) / "images")
     os.environ["TAI_LAB_HOME"] = str(home)
+    for lab in sorted(TEST_LABS):
+        clear_orphans(lab)
     from tai_lab import images
     images.build("debian-12", progress=lambda m: print(m))
     # tai-standard's pc1 is a desktop (about 2.5 minutes, once, on top of debian-12)
@@ -115,6 +122,20 @@ def host_leftovers(lab: str) -> list[str]:
                     a.startswith(f"--machine={prefix}".encode()) for a in args):
                 left.append(f"process {p.name}")
     return left
+
+
+def clear_orphans(lab: str) -> None:
+    """Remove what a killed earlier run left under the test lab's name and no record (its
+    temporary home is gone; libvirt objects even survive a reboot), as a trainer would with
+    `tai-lab down --lab NAME --orphans`. Only the lab's own prefix, never a lab with a record."""
+    from tai_lab import orphans
+    from tai_lab.state import existing_labs
+    if lab in existing_labs():
+        return
+    found = orphans.find(lab)
+    if found:
+        removed, failed = orphans.remove(lab, found)
+        print(f"left by an earlier run of {lab}, removed:", removed, "failed:", failed)
 
 
 @pytest.fixture(scope="module")

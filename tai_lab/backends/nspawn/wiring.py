@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from ...errors import CommandFailed, LabStateError
+from ...errors import CommandFailed, LabStateError, leftover_hint
 from ...plan import PodPlan
 from ...state import Resource
 from .layout import Layout
@@ -42,7 +42,7 @@ class Wiring(Layout):
         self.state.journal.will_create(Resource("netns", name, pod))
         if Path(f"/run/netns/{name}").exists():
             raise LabStateError(f"network namespace {name} already exists",
-                                "a previous lab of this name was not cleaned: run `tai-lab down` first")
+                                leftover_hint(self.state.lab))
         _ip("netns", "add", name)
         _ip("link", "set", "lo", "up", netns=name)
 
