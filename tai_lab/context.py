@@ -95,7 +95,14 @@ class LabContext:
         raise NotFoundError("which pod? this lab has several", "add --pod N")
 
     def require_pod_up(self, pod: int) -> None:
-        """Refuse to act on a pod whose machines are not all running (say which)."""
+        """Refuse to act on a pod whose machines are not all running (say which), or whose
+        reset or rebuild was interrupted (its machines may run a mix of before and after)."""
+        pending = self.state.pod(pod).get("reset_pending")
+        if pending:
+            again = f"tai-lab rebuild --pod {pod}" if pending.get("to") == "rebuild" else \
+                f"tai-lab reset --pod {pod} --to {pending.get('to')}"
+            raise LabStateError(f"pod {pod}: its {'rebuild' if pending.get('to') == 'rebuild' else 'reset'} "
+                                f"begun at {pending.get('since')} was interrupted", f"run it again: {again}")
         down = [n.name for n in self.pod_plan(pod).nodes if not self.backend.node_running(pod, n.name)]
         if down:
             raise LabStateError(f"pod {pod} is not up: {', '.join(down)} not running",

@@ -42,10 +42,12 @@ class PodStatus:
     snapshots: list[str]
     internet: bool                   # the WAN link as it really is, not as the phase says
     pending: str | None = None       # a phase change begun on this pod and not finished (a crash)
+    reset_pending: str | None = None  # a reset (its snapshot) or "rebuild" begun and not finished
 
     def as_dict(self) -> dict:
         return {"pod": self.number, "phase": self.phase, "nodes": self.nodes,
-                "snapshots": self.snapshots, "internet": self.internet, "pending_phase": self.pending}
+                "snapshots": self.snapshots, "internet": self.internet, "pending_phase": self.pending,
+                "reset_pending": self.reset_pending}
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ class Lab(LabContext):
             nodes = {n.name: self.backend.node_running(p.number, n.name) for n in p.nodes}
             phase = self.phase_of(p.number)
             out.append(PodStatus(p.number, phase, nodes, self.backend.snapshots(p.number),
-                                 self._internet_is_up(p.number), self.pending_phase(p.number)))
+                                 self._internet_is_up(p.number), self.pending_phase(p.number),
+                                 (self.state.pod(p.number).get("reset_pending") or {}).get("to")))
         return out
 
     def _internet_is_up(self, pod: int) -> bool:
@@ -289,6 +292,9 @@ class Lab(LabContext):
             self.refuse_open_sessions([pod], "rebuild", confirm_open_session)
             self.clear_before_wipe(pod, "rebuild", None, actor)
             self.state.journal.event("rebuild", pod=pod)
+            rec = self.state.pod(pod)
+            rec["reset_pending"] = {"to": "rebuild", "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            self.state.save()
             self.progress(f"pod {pod}: destroy")
             self.backend.destroy_pod(pod)
             self.progress(f"pod {pod}: network and containers")
@@ -300,6 +306,7 @@ class Lab(LabContext):
             self.backend.snapshot(p, BASELINE)
             self.backend.set_upstream(pod, self.internet_allowed(pod))
             self.state.pod(pod)["snapshots"] = [BASELINE]
+            self.state.pod(pod).pop("reset_pending", None)
             self.state.save()
         return self.verify(pod)
 
@@ -386,8 +393,15 @@ class Lab(LabContext):
                 self.progress(f"pod {n}: reset to {to}")
                 self.clear_before_wipe(n, "reset", to, actor)
                 self.state.journal.event("reset", pod=n, to=to)
+                # Marked before and cleared after: a reset killed half-way (a console closed,
+                # kill -9) leaves the pod refusing injects until the reset is run again.
+                rec = self.state.pod(n)
+                rec["reset_pending"] = {"to": to, "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                self.state.save()
                 self.backend.revert(self.plan.pod(n), to)
                 self.backend.set_upstream(n, self.internet_allowed(n))
+                rec.pop("reset_pending", None)
+                self.state.save()
         return self.verify(pod)
 
 

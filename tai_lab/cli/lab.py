@@ -241,9 +241,16 @@ def status(ctx: click.Context) -> None:
         nodes = " ".join(f"[green]{n}[/green]" if ok else f"[red]{n}✗[/red]" for n, ok in s.nodes.items())
         phase = s.phase if not s.pending else \
             f"{s.phase} [yellow]→ {s.pending} interrompu[/yellow]"
+        if s.reset_pending:
+            phase += " [red]remise à zéro interrompue[/red]"
         t.add_row(str(s.number), phase, "oui" if s.internet else "[yellow]coupé[/yellow]", nodes,
                   ", ".join(s.snapshots))
     out.print(t)
+    for s in st:
+        if s.reset_pending:
+            again = "rebuild" if s.reset_pending == "rebuild" else f"reset --to {s.reset_pending}"
+            out.print(f"[red]pod {s.number}: its {again.split()[0]} was interrupted[/red]: "
+                      f"run `tai-lab {again} --pod {s.number}` again")
     for pending in sorted({s.pending for s in st if s.pending}):
         out.print(f"[yellow]a change to phase {pending} was interrupted[/yellow]: "
                   f"run `tai-lab phase {pending}` again to finish it")

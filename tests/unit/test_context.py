@@ -132,3 +132,28 @@ def test_features_never_import_the_api():
             if isinstance(node, ast.ImportFrom) and node.module == "tai_lab.lab":
                 offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, f"features that import tai_lab.lab: {offenders}"
+
+
+def test_a_reset_killed_half_way_leaves_the_pod_refusing_until_it_is_run_again(home, plan, monkeypatch):
+    lab = _lab_on(plan)
+    lab.backend.snapshot(plan.pod(1), "baseline")
+    monkeypatch.setattr(Lab, "verify", lambda self, pod=None: [])
+
+    def killed(pod, name):
+        lab.backend.running.discard((1, "srv"))
+        raise KeyboardInterrupt           # the console's process stopped in the middle
+
+    monkeypatch.setattr(lab.backend, "revert", killed)
+    with pytest.raises(KeyboardInterrupt):
+        lab.reset(1)
+    lab.backend.running.add((1, "srv"))           # every machine runs: still refused
+    with pytest.raises(LabStateError) as err:
+        lab.require_pod_up(1)
+    assert "interrupted" in err.value.message and "reset --pod 1 --to baseline" in err.value.hint
+    assert [s.reset_pending for s in lab.status()] == ["baseline", None]
+    monkeypatch.undo()
+    monkeypatch.setenv("TAI_LAB_HOME", str(home))
+    monkeypatch.setattr(Lab, "verify", lambda self, pod=None: [])
+    lab.reset(1)
+    lab.require_pod_up(1)
+    assert lab.status()[0].reset_pending is None
