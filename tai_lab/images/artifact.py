@@ -9,18 +9,54 @@ digests, so a changed recipe is noticed and an unchanged one is not rebuilt.
 """
 from __future__ import annotations
 
+import fcntl
+import functools
+import inspect
 import json
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from .. import paths
 from ..errors import CommandFailed, NotFoundError
 
 Progress = Callable[[str], None]
 MANIFEST = "manifest.json"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def locked(kind: str) -> Callable[[F], F]:
+    """One build of an artifact at a time on the host: a second ``tai-lab image build`` (or a
+    test run, or `up` building what it lacks) of the same artifact waits for the first and then
+    finds it built, instead of deleting its work directory under it. The build function's first
+    argument names the artifact (a name, or a recipe with a ``name``)."""
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn)
+        first = next(iter(sig.parameters))
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            what = bound.arguments[first]
+            name = getattr(what, "name", what)
+            progress = kwargs.get("progress") or (lambda _m: None)
+            paths.images_dir().mkdir(parents=True, exist_ok=True)
+            fd = os.open(paths.images_dir() / f".{kind}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    progress(f"{name} is being built by another command: waiting for it…")
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                return fn(*args, **kwargs)
+            finally:
+                os.close(fd)
+        return wrapper  # type: ignore[return-value]
+    return deco
 
 
 def image_dir(name: str) -> Path:
@@ -76,10 +112,35 @@ def publish(work: Path, name: str) -> Path:
     if not (work / MANIFEST).is_file():
         raise CommandFailed(f"the build of {name} left no {MANIFEST}: not published", f"see {work}")
     target = image_dir(name)
+    _drop_replaced(name)
     if target.exists():
-        shutil.rmtree(target)
-    work.rename(target)
+        # Moved aside, not deleted under the labs that run on it: an overlay keeps the layer it
+        # was mounted on (a rename is harmless to it, a deletion is not). It is removed now if
+        # nothing mounted uses it, else by a later build once those labs are down.
+        aside = target.parent / f".{name}.replaced-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
+        target.rename(aside)
+        work.rename(target)
+        _drop_replaced(name)
+    else:
+        work.rename(target)
     return target
+
+
+def _in_use(*dirs: Path) -> bool:
+    """Whether a mount refers to something below one of ``dirs``: an overlay names its lower
+    layer by the path it was given (the published place, even after the rename), an ID-mapped
+    bind by where its tree is now (the place aside)."""
+    tops = [f"{d}/" for d in dirs]
+    with open("/proc/self/mountinfo") as f:
+        return any(t in line for line in f for t in tops)
+
+
+def _drop_replaced(name: str) -> None:
+    """Remove the replaced versions of ``name`` once no lab uses any version of it."""
+    for old in image_dir(name).parent.glob(f".{name}.replaced-*"):
+        if not _in_use(old, image_dir(name)):
+            umount_under(old)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def run(cmd: list[str], log: Path, env: dict | None = None) -> None:

@@ -19,7 +19,7 @@ import yaml
 from .. import paths
 from ..errors import NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
-from .artifact import Progress, already_built, finish, image_dir, new_work_dir, publish, run
+from .artifact import Progress, already_built, finish, image_dir, locked, new_work_dir, publish, run
 from .chroot import apt_install, neutralise_host_leaks, no_service_starts
 
 
@@ -116,6 +116,7 @@ def host_mirror() -> str | None:
     return None
 
 
+@locked("rootfs")
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
     """Build (or rebuild with ``force``) the image; returns its rootfs path."""
     require_root("building an image")

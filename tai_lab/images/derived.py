@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import TaiLabError
 from ..hostcheck import require_tools
 from . import chroot
-from .artifact import Progress, already_built, finish, image_dir, new_work_dir, publish, run
+from .artifact import Progress, already_built, finish, image_dir, locked, new_work_dir, publish, run
 
 if TYPE_CHECKING:
     from .container import Recipe
@@ -31,6 +31,7 @@ def _inside(root: Path, path: str) -> Path:
     return root / str(p).lstrip("/")
 
 
+@locked("derived")
 def build(recipe: Recipe, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
     """Build ``recipe`` (which has a ``base``) into ``<images>/<name>/rootfs``."""
     from .container import rootfs

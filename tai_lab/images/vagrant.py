@@ -249,6 +249,7 @@ def box(name: str) -> VagrantBox:
     return VagrantBox(man["box_name"], man["box_version"], d / man["box"], d / man["catalog"], d / man["key"])
 
 
+@artifact.locked("box")
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VagrantBox:
     require_root("building a Vagrant box")
     from ..backends.libvirt import TCG_CMDLINE

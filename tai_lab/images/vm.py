@@ -81,6 +81,7 @@ def image(base: str) -> VmImage:
     return VmImage(name, d / "disk.qcow2", d / "vmlinuz", d / "initrd.img", man["cmdline"])
 
 
+@artifact.locked("vm")
 def build(base: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VmImage:
     require_root("building a VM image")
     recipe = load_vm_recipe(base)

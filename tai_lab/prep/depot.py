@@ -77,6 +77,7 @@ def _apt_options(status: Path, archives: Path) -> list[str]:
             "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"]
 
 
+@artifact.locked("depot")
 def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
     """Fetch the recipe's packages and their missing dependencies; index them."""
     require_root("building the package depot")

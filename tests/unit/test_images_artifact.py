@@ -85,3 +85,45 @@ def test_the_container_images_names_stay_the_packages():
     r = images.load_recipe("debian-12")
     assert r.name == "debian-12" and r.suite and r.packages and len(r.digest) == 16
     assert "debian-12" in images.recipe_names()
+
+
+def test_a_replaced_artifact_in_use_is_kept_aside_until_nothing_uses_it(home, monkeypatch):
+    for digest in ("aaa", "bbb"):
+        work = artifact.new_work_dir("thing")
+        artifact.finish(work, {"name": "thing", "recipe_digest": digest}, started=0)
+        (work / "payload").write_text(digest)
+        in_use = digest == "bbb"         # a lab runs on the first version while the second is published
+        monkeypatch.setattr(artifact, "_in_use", lambda *dirs, busy=in_use: busy)
+        artifact.publish(work, "thing")
+    aside = list(home.glob(".thing.replaced-*"))
+    assert len(aside) == 1 and (aside[0] / "payload").read_text() == "aaa", "not deleted under a running lab"
+    assert (home / "thing/payload").read_text() == "bbb"
+    monkeypatch.setattr(artifact, "_in_use", lambda *dirs: False)
+    work = artifact.new_work_dir("thing")
+    artifact.finish(work, {"name": "thing", "recipe_digest": "ccc"}, started=0)
+    artifact.publish(work, "thing")
+    assert list(home.glob(".thing.replaced-*")) == [], "dropped once nothing uses it"
+
+
+def test_two_builds_of_one_artifact_run_one_after_the_other(home):
+    import threading
+    import time
+    events: list[str] = []
+    said: list[str] = []
+
+    @artifact.locked("test")
+    def build(name: str = "thing", *, progress=lambda _m: None) -> str:
+        events.append(f"start {threading.current_thread().name}")
+        time.sleep(0.3)
+        events.append(f"end {threading.current_thread().name}")
+        return name
+
+    threads = [threading.Thread(target=build, name=n, kwargs={"progress": said.append}) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert events == ["start a", "end a", "start b", "end b"]
+    assert said == ["thing is being built by another command: waiting for it…"]
+    assert build("other") == "other"
