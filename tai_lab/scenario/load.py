@@ -20,6 +20,39 @@ from tai_lab.scenario.expand import expand, intervention_dir, network, pod_count
 from tai_lab.scenario.model import DNS_LABEL_PATTERN, MAX_PODS, NETWORK_DEVICE_KINDS, ROLE_KINDS, Scenario
 
 
+DESKTOP_PACKAGE = "tigervnc-standalone-server"     # what the portal's desktop runs in a machine
+
+
+def _image_packages() -> dict[str, frozenset[str] | None]:
+    """The images shipped with tai-lab: name → the packages of a container recipe (with its
+    bases'), None for an image of another kind (Windows installation media)."""
+    import yaml
+    from tai_lab import paths
+    root = paths.data_dir("images")
+    if not root.is_dir():
+        return {}
+    recipes: dict[str, dict] = {}
+    out: dict[str, frozenset[str] | None] = {}
+    for d in root.iterdir():
+        if (d / "recipe.yaml").is_file():
+            try:
+                recipes[d.name] = yaml.safe_load((d / "recipe.yaml").read_text()) or {}
+            except yaml.YAMLError:
+                recipes[d.name] = {}
+        elif (d / "windows.yaml").is_file():
+            out[d.name] = None
+    for name in recipes:
+        pkgs: set[str] = set()
+        seen: set[str] = set()
+        cur: str | None = name
+        while cur is not None and cur in recipes and cur not in seen:
+            seen.add(cur)
+            pkgs |= {str(p) for p in recipes[cur].get("packages") or []}
+            cur = recipes[cur].get("base")
+        out[name] = frozenset(pkgs)
+    return out
+
+
 def load_scenario(path: str | os.PathLike[str], *, pods: int | None = None,
                   base_dir: str | os.PathLike[str] | None = None) -> tuple[Scenario, SourceMap]:
     """Read and validate a scenario file.
@@ -89,6 +122,7 @@ class _Checker:
 
     def run(self) -> list[Problem]:
         self.check_nodes()
+        self.check_images()
         self.check_topology()
         self.check_vlans()
         self.check_patterns()
@@ -98,6 +132,29 @@ class _Checker:
         self.check_prep()
         self.check_stations()
         return self.problems
+
+    def check_images(self) -> None:
+        """Every machine's image is one tai-lab can build, and a machine whose desktop the
+        portal shows has one in its image (checked here, not when a candidate opens it)."""
+        known = _image_packages()
+        if not known:
+            return                          # no image recipes shipped: nothing to check against
+        for name, node in self.pod.nodes.items():
+            if node.image is None:
+                continue
+            if node.image not in known:
+                close = get_close_matches(node.image, list(known), n=1)
+                self.add(("pod", "nodes", name, "image"), f"unknown image {node.image!r}",
+                         f"did you mean {close[0]!r}?" if close else f"images: {', '.join(sorted(known))}")
+        desktop_images = sorted(i for i, pk in known.items() if pk is not None and DESKTOP_PACKAGE in pk)
+        for i, desk in enumerate(self.scenario.stations.desktops):
+            nd = self.pod.nodes.get(desk)
+            if nd is None or not nd.image:
+                continue                    # check_stations says what is wrong with it
+            pkgs = known.get(nd.image)
+            if pkgs is not None and DESKTOP_PACKAGE not in pkgs:
+                self.add(("stations", "desktops", i), f"'{desk}' shows a desktop but its image {nd.image!r} has none",
+                         "give it one of these images: " + ", ".join(desktop_images))
 
     def check_stations(self) -> None:
         """The portal's machines are machines of the pod (never a switch or an access point)."""

@@ -74,3 +74,21 @@ def test_json_schema_validates_the_standard_scenario() -> None:
     broken = yaml.safe_load((FIXTURES / "unknown_key.yaml").read_text())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_images_are_known_and_a_desktop_needs_a_desktop_image(tmp_path: Path) -> None:
+    std = (Path(__file__).resolve().parents[2] / "scenarios/tai-standard.yaml").read_text()
+    assert "desktops: [pc1]" in std and "image: debian-12\n" in std
+    bad = std.replace("desktops: [pc1]", "desktops: [pc1, pc2]", 1).replace(
+        "stations:\n", "stations:\n", 1)
+    # pc2 runs debian-12 (no desktop); a typo in an image name is caught with a suggestion.
+    bad = bad.replace("image: debian-12-desktop", "image: debian-12-dekstop", 1)
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad)
+    with pytest.raises(ScenarioError) as caught:
+        load_plan(path)
+    text = str(caught.value)
+    assert "unknown image 'debian-12-dekstop'" in text and "did you mean 'debian-12-desktop'?" in text
+    assert "'pc2' shows a desktop but its image 'debian-12' has none" in text
+    assert "debian-12-desktop" in text.split("'pc2' shows a desktop")[1]
+    assert all(p.line is not None for p in caught.value.problems)
