@@ -111,9 +111,9 @@ def test_init_then_validate_then_own_interventions(venv):
 def test_templates_and_static_files_are_found(venv):
     script = ("import importlib.resources as r; t = r.files('tai_lab');"
               "print(all((t / p).is_file() for p in ('jury/templates/base.html', 'jury/static/console.css',"
-              " 'prep/templates/cahier.html.j2', 'backends/templates/domain.xml.j2')))")
+              " 'prep/templates/cahier.html.j2', 'backends/libvirt/templates/domain.xml.j2')))")
     assert _run([venv["python"], "-c", script], venv["cwd"], venv["env"]).stdout.strip() == "True"
     # The libvirt objects render from the installed templates.
-    _run([venv["python"], "-c", "from tai_lab.backends import libvirt_xml as lx; "
+    _run([venv["python"], "-c", "from tai_lab.backends.libvirt import xml as lx; "
                                 "assert 'tai' in lx.render_network('tai', 'tai-net', 'test')"],
          venv["cwd"], venv["env"])

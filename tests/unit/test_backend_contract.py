@@ -176,11 +176,11 @@ class _FakeDom:
 
 
 def test_libvirt_stops_and_starts_a_pod(home, plan, monkeypatch):
-    from tai_lab.backends import libvirt as lv
+    from tai_lab.backends.libvirt import connection
     b = _backend("libvirt", plan)
     log: list[str] = []
     doms = {n.name: _FakeDom(log, n.name) for n in b.vm_nodes(plan.pod(1))}
-    monkeypatch.setattr(lv, "_libvirt", lambda: SimpleNamespace(libvirtError=RuntimeError))
+    monkeypatch.setattr(connection, "load", lambda: SimpleNamespace(libvirtError=RuntimeError))
     monkeypatch.setattr(b, "domain", lambda pod, node: doms[node])
     monkeypatch.setattr(b, "_wait_agent", lambda pod, node: log.append(f"agent {node}"))
     monkeypatch.setattr(b, "_sync_clock", lambda pod, node: log.append(f"clock {node}"))
