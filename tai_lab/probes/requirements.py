@@ -6,7 +6,7 @@ server software, any way of configuring the client, passes.
 from __future__ import annotations
 
 from ..plan import CheckPlan, PodPlan
-from .kinds import build
+from .kinds import build, lookup
 from .model import Probe
 
 
@@ -46,4 +46,7 @@ def prep_probe(pod: PodPlan, check: CheckPlan, index: int) -> Probe:
                  else f"{p['user']} ne peut pas écrire dans {p['share']}")
         return build("smb-write", node, id=pid, title=title, share=p["share"], user=p["user"],
                      password=p["password"], file=f"tai-verif-{p['user']}.txt", expect=p.get("expect", "allowed"))
-    return build(check.check, node, id=pid, **p)     # a kind added to the registry takes its values as written
+    # A kind added to the registry: the check's values as written, those the kind takes (a
+    # check's fields with a default, such as `expect`, are in every check's values).
+    k = lookup(check.check)
+    return build(check.check, node, id=pid, **{name: v for name, v in p.items() if name in (*k.needs, *k.takes)})

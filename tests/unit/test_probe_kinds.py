@@ -117,7 +117,7 @@ def test_a_kind_added_by_decorator_is_built_for_every_caller():
         assert p.command == ("kinit", "alice@POD1.TAI.LAN") and p.timeout == 3 and p.stdin == "x"
         assert "test-kinit" in probes.kind_names()
         # a prep check of a new kind reaches it with its values as written
-        q = prep_probe(load_plan(STD, pods=1).pod(1), CheckPlan("test-kinit", "pc1", {"principal": "bob"}), 2)
+        q = prep_probe(load_plan(STD, pods=1).pod(1), CheckPlan("test-kinit", "pc1", {"principal": "bob", "expect": "allowed"}), 2)
         assert q.id == "test-kinit#2" and q.command == ("kinit", "bob")
         with pytest.raises(ValueError, match="registered twice"):
             kind("test-kinit")(_kinit)
