@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
-from .. import probes as probe_kinds
+from ..probes import kinds as probe_kinds
 from ..probes import SILENCE_S, Probe, ProbeResult, first_failure, run_probes
 from .catalogue import Catalogue, catalogue_of
 from .discover import Discovery
