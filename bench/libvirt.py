@@ -41,7 +41,7 @@ TITLE = "## Plateau on the libvirt backend (issue 4)"
 
 def pod_disk_mib(lab: Lab, pod: int) -> float:
     """What the pod's disk volumes (in the lab's pool on its host) occupy there."""
-    from tai_lab.backends import libvirt_xml as lx
+    from tai_lab.backends.libvirt import xml as lx
     uri = lab.backend.uri_of(pod)
     pool = lab.backend.conn(uri).storagePoolLookupByName(lx.pool_name(lab.name, uri))
     vols = [f"{lx.domain_name(lab.name, pod, n.name)}.qcow2" for n in lab.backend.vm_nodes(lab.plan.pod(pod))]

@@ -38,7 +38,8 @@ def known_domain_type() -> str | None:
     """KVM or TCG if already known (forced, or probed by tai-lab since the host booted)."""
     if os.environ.get("TAI_LAB_DOMAIN_TYPE") in ("kvm", "qemu"):
         return os.environ["TAI_LAB_DOMAIN_TYPE"]
-    from tai_lab.backends.libvirt import _PROBE_CACHE, DEFAULT_URI
+    from tai_lab.backends.libvirt.connection import DEFAULT_URI
+    from tai_lab.backends.libvirt.machines import _PROBE_CACHE
     boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     cache = json.loads(_PROBE_CACHE.read_text()) if _PROBE_CACHE.is_file() else {}
     return cache.get(f"{DEFAULT_URI}|{boot_id}")
@@ -69,7 +70,7 @@ class VagrantPod:
                  suffix: str = "v") -> None:
         from tai_lab.images import vagrant as images_vagrant
         from tai_lab.scenario import load_plan
-        from tai_lab.backends.libvirt_export import export
+        from tai_lab.backends.libvirt.export import export
         self.progress = progress
         self.lab = f"{lab}{suffix}"
         self.tmp = Path(tempfile.mkdtemp(prefix="tai-bench-vagrant-"))

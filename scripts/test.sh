@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite: lint (ruff) and types (mypy), both configured in pyproject.toml, then unit tests, the installed
-# wheel (tests/package), and integration tests that build real plateaus (root).
+# wheel (tests/package), and integration tests that build real plateaus (root; test_installed.py with the wheel).
 # The debian-12 image is built once (about a minute) and cached in /var/lib/tai-lab/images.
 set -euo pipefail
 cd "$(dirname "$0")/.."

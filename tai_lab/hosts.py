@@ -152,8 +152,8 @@ def measure(host: Host, conn) -> Usage:
 
 def measure_uri(host: Host) -> dict:
     """One row of `tai-lab hosts` (declared 0 = no limit declared: libvirt's numbers only)."""
-    from .backends.libvirt import _libvirt
-    libvirt = _libvirt()
+    from .backends.libvirt import connection
+    libvirt = connection.load()
     try:
         conn = libvirt.open(host.uri)
     except libvirt.libvirtError as exc:

@@ -5,7 +5,7 @@ prep, interventions, consoles) only ever call the methods below. A backend build
 the plan says, records every resource in the lab journal before creating it, and removes
 exactly those.
 
-The *core* is abstract: every backend implements all of it. Three *capabilities* are
+The *core* is abstract: every backend implements all of it. Four *capabilities* are
 optional; a backend lists those it has in ``capabilities``, and the base class answers the
 others with a :class:`PrerequisiteError` that names the backend and the feature, before
 anything changes (features call :meth:`Backend.require` first):
@@ -14,7 +14,9 @@ anything changes (features call :meth:`Backend.require` first):
   holding exactly what the machine wrote (the prep start state, the seal's manifest);
 * ``files``: a host directory copied into a machine (the prep phase's package depot);
 * ``switch-ports``: the pod's switch and access-point ports as host interfaces in a
-  network namespace (the interventions on a port: cable, shut port, wrong VLAN).
+  network namespace (the interventions on a port: cable, shut port, wrong VLAN);
+* ``netns``: a machine's own network namespace, entered from this host (the candidates'
+  portal connects there to the machine's terminal and desktop services).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ CAPABILITIES: dict[str, str] = {
     "layers": "machines whose disk is a shared image plus a layer of what they wrote",
     "files": "copying a directory of the host into a machine",
     "switch-ports": "switch ports that are host interfaces",
+    "netns": "a machine's network namespace entered from this host",
 }
 
 # A fresh written layer: a snapshot's layer for the node (its name), or a function that
@@ -166,4 +169,11 @@ class Backend(ABC):
         """The host network namespace holding the ports of the pod's switch or access point
         ``device`` (the port interventions act there, named ``<node>-<iface>``)."""
         self.require("switch-ports", "an intervention on a switch port")
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ capability: netns
+    def node_netns(self, pod: int, node: str) -> str:
+        """The path of the machine's own network namespace on this host (``/proc/<pid>/ns/net``):
+        the candidates' portal reaches the machine's terminal and desktop services there."""
+        self.require("netns", "the candidates' portal (terminals and desktops in the browser)")
         raise AssertionError("unreachable")

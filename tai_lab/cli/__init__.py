@@ -1,7 +1,7 @@
 """The `tai-lab` command: one module per group of commands, all registered here.
 
-``lab`` holds the `tai-lab` group itself and the commands on scenarios and on a lab; ``prep``,
-``jury``, ``stations`` and ``virt`` add theirs below; ``common`` is what they share. ``main``
+``lab`` holds the `tai-lab` group itself and the commands on scenarios and on a lab;
+``interventions``, ``prep``, ``jury``, ``stations`` and ``virt`` add theirs below; ``common`` is what they share. ``main``
 is the one place that turns library errors into one screen of text and an exit code
 (the traceback only with --debug).
 """
@@ -13,10 +13,11 @@ import sys
 import click
 
 from ..errors import PrerequisiteError, TaiLabError
-from . import jury, prep, stations, virt
+from . import interventions, jury, prep, stations, virt
 from .common import err
 from .lab import cli
 
+interventions.register(cli)
 cli.add_command(prep.prep)
 jury.register(cli)
 cli.add_command(stations.stations)

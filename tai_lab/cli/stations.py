@@ -21,7 +21,7 @@ def _access(lab):
 
 
 def _pods(lab, pod: int | None) -> list[int]:
-    return lab._pods(pod)
+    return lab.pods(pod)
 
 
 def _as_json(ctx: click.Context, flag: bool) -> bool:
@@ -115,7 +115,7 @@ def stations_renew(ctx: click.Context, pod: int) -> None:
     """A new code for the pod (a lost or seen card): the old one and its sessions end."""
     from ..evidence import default_actor
     lab = _lab(ctx)
-    lab._pods(pod)
+    lab.pods(pod)
     code = _access(lab).renew(pod, default_actor())
     out.print(f"[green]✓[/green] pod {pod} : nouveau code [bold]{code}[/bold] (imprimez sa carte : "
               f"tai-lab stations cards --pod {pod})")

@@ -22,7 +22,7 @@ def export_cmd(scenario: str, pods: int | None) -> None:
     The Vagrantfile at the project's root reads it: TAI_LAB_SCENARIO=… vagrant up.
     """
     from ..scenario import load_plan
-    from ..backends.libvirt_export import export
+    from ..backends.libvirt.export import export
     _json(export(load_plan(scenario, pods=pods)))
 
 

@@ -40,7 +40,7 @@ from .vm import VmRecipe
 BOX_FORMAT = 3
 KEY = "vagrant_key"
 CATALOG = "box.json"
-# Kernel options tai-lab adds to its own VMs under TCG (backends/libvirt.py TCG_CMDLINE):
+# Kernel options tai-lab adds to its own VMs under TCG (backends/libvirt/machines.py TCG_CMDLINE):
 # the box's Vagrantfile adds them when TAI_LAB_VAGRANT_DRIVER=qemu.
 TCG_ENV = "TAI_LAB_VAGRANT_DRIVER"
 
@@ -252,7 +252,7 @@ def box(name: str) -> VagrantBox:
 @artifact.locked("box")
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VagrantBox:
     require_root("building a Vagrant box")
-    from ..backends.libvirt import TCG_CMDLINE
+    from ..backends.libvirt.machines import TCG_CMDLINE
     recipe = load_vagrant_recipe(name)
     if artifact.already_built(recipe.name, recipe.digest, what="Vagrant box", force=force, progress=progress):
         return box(recipe.name)

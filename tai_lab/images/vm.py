@@ -7,7 +7,7 @@ the copy, makes an ext4 filesystem from the tree (``mkfs.ext4 -d``: no loop devi
 nbd), converts it to qcow2 and keeps the kernel and initramfs beside it. VMs boot them
 with libvirt's direct kernel boot (no bootloader in the disk) and run on linked clones:
 the libvirt backend uploads the three files into the lab's storage pool on each host
-(``backends/libvirt_storage.py``) and gives each node a qcow2 volume backed by the
+(``backends/libvirt/storage.py``) and gives each node a qcow2 volume backed by the
 uploaded ``disk.qcow2``.
 
 Layout: ``<images>/<base>-vm/{disk.qcow2, vmlinuz, initrd.img, manifest.json}``.

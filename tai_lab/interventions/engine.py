@@ -21,11 +21,12 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from .. import paths, provision
+from .. import provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
-from ..probes import FAST_DNS, Probe, ProbeResult, first_failure, run_probes
+from ..probes import kinds as probe_kinds
+from ..probes import SILENCE_S, Probe, ProbeResult, first_failure, run_probes
 from .catalogue import Catalogue, catalogue_of
 from .discover import Discovery
 from .model import Intervention, ProbeSpec, Variant
@@ -130,13 +131,25 @@ class InjectResult:
     seconds: float
 
 
-# How long the user's machine waits for an answer on the pod's network before the user would
-# call it broken (the backend may give its own: a VM under emulation answers slower).
-SILENCE_S = 0.5
+# Where an intervention's check finds what its spec leaves to the pod: kind → value → the
+# discovery's context (tai_lab/interventions/discover.py). Anything else a kind takes comes
+# from the spec's field of the same name, placeholders filled.
+POD_VALUES: dict[str, dict[str, Callable[[dict], Any]]] = {
+    "lease": {"iface": lambda c: c["user_iface"], "subnet": lambda c: c["user_subnet"]},
+    "dhcp-offer": {"iface": lambda c: c["user_iface"]},
+    "unique-address": {"iface": lambda c: c["user_iface"]},
+    "ipp": {"printer": lambda c: c["printer_fqdn"], "answer_s": lambda c: 2},
+    "smb-list": {"share": lambda c: f"//{c['share_server']}/{c['share']}", "label": lambda c: c["share"],
+                 "user": lambda c: c["share_user"], "password": lambda c: c["share_password"]},
+    "clock": {"timezone": lambda c: c.get("timezone", "Europe/Paris")},
+    "dns": {"server": lambda c: c.get("dns_address") or ""},
+}
+POD_VALUES["smb-write"] = POD_VALUES["smb-list"]
 
 
 def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE_S) -> Probe:
-    """A probe from its spec, with the pod's values ({domain}, {gateway}…) filled in.
+    """A probe from its spec, with the pod's values ({domain}, {gateway}…) filled in; what it
+    runs is its kind's, in the registry shared with the health and prep checks.
 
     ``silence``: the seconds without an answer that count as the fault. An answer on a pod's
     LAN takes milliseconds, so a fault that shows as silence (a dead link, a router that no
@@ -144,92 +157,19 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     client's default timeouts. The jury's check polls until fixed, so a slow moment can only
     delay "fixed", never show a false one.
     """
-    w = f"{silence:g}"
-    def f(text: str | None) -> str | None:
-        return text.format(**ctx) if text is not None else None
-
-    def fs(text: str | None) -> str:      # in a command line: never None
-        return f(text) or ""
+    def f(value: Any) -> Any:
+        return value.format(**ctx) if isinstance(value, str) else value
 
     node: str = {"user": ctx["user_node"], "users": ctx["user_node"],
-                 "target": ctx.get("target_node", "")}.get(spec.on) or fs(spec.on)
-    pid = f"{spec.probe}#{index}"
-
-    def about(**values: str | None) -> tuple[tuple[str, str], ...]:
-        # for the jury's sentence (tai_lab/jury/sentences.py): the kind and what it names
-        return (("kind", spec.probe), *((k, str(v)) for k, v in values.items()))
-    if spec.probe == "resolve":
-        # glibc's resolver waits whole seconds: the window is kept by timeout(1)
-        return Probe(pid, f"{f(spec.name)} se résout", node,
-                     ("timeout", w, *FAST_DNS, "getent", "ahostsv4", fs(spec.name)),
-                     must_contain=f(spec.address), timeout=8, about=about(name=f(spec.name)))
-    if spec.probe == "fetch":
-        # curl's connect timeout covers the name lookup and the TCP handshake
-        curl = ("curl", "-fsS", "--connect-timeout", w, "--max-time", "4", fs(spec.url))
-        argv = ("bash", "-lc", shlex.join(curl)) if spec.login else curl
-        return Probe(pid, f"{f(spec.url)} s'affiche", node, (*FAST_DNS, *argv),
-                     must_contain=f(spec.contains), timeout=8, about=about(url=f(spec.url)))
-    if spec.probe == "lease":
-        iface = f(spec.iface) or ctx["user_iface"]
-        return Probe(pid, f"{node} a une adresse dans {ctx['user_subnet']}", node,
-                     ("ip", "-4", "-o", "addr", "show", "dev", iface), in_subnet=ctx["user_subnet"],
-                     about=about(subnet=ctx["user_subnet"]))
-    if spec.probe == "ipp":
-        script = (f"a=$(getent ahostsv4 {ctx['printer_fqdn']} | head -n1 | cut -d' ' -f1) && [ -n \"$a\" ] && "
-                  "ipptool -T 2 -t ipp://$a:631/ipp/print get-printer-attributes.test")
-        return Probe(pid, "l'imprimante répond en IPP", node, (*FAST_DNS, "sh", "-c", script), must_contain="[PASS]",
-                     timeout=10, about=about(printer=ctx["printer_fqdn"]))
-    if spec.probe in ("smb-list", "smb-write"):
-        cmd = "ls" if spec.probe == "smb-list" else \
-            "put /etc/hostname tai-test-ecriture.txt; rm tai-test-ecriture.txt"
-        return Probe(pid, f"le partage {ctx['share']} {'s’ouvre' if spec.probe == 'smb-list' else 'accepte un fichier'}",
-                     node, (*FAST_DNS, "smbclient", f"//{ctx['share_server']}/{ctx['share']}", "-U",
-                            f"{ctx['share_user']}%{ctx['share_password']}", "-t", "5", "-c", cmd),
-                     must_not_contain="NT_STATUS", timeout=12, about=about(share=ctx["share"]))
-    if spec.probe == "ping":
-        return Probe(pid, f"{f(spec.target)} répond vite et sans perte", node,
-                     # 10 echoes in 0.1 s when all is well. ping's own deadline is whole seconds:
-                     # SIGINT at the window's end, and ping prints what came back until then.
-                     ("timeout", "-s", "INT", w, "ping", "-q", "-c", "10", "-i", "0.01", "-W", w,
-                      fs(spec.target)),
-                     max_rtt_ms=spec.max_rtt_ms, max_loss_pct=spec.max_loss_pct, timeout=15,
-                     about=about(target=f(spec.target)))
-    if spec.probe == "clock":
-        return Probe(pid, f"l'horloge de {node} est à l'heure", node, ("date", "+%Y-%m-%d %H:%M:%S"),
-                     max_skew_s=spec.max_skew_s, timezone=ctx.get("timezone", "Europe/Paris"), about=about())
-    if spec.probe == "dns":
-        # The DNS server itself, asked from the user's machine: /etc/hosts cannot answer this.
-        server = f(spec.server) or ctx.get("dns_address") or ""
-        script = (f"out=$(dig +short +time=1 +tries=2 @{shlex.quote(server)} {shlex.quote(f(spec.name) or '')} A); "
-                  "echo \"$out\"; echo \"$out\" | grep -qE '^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$'")
-        return Probe(pid, f"le serveur DNS ({server}) répond pour {f(spec.name)}", node, ("sh", "-c", script),
-                     must_contain=f(spec.address), timeout=8,
-                     about=about(server=server, name=f(spec.name)))
-    if spec.probe == "dhcp-offer":
-        # A DHCP exchange on the wire from the user's machine (DISCOVER → OFFER), no lease taken:
-        # the server (or its relay) must answer now, whatever address the machine already holds.
-        script = (paths.data_dir("playbooks") / "files" / "dhcp-offer.py").read_text()
-        iface = f(spec.iface) or ctx["user_iface"]
-        return Probe(pid, f"un serveur DHCP répond à {node} ({iface})", node,
-                     ("python3", "-", iface, "4"), stdin=script,
-                     must_contain=f(spec.contains) or "OFFER ", timeout=10,
-                     about=about(iface=iface))
-    if spec.probe == "state":
-        assert spec.run is not None and spec.title is not None
-        return Probe(pid, f(spec.title) or "", node, ("sh", "-c", f(spec.run) or ""),
-                     must_contain=f(spec.contains), timeout=10, about=about(title=f(spec.title)))
-    if spec.probe == "unique-address":
-        # RFC 5227 probe from the user's machine: does another machine answer for its address?
-        # Then, if a page is named, load it (the user's traffic comes back to the user).
-        script = (paths.data_dir("playbooks") / "files" / "arp-tool.py").read_text()
-        iface = f(spec.iface) or ctx["user_iface"]
-        shell = f"python3 - check {shlex.quote(iface)} {w}"
-        if spec.url:
-            shell += f" && curl -fsS --connect-timeout {w} --max-time 4 {shlex.quote(fs(spec.url))}"
-        return Probe(pid, f"l'adresse de {node} n'est utilisée par aucune autre machine", node,
-                     (*FAST_DNS, "sh", "-c", shell), stdin=script,
-                     must_contain=f(spec.contains) or "UNIQUE", timeout=10, about=about())
-    raise ValueError(spec.probe)
+                 "target": ctx.get("target_node", "")}.get(spec.on) or f(spec.on) or ""
+    k = probe_kinds.lookup(spec.probe)
+    fields = spec.model_dump(exclude={"probe", "on", "title"})
+    values = {name: f(fields[name]) for name in (*k.needs, *k.takes) if fields.get(name) not in (None, "")}
+    for name, of_pod in POD_VALUES.get(k.name, {}).items():
+        if values.get(name) in (None, ""):
+            values[name] = of_pod(ctx)
+    return probe_kinds.build(k.name, node, id=f"{spec.probe}#{index}", title=f(spec.title), silence=silence,
+                             **values)
 
 
 class Engine:

@@ -151,12 +151,9 @@ def connect_in_netns(netns_path: str, port: int = PORT, timeout: float = 3.0) ->
 
 
 def leader_netns(lab: "Lab", pod: int, node: str) -> str:
-    """The node's own network namespace, from its init's PID as the lab's journal records it."""
-    leader = getattr(lab.backend, "leader", None)
-    if leader is None:
-        raise LabStateError(f"the {lab.backend.name} backend has no candidates' terminals yet",
-                            "terminals in the browser need the nspawn backend for now")
-    return f"/proc/{leader(pod, node)}/ns/net"
+    """The node's own network namespace (the backend's ``netns`` capability: a backend without
+    it refused the portal when it started, see :class:`~tai_lab.stations.service.LabStations`)."""
+    return lab.backend.node_netns(pod, node)
 
 
 def open_terminal(lab: "Lab", pod: int, node: str, accounts: list[Account]) -> socket.socket:

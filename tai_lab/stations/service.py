@@ -42,11 +42,14 @@ class StationsService(Protocol):
 
 
 class LabStations:
-    """The portal's view of a lab that is up (the nspawn backend)."""
+    """The portal's view of a lab that is up, on a backend that lets this host into a machine's
+    network namespace (``netns``: refused here, before the portal listens, on one without)."""
 
     def __init__(self, lab_factory: Callable) -> None:
         self._factory = lab_factory
         self.lab = lab_factory()
+        self.lab.backend.require("netns", "the candidates' portal (tai-lab stations serve: terminals and "
+                                          "desktops in the browser)")
         self.name = self.lab.name
         self.title = getattr(self.lab.plan, "title", self.name)
         self.lab_dir = self.lab.state.dir

@@ -149,7 +149,7 @@ def test_intervention_injected_fixed_and_restored(vlab):
 
 
 def test_down_leaves_nothing(vlab):
-    from tai_lab.backends import libvirt_xml as lx
+    from tai_lab.backends.libvirt import xml as lx
     from tai_lab.lab import Lab
     # The disks are volumes of the lab's pool on the host (one per VM, and the image's).
     pool = vlab.backend.conn().storagePoolLookupByName(lx.pool_name(LAB, "qemu:///system"))

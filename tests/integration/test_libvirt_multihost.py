@@ -108,7 +108,7 @@ def test_refused_up_front_with_numbers(lab_home, ssh_uri, tmp_path, tmp_path_fac
 
 
 def test_pod_placed_on_the_second_host_and_driven_there(lab_home, ssh_uri, tmp_path, tmp_path_factory):
-    from tai_lab.backends import libvirt_xml as lx
+    from tai_lab.backends.libvirt import xml as lx
     from tai_lab.hosts import Host, measure_uri
     from tai_lab.lab import Lab
     from tai_lab.state import existing_labs

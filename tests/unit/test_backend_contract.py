@@ -32,6 +32,7 @@ CAPABILITY_METHODS = {
     "layers": ("written_layer", "snapshot_stopped", "compose_snapshot"),
     "files": ("copy_to_node",),
     "switch-ports": ("port_namespace",),
+    "netns": ("node_netns",),
 }
 
 
@@ -76,7 +77,9 @@ def test_backends_are_imported_lazily():
 
 
 def test_no_backend_imports_the_registry():
-    for f in (ROOT / "tai_lab/backends").glob("*.py"):
+    files = sorted((ROOT / "tai_lab/backends").rglob("*.py"))
+    assert any(f.parent.name == "libvirt" for f in files) and any(f.parent.name == "nspawn" for f in files)
+    for f in files:
         if f.name == "registry.py":
             continue
         for node in ast.walk(ast.parse(f.read_text())):
@@ -121,6 +124,7 @@ def test_missing_capabilities_refuse_naming_backend_and_feature(name, home, plan
         "compose_snapshot": lambda: b.compose_snapshot(pod, "x", {}),
         "copy_to_node": lambda: b.copy_to_node(None, "isp", home, "/srv/x"),
         "port_namespace": lambda: b.port_namespace(1, "switch"),
+        "node_netns": lambda: b.node_netns(1, "pc1"),
     }
     for cap, methods in CAPABILITY_METHODS.items():
         if b.supports(cap):
@@ -176,11 +180,11 @@ class _FakeDom:
 
 
 def test_libvirt_stops_and_starts_a_pod(home, plan, monkeypatch):
-    from tai_lab.backends import libvirt as lv
+    from tai_lab.backends.libvirt import connection
     b = _backend("libvirt", plan)
     log: list[str] = []
     doms = {n.name: _FakeDom(log, n.name) for n in b.vm_nodes(plan.pod(1))}
-    monkeypatch.setattr(lv, "_libvirt", lambda: SimpleNamespace(libvirtError=RuntimeError))
+    monkeypatch.setattr(connection, "load", lambda: SimpleNamespace(libvirtError=RuntimeError))
     monkeypatch.setattr(b, "domain", lambda pod, node: doms[node])
     monkeypatch.setattr(b, "_wait_agent", lambda pod, node: log.append(f"agent {node}"))
     monkeypatch.setattr(b, "_sync_clock", lambda pod, node: log.append(f"clock {node}"))
@@ -219,3 +223,23 @@ def test_port_interventions_refuse_on_libvirt_before_anything(home, plan):
     with pytest.raises(PrerequisiteError) as err:
         Discovery(lab, 1).context(item, item.variants[0])
     assert "the libvirt backend" in err.value.message and "switch port" in err.value.message
+
+
+def test_the_candidates_portal_refuses_on_libvirt_before_it_listens(home, plan, monkeypatch):
+    """`stations serve` builds its view of the lab before it binds a port: on a backend that
+    cannot enter a machine's network namespace it stops there, naming the backend."""
+    from tai_lab.stations import web
+    from tai_lab.stations.service import LabStations
+    lab, _touched = _libvirt_lab(plan, home)
+    with pytest.raises(PrerequisiteError) as err:
+        LabStations(lambda: lab)
+    assert "the libvirt backend" in err.value.message and "portal" in err.value.message
+    assert "netns" in err.value.message
+    # … and so does the command, before anything listens
+    import tai_lab.lab as lab_mod
+    monkeypatch.setattr(lab_mod, "Lab", lambda _name: lab)
+    listened: list[str] = []
+    monkeypatch.setattr(web.web, "TCPSite", lambda *a, **k: listened.append("bound"))
+    with pytest.raises(PrerequisiteError):
+        web.serve("std", "127.0.0.1", 0, echo=listened.append)
+    assert listened == [] and not (lab.state.dir / "stations").exists()

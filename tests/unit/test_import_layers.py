@@ -195,8 +195,9 @@ def test_each_layer_imports_only_layers_below_it() -> None:
 
 # Inside a package the map lists its modules in order too ("a · b · c"): for these packages a
 # module imports at import time only the modules listed before it (the registration module of
-# the CLI comes last, the shared build step of the images first).
-ORDERED_PACKAGES = ("tai_lab.cli", "tai_lab.images")
+# the CLI comes last, the shared build step of the images first, the probes' model before the
+# registry of kinds, the libvirt backend's connection before everything that uses it).
+ORDERED_PACKAGES = ("tai_lab.cli", "tai_lab.images", "tai_lab.probes", "tai_lab.backends.libvirt")
 
 
 def package_order(package: str) -> list[str]:

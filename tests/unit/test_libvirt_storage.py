@@ -16,8 +16,8 @@ import pytest
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed (pip install '.[libvirt]')")
 
 from tai_lab.images import vm as images_vm
-from tai_lab.backends import libvirt_storage as ls
-from tai_lab.backends import libvirt_xml as lx
+from tai_lab.backends.libvirt import storage as ls
+from tai_lab.backends.libvirt import xml as lx
 from tai_lab.errors import LabStateError
 from tai_lab.state import Journal, Resource
 

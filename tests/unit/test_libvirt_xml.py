@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tai_lab.backends import libvirt_xml as lx
+from tai_lab.backends.libvirt import xml as lx
 from tai_lab.scenario import load_plan
 
 from .golden_files import check_golden

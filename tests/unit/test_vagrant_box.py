@@ -15,7 +15,7 @@ import pytest
 
 from tai_lab import paths
 from tai_lab.images import artifact, vagrant as images_vagrant, vm as images_vm
-from tai_lab.backends.libvirt import TCG_CMDLINE
+from tai_lab.backends.libvirt.machines import TCG_CMDLINE
 from tai_lab.errors import NotFoundError, PrerequisiteError, TaiLabError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -38,7 +38,7 @@ class NspawnBackend(Wiring, Machines, Backend):
 
     name = "nspawn"
     silence_s = 0.5    # containers on one kernel: a LAN answer takes well under a millisecond
-    capabilities = frozenset({"layers", "files", "switch-ports"})
+    capabilities = frozenset({"layers", "files", "switch-ports", "netns"})
 
     def check_host(self) -> None:
         require_root("the nspawn backend")
@@ -160,6 +160,9 @@ class NspawnBackend(Wiring, Machines, Backend):
             if not plan_node.is_container:
                 return NetnsTransport(node, self.netns(pod, node))
         return NsenterTransport(node, self.leader(pod, node), userns=pod is not None)
+
+    def node_netns(self, pod: int, node: str) -> str:
+        return f"/proc/{self.leader(pod, node)}/ns/net"
 
     def ansible_host_vars(self, pod: int | None, node: str) -> dict:
         return {

@@ -27,10 +27,11 @@ from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..images import vm as images_vm
-from ..errors import CommandFailed, LabStateError, leftover_hint
-from ..state import Journal, Resource
-from . import libvirt_xml as lx
+from ...images import vm as images_vm
+from ...errors import CommandFailed, LabStateError, leftover_hint
+from ...state import Journal, Resource
+from . import connection
+from . import xml as lx
 
 POOL_ROOT = os.environ.get("TAI_LAB_POOL_DIR", "/var/lib/tai-lab/pools")
 
@@ -61,11 +62,6 @@ def pool_path(pool: str) -> str:
     return f"{POOL_ROOT.rstrip('/')}/{pool}"
 
 
-def _libvirt():
-    from .libvirt import _libvirt as load
-    return load()
-
-
 class Storage:
     """The lab's pools and volumes on each host; ``conn(uri)`` gives the connection."""
 
@@ -94,7 +90,7 @@ class Storage:
             return self._pool(uri)
 
     def _pool(self, uri: str):
-        libvirt = _libvirt()
+        libvirt = connection.load()
         conn = self.conn(uri)
         name = lx.pool_name(self.lab, uri)
         try:
@@ -134,7 +130,7 @@ class Storage:
         return self._images[key]
 
     def _upload_image(self, uri: str, img: images_vm.VmImage) -> HostImage:
-        libvirt = _libvirt()
+        libvirt = connection.load()
         pool = self._pool(uri)
         files = [(f"{img.name}.qcow2", img.disk), (f"{img.name}.vmlinuz", img.kernel),
                  (f"{img.name}.initrd.img", img.initrd)]
@@ -181,7 +177,7 @@ class Storage:
 
     def tail(self, uri: str, volume: str, nbytes: int = 800) -> str:
         """The end of a volume of the lab's pool on ``uri`` (a console log); "" if unreadable."""
-        libvirt = _libvirt()
+        libvirt = connection.load()
         try:
             conn = self.conn(uri)
             vol = conn.storagePoolLookupByName(lx.pool_name(self.lab, uri)).storageVolLookupByName(volume)
@@ -198,7 +194,7 @@ class Storage:
     # ------------------------------------------------------------------ removal
     def remove(self, res: Resource) -> None:
         """Remove a recorded pool or volume (already gone: fine)."""
-        libvirt = _libvirt()
+        libvirt = connection.load()
         data = res.data or {}
         conn = self.conn(data["uri"])
         if res.kind == "volume":

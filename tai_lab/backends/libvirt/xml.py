@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 
-from ..plan import LabPlan, NodePlan, PodPlan
+from ...plan import LabPlan, NodePlan, PodPlan
 
 NS = "https://tai-lab.invalid/xmlns/node/1"
 NIC_FIRST_SLOT = 0x10     # PCI slots of the NICs, in interface order: eth0, eth1… (net.ifnames=0)

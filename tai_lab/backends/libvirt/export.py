@@ -6,9 +6,9 @@ scenario itself.
 """
 from __future__ import annotations
 
-from ..plan import LabPlan
-from . import libvirt_xml as lx
-from .libvirt import MEMORY_MIB
+from ...plan import LabPlan
+from . import xml as lx
+from .placement import MEMORY_MIB
 
 FORMAT = 1
 
