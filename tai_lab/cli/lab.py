@@ -13,10 +13,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .. import __version__
+from .. import __version__, lang
+from ..lang import tr
 from ..backends import registry as backend_registry
 
 from .common import _json, _lab, _progress, err, json_option, lab_option, needs_root, out, pods_option
+from .i18n import lang_option, localize
 
 
 def _probe_lines(results, verbose: bool) -> None:
@@ -47,7 +49,8 @@ def _report_probes(ctx: click.Context, results, title: str, verbose: bool = Fals
         _probe_lines(results, verbose)
         failed = [r for r in results if not r.passed]
         colour = "green" if not failed else "red"
-        out.print(f"[{colour}]{len(results) - len(failed)}/{len(results)} vérifications réussies[/{colour}] — {title}")
+        n_ok = f"{len(results) - len(failed)}/{len(results)}"
+        out.print(f"[{colour}]{n_ok} " + tr("vérifications réussies", "checks passed") + f"[/{colour}] — {title}")
     if any(not r.passed for r in results):
         ctx.exit(1)
 
@@ -56,10 +59,12 @@ def _report_probes(ctx: click.Context, results, title: str, verbose: bool = Fals
 @click.option("--lab", "lab", metavar="NAME", help="Lab to act on (default: the only one up).")
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@lang_option
 @click.version_option(__version__, prog_name="tai-lab")
 @click.pass_context
 def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None:
     """Plateau technique TAI: build pods, cut the Internet, reset, verify."""
+    localize(ctx.command, lang.current())   # the subcommands' help (main did it for the whole run)
     ctx.ensure_object(dict)
     ctx.obj.update(lab=lab, json=as_json, debug=debug)
 
@@ -77,8 +82,9 @@ def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
     if ctx.obj["json"]:
         _json({"valid": True, "lab": plan.lab, "pods": len(plan.pods)})
     else:
-        out.print(f"[green]✓[/green] {scenario}: lab {plan.lab!r}, {len(plan.pods)} pod(s), "
-                  f"{len(plan.pods[0].nodes)} nodes per pod")
+        out.print(f"[green]✓[/green] {scenario} : " + tr(
+            f"lab {plan.lab!r}, {len(plan.pods)} pod(s), {len(plan.pods[0].nodes)} machines par pod",
+            f"lab {plan.lab!r}, {len(plan.pods)} pod(s), {len(plan.pods[0].nodes)} nodes per pod"))
 
 
 @cli.command()
@@ -91,7 +97,7 @@ def init(directory: str) -> None:
     for f in written:
         out.print(f"[green]✓[/green] {escape(str(f))}")
     scenario = Path(directory) / starter.SCENARIO_FILE
-    out.print(f"À modifier, puis : tai-lab validate {escape(str(scenario))}")
+    out.print(tr("À modifier, puis : ", "Edit it, then: ") + f"tai-lab validate {escape(str(scenario))}")
 
 
 @cli.command()
@@ -128,9 +134,10 @@ def image_list(ctx: click.Context) -> None:
     if ctx.obj["json"]:
         _json(rows)
         return
-    t = Table("image", "built")
+    t = Table("image", tr("construite", "built"))
     for r in rows:
-        t.add_row(r["name"], r["built_at"] or "[yellow]not built[/yellow] (tai-lab image build " + r["name"] + ")")
+        t.add_row(r["name"], r["built_at"] or "[yellow]" + tr("non construite", "not built")
+                  + "[/yellow] (tai-lab image build " + r["name"] + ")")
     out.print(t)
 
 
@@ -156,20 +163,27 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
         from ..scenario import load_plan
         named = load_plan(scenario, pods=pods).lab
         if named != ctx.obj["lab"]:
-            raise click.UsageError(f"--lab {ctx.obj['lab']}: the scenario {scenario} builds the lab {named!r} "
-                                   f"(its `lab:` line); change that line to build it under another name")
+            raise click.UsageError(tr(
+                f"--lab {ctx.obj['lab']} : le scénario {scenario} construit le lab {named!r} (sa ligne `lab:`) ; "
+                "changer cette ligne pour le construire sous un autre nom",
+                f"--lab {ctx.obj['lab']}: the scenario {scenario} builds the lab {named!r} "
+                f"(its `lab:` line); change that line to build it under another name"))
     if (connect or inventory) and backend != "libvirt":
-        raise click.UsageError("--connect and --inventory are for --backend libvirt")
+        raise click.UsageError(tr("--connect et --inventory vont avec --backend libvirt",
+                                  "--connect and --inventory are for --backend libvirt"))
     if connect and inventory:
-        raise click.UsageError("--connect or --inventory, not both (the inventory lists the URIs)")
+        raise click.UsageError(tr("--connect ou --inventory, pas les deux (l'inventaire donne les URI)",
+                                  "--connect or --inventory, not both (the inventory lists the URIs)"))
     opts = {"connect": connect, "inventory": str(Path(inventory).resolve()) if inventory else None}
-    with err.status("construction du plateau (plusieurs minutes)…"):
+    with err.status(tr("construction du plateau (plusieurs minutes)…", "building the plateau (several minutes)…")):
         lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress, backend_options=opts)
     if ctx.obj["json"]:
         _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
     else:
-        out.print(f"[green]✓[/green] lab {lab.name!r} is up: {len(lab.plan.pods)} pod(s) "
-                  f"in {lab.state.data.get('up_seconds')} s. Next: tai-lab verify")
+        secs = lab.state.data.get("up_seconds")
+        out.print("[green]✓[/green] " + tr(
+            f"lab {lab.name!r} démarré : {len(lab.plan.pods)} pod(s) en {secs} s. Ensuite : tai-lab verify",
+            f"lab {lab.name!r} is up: {len(lab.plan.pods)} pod(s) in {secs} s. Next: tai-lab verify"))
 
 
 @cli.command()
@@ -179,18 +193,22 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
 def down(ctx: click.Context) -> None:
     """Remove everything the lab created (and nothing else)."""
     from ..lab import Lab
-    with err.status("suppression du lab et archivage des preuves…"):
+    with err.status(tr("suppression du lab et archivage des preuves…", "removing the lab, archiving the evidence…")):
         done = Lab.down(ctx.obj.get("lab"), progress=_progress)
     if ctx.obj["json"]:
         _json({"removed": done.removed, "archive": str(done.archive) if done.archive else None})
         return
-    out.print(f"[green]✓[/green] removed {len(done.removed)} resource(s)")
+    out.print("[green]✓[/green] " + tr(f"{len(done.removed)} ressource(s) supprimée(s)",
+                                        f"removed {len(done.removed)} resource(s)"))
     if done.archive:
-        out.print(f"[green]✓[/green] evidence archived in {done.archive} — report: "
-                  f"tai-lab report --archive {done.archive.name} --pod N; "
-                  "list/remove: tai-lab archives list|remove")
+        out.print("[green]✓[/green] " + tr(
+            f"preuves archivées dans {done.archive} — rapport : tai-lab report --archive {done.archive.name} "
+            "--pod N ; lister/supprimer : tai-lab archives list|remove",
+            f"evidence archived in {done.archive} — report: tai-lab report --archive {done.archive.name} "
+            "--pod N; list/remove: tai-lab archives list|remove"))
     else:
-        out.print("no evidence recorded on this lab: nothing to archive")
+        out.print(tr("aucune preuve consignée sur ce lab : rien à archiver",
+                     "no evidence recorded on this lab: nothing to archive"))
 
 
 @cli.command()
@@ -205,25 +223,29 @@ def status(ctx: click.Context) -> None:
         _json({"lab": lab.name, "title": lab.plan.title, "pods": [s.as_dict() for s in st]})
         return
     t = Table(title=f"{lab.plan.title} — lab {lab.name}")
-    for col in ("pod", "phase", "Internet", "machines", "instantanés"):
+    for col in ("pod", "phase", "Internet", "machines", tr("instantanés", "snapshots")):
         t.add_column(col)
     for s in st:
         nodes = " ".join(f"[green]{n}[/green]" if ok else f"[red]{n}✗[/red]" for n, ok in s.nodes.items())
         phase = s.phase if not s.pending else \
-            f"{s.phase} [yellow]→ {s.pending} interrompu[/yellow]"
-        t.add_row(str(s.number), phase, "oui" if s.internet else "[yellow]coupé[/yellow]", nodes,
+            f"{s.phase} [yellow]→ {s.pending} " + tr("interrompu", "interrupted") + "[/yellow]"
+        t.add_row(str(s.number), phase, tr("oui", "yes") if s.internet else "[yellow]" + tr("coupé", "cut") + "[/yellow]",
+                  nodes,
                   ", ".join(s.snapshots))
     out.print(t)
     for pending in sorted({s.pending for s in st if s.pending}):
-        out.print(f"[yellow]a change to phase {pending} was interrupted[/yellow]: "
-                  f"run `tai-lab phase {pending}` again to finish it")
+        out.print(tr(f"[yellow]le passage à la phase {pending} a été interrompu[/yellow] : "
+                     f"relancer `tai-lab phase {pending}` pour le terminer",
+                     f"[yellow]a change to phase {pending} was interrupted[/yellow]: "
+                     f"run `tai-lab phase {pending}` again to finish it"))
 
 
 @cli.command(name="exec", context_settings={"ignore_unknown_options": True})
 @click.argument("pod", type=int)
 @click.argument("node")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.option("--timeout", type=float, default=300.0, show_default=True)
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds before the command is stopped.")
 @lab_option
 @json_option
 @click.pass_context
@@ -255,7 +277,8 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
     lab = _lab(ctx)
     lab.set_phase(phase, pod, override_seal=override_seal)
-    what = "Internet coupé, pods isolés" if phase == "prep" else "Internet rétabli"
+    what = tr("Internet coupé, pods isolés", "Internet cut, pods isolated") if phase == "prep" \
+        else tr("Internet rétabli", "Internet back")
     if no_verify:
         if ctx.obj["json"]:
             _json({"phase": phase, "pods": [s.as_dict() for s in lab.status()]})
@@ -263,8 +286,8 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
             out.print(f"[green]✓[/green] phase {phase}: {what}")
         return
     if not ctx.obj["json"]:
-        out.print(f"[green]✓[/green] phase {phase}: {what} — preuve :")
-    with err.status("vérification depuis les postes des utilisateurs…"):
+        out.print(f"[green]✓[/green] phase {phase}: {what} — " + tr("preuve :", "proof:"))
+    with err.status(tr("vérification depuis les postes des utilisateurs…", "checking from the users' machines…")):
         results = lab.verify(pod)
     _report_probes(ctx, results, f"phase {phase}", verbose)
 
@@ -279,9 +302,10 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
 def verify(ctx: click.Context, pod: int | None, verbose: bool) -> None:
     """Health probes from the users' point of view; exit 1 if one fails."""
     lab = _lab(ctx)
-    with err.status("vérification depuis les postes des utilisateurs…"):
+    with err.status(tr("vérification depuis les postes des utilisateurs…", "checking from the users' machines…")):
         results = lab.verify(pod)
-    _report_probes(ctx, results, f"vérification du plateau, lab {lab.name}", verbose)
+    _report_probes(ctx, results, tr(f"vérification du plateau, lab {lab.name}", f"plateau check, lab {lab.name}"),
+                   verbose)
 
 
 @cli.command()
@@ -293,10 +317,10 @@ def verify(ctx: click.Context, pod: int | None, verbose: bool) -> None:
 def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
     """Save the state of pods under NAME (nodes restart briefly)."""
     _lab(ctx).snapshot(name, pod)
-    out.print(f"[green]✓[/green] snapshot {name} taken")
+    out.print("[green]✓[/green] " + tr(f"instantané {name} enregistré", f"snapshot {name} taken"))
 
 
-def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
+def confirm_open_sessions(lab, pod: int | None, what: tuple[str, str], yes: bool) -> bool:
     """Whether the command may wipe pods where a candidate's session is open: --yes, or the
     trainer's answer on a terminal. Without a terminal and without --yes: refused (the
     library refuses too, so the web console or a script must say it explicitly)."""
@@ -305,12 +329,14 @@ def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
         return True
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return False                 # Lab refuses with the whole message and the hint
-    err.print(f"[bold yellow]Attention[/bold yellow] : {what} efface les machines d'un candidat dont la "
-              "session est ouverte.")
+    err.print(tr(f"[bold yellow]Attention[/bold yellow] : {what[0]} efface les machines d'un candidat dont la "
+                 "session est ouverte.", f"[bold yellow]Warning[/bold yellow]: {what[1]} wipes the machines of a "
+                 "candidate whose session is open."))
     err.print(escape(lab.describe_open_sessions(sessions)), highlight=False)
-    err.print("Les interventions actives seront consignées « effacée par remise à zéro — non réparée » "
-              "et la session close.")
-    if not click.confirm(f"{what} quand même ?", default=False, err=True):
+    err.print(tr("Les interventions actives seront consignées « effacée par remise à zéro — non réparée » "
+                 "et la session close.", "The active interventions will be recorded as “cleared by reset — "
+                 "not repaired” and the session closed."))
+    if not click.confirm(tr(f"{what[0]} quand même ?", f"{what[1].capitalize()} anyway?"), default=False, err=True):
         raise click.exceptions.Abort()
     return True
 
@@ -327,10 +353,10 @@ def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
     """Put pods back to a snapshot, then verify them (asks first if a candidate's session is open)."""
     from ..evidence import default_actor
     lab = _lab(ctx)
-    ok = confirm_open_sessions(lab, pod, "La remise à zéro", yes)
-    with err.status("remise à zéro, puis vérification…"):
+    ok = confirm_open_sessions(lab, pod, ("La remise à zéro", "the reset"), yes)
+    with err.status(tr("remise à zéro, puis vérification…", "resetting, then checking…")):
         results = lab.reset(pod, to, actor=default_actor(), confirm_open_session=ok)
-    _report_probes(ctx, results, f"après remise à zéro ({to})")
+    _report_probes(ctx, results, tr(f"après remise à zéro ({to})", f"after the reset ({to})"))
 
 
 @cli.command()
@@ -344,9 +370,9 @@ def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
     from ..evidence import default_actor
     lab = _lab(ctx)
-    ok = confirm_open_sessions(lab, pod, "La reconstruction", yes)
+    ok = confirm_open_sessions(lab, pod, ("La reconstruction", "the rebuild"), yes)
     _report_probes(ctx, lab.rebuild(pod, actor=default_actor(), confirm_open_session=ok),
-                   f"Après reconstruction du pod {pod}")
+                   tr(f"après reconstruction du pod {pod}", f"after rebuilding pod {pod}"))
 
 
 # ---------------------------------------------------------------- interventions
@@ -372,15 +398,16 @@ def interventions(ctx: click.Context, ccp: str | None, competency: str | None, c
     if export:
         from .. import starter
         dest = starter.export_intervention(export[0], export[1], catalogue=cat)
-        out.print(f"[green]✓[/green] {escape(str(dest))} (le playbook reste celui du catalogue)")
+        out.print(f"[green]✓[/green] {escape(str(dest))} " + tr("(le playbook reste celui du catalogue)",
+                                                                 "(the playbook stays the catalogue's)"))
         return
     if coverage:
         rows = cat.coverage()
         if ctx.obj["json"]:
             _json(rows)
             return
-        t = Table(title="Couverture du référentiel")
-        for col in ("compétence", "intitulé", "interventions"):
+        t = Table(title=tr("Couverture du référentiel", "Coverage of the référentiel"))
+        for col in (tr("compétence", "competency"), tr("intitulé", "title"), "interventions"):
             t.add_column(col, overflow="fold")
         for r in rows:
             t.add_row(r["competency"], r["title"], ", ".join(r["interventions"])
@@ -394,27 +421,30 @@ def interventions(ctx: click.Context, ccp: str | None, competency: str | None, c
                 "variants": [{"id": v.id, "title": v.title.model_dump()} for v in i.variants]} for i in items])
         return
     t = Table(title="Interventions")
-    for col in ("id", "intitulé", "compétences", "niv.", "variantes"):
+    for col in ("id", tr("intitulé", "title"), tr("compétences", "competencies"), tr("niv.", "level"),
+                tr("variantes", "variants")):
         t.add_column(col, overflow="fold")
     for i in items:
-        t.add_row(i.id, f"{i.title.fr}\n[dim]{i.symptom}[/dim]", " ".join(i.competencies), str(i.difficulty),
+        t.add_row(i.id, f"{getattr(i.title, lang.current(), i.title.fr)}\n[dim]{i.symptom}[/dim]",
+                  " ".join(i.competencies), str(i.difficulty),
                   "\n".join(v.id for v in i.variants))
     out.print(t)
 
 
 def _check_table(results) -> Table:
-    t = Table(title="État des interventions")
-    for col in ("pod", "intervention", "variante", "état", "preuve"):
+    t = Table(title=tr("État des interventions", "Interventions"))
+    for col in ("pod", "intervention", tr("variante", "variant"), tr("état", "state"), tr("preuve", "evidence")):
         t.add_column(col, overflow="fold")
     for c in results:
         if c.interrupted:
-            t.add_row(str(c.pod), c.id, c.variant, "[yellow]INJECTION INTERROMPUE[/yellow]",
-                      f"l'injection n'a pas abouti : rien à juger — tai-lab restore {c.id} --pod {c.pod}")
+            t.add_row(str(c.pod), c.id, c.variant, "[yellow]" + tr("INJECTION INTERROMPUE", "INJECT INTERRUPTED")
+                      + "[/yellow]", tr("l'injection n'a pas abouti : rien à juger", "the inject did not finish: "
+                                        "nothing to judge") + f" — tai-lab restore {c.id} --pod {c.pod}")
             continue
         colour = {"fixed": "green", "broken": "red"}.get(c.state, "yellow")
-        state = f"[{colour}]{escape(c.label('fr'))}[/{colour}]"
+        state = f"[{colour}]{escape(c.label(lang.current()))}[/{colour}]"
         if c.reboot:
-            state += "\n[dim]redémarré : " + escape(", ".join(c.reboot)) + "[/dim]"
+            state += "\n[dim]" + tr("redémarré : ", "rebooted: ") + escape(", ".join(c.reboot)) + "[/dim]"
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
             ("✓ " if r.passed else "✗ ") + escape(f"{r.probe.title} ({r.probe.node}) : {r.evidence}") for r in c.results))
     return t
@@ -439,18 +469,22 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
                "symptom": res.intervention.symptom, "seconds": res.seconds,
                "evidence": [r.as_dict() for r in res.evidence]})
         return
-    out.print(f"[bold]{res.intervention.title.fr}[/bold] — pod {res.pod}, variante {res.variant.id} "
-              f"({res.seconds} s)")
-    out.print("[dim]Panne prouvée : " + escape("; ".join(r.evidence for r in res.evidence if not r.passed))
-              + "[/dim]")
-    out.print(f"\n[bold]À lire à l'utilisateur :[/bold]\n{res.intervention.symptom}")
+    here = lang.current()
+    out.print(f"[bold]{getattr(res.intervention.title, here, res.intervention.title.fr)}[/bold] — pod {res.pod}, "
+              + tr("variante", "variant") + f" « {getattr(res.variant.title, here, res.variant.title.fr)} » "
+              f"({res.variant.id}, {res.seconds} s)")
+    out.print("[dim]" + tr("Panne prouvée : ", "Fault proven: ")
+              + escape("; ".join(r.evidence for r in res.evidence if not r.passed)) + "[/dim]")
+    out.print("\n[bold]" + tr("À lire à l'utilisateur :", "To read out to the user:")
+              + f"[/bold]\n{res.intervention.symptom}")
 
 
 @cli.command()
 @click.argument("intervention", required=False)
 @click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
 @click.option("--watch", is_flag=True, help="Refresh until fixed (Ctrl-C to stop).")
-@click.option("--interval", type=float, default=2.0, show_default=True)
+@click.option("--interval", type=float, default=2.0, show_default=True,
+              help="Seconds between two checks with --watch.")
 @click.option("--reboot", is_flag=True,
               help="Survives a reboot? When fixed, restart the machines the repair touched and check again.")
 @lab_option
@@ -465,7 +499,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
     lab = _lab(ctx)
     if reboot:
         if watch:
-            raise click.UsageError("--reboot and --watch do not go together")
+            raise click.UsageError(tr("--reboot et --watch ne vont pas ensemble", "--reboot and --watch do not go together"))
         ids = [intervention] if intervention else [a.id for a in lab.active_interventions(pod)]
         results = [lab.check_reboot(pod, iid) for iid in ids]
     else:
@@ -474,7 +508,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
         _json([c.as_dict() for c in results])
         return
     if not watch:
-        out.print(_check_table(results) if results else "Aucune intervention active.")
+        out.print(_check_table(results) if results else tr("Aucune intervention active.", "No active intervention."))
         ctx.exit(0 if all(c.fixed for c in results) else 1)
     with Live(_check_table(results), console=out, refresh_per_second=4) as live:
         # an interrupted inject waits for a restore, not for the candidate: not watched
@@ -483,9 +517,10 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
             results = lab.check(pod, intervention, record="changes")   # the log keeps verdict changes
             live.update(_check_table(results))
     if any(c.interrupted for c in results):
-        out.print("[yellow]Injection interrompue : restaurez-la (tai-lab restore --all).[/yellow]")
+        out.print("[yellow]" + tr("Injection interrompue : restaurez-la", "Inject interrupted: restore it")
+                  + " (tai-lab restore --all).[/yellow]")
         ctx.exit(1)
-    out.print("[green]Tout est réparé.[/green]")
+    out.print("[green]" + tr("Tout est réparé.", "Everything is fixed.") + "[/green]")
 
 
 @cli.command()
@@ -499,9 +534,10 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
 def restore(ctx: click.Context, intervention: str | None, everything: bool, pod: int | None) -> None:
     """Undo an intervention exactly as the journal recorded it."""
     if bool(intervention) == everything:
-        raise click.UsageError("give an INTERVENTION or --all")
+        raise click.UsageError(tr("donner une INTERVENTION ou --all", "give an INTERVENTION or --all"))
     done = _lab(ctx).restore(pod, None if everything else intervention)
     if ctx.obj["json"]:
         _json({"restored": done})
     else:
-        out.print(f"[green]✓[/green] restauré : {', '.join(done) or '(rien d’actif)'}")
+        out.print("[green]✓[/green] " + tr(f"restauré : {', '.join(done) or '(rien d’actif)'}",
+                                            f"restored: {', '.join(done) or '(nothing active)'}"))

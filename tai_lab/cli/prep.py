@@ -28,7 +28,7 @@ def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
     from ..evidence import default_actor
     from ..prep import phase
     lab = _lab(ctx)
-    ok = confirm_open_sessions(lab, pod, "Le démarrage de la préparation", yes)
+    ok = confirm_open_sessions(lab, pod, ("Le démarrage de la préparation", "starting the prep phase"), yes)
     started = phase.start(lab, pod, actor=default_actor(), confirm_open_session=ok)
     if ctx.obj["json"]:
         _json({"started": started})

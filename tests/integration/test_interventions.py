@@ -220,13 +220,13 @@ def test_bad_input_changes_nothing(clean):
     with pytest.raises(NotFoundError) as exc:
         lab.inject("dns-failur", 1)
     assert "dns-failure" in exc.value.hint and "slowness" in exc.value.hint
-    with pytest.raises(NotFoundError, match="no variant 'nope'") as exc:
+    with pytest.raises(NotFoundError, match="pas de variante 'nope'") as exc:
         lab.inject("dns-failure", 1, variant="nope")
     assert "record-deleted" in exc.value.hint
     lab.inject("intranet-down", 1)
-    with pytest.raises(LabStateError, match="already active"):
+    with pytest.raises(LabStateError, match="déjà active"):
         lab.inject("intranet-down", 1)
-    with pytest.raises(LabStateError, match="not active"):
+    with pytest.raises(LabStateError, match="n'est pas active"):
         lab.restore(1, "dns-failure")
     assert [a.id for a in lab.active_interventions(1)] == ["intranet-down"]
 
