@@ -18,6 +18,10 @@ from .conftest import lab_name, standard_lab
 LAB = lab_name("tverd")
 CATALOGUE = load_catalogue()
 RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 20 ifup eth0")
+# The user's machine given a static address of its subnet (a classic way around a network fault).
+STATIC = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; printf 'auto eth0\\niface eth0 inet static\\n"
+                 "  address 10.1.10.150/24\\n  gateway 10.1.10.1\\n' > /etc/network/interfaces.d/eth0; "
+                 "ip -4 addr flush dev eth0; ifup eth0")
 
 # (intervention, variant, the candidate's commands, expected verdict of a plain check)
 MASKING = {
@@ -33,11 +37,15 @@ MASKING = {
     "rate-limit-left": ("slowness", "lan-link-degraded",
                         [("router", "nft delete table inet tai_link_fault")], "bypassed"),
     "firewall-flushed": ("fileshare-firewall", "smb-port-rejected", [("srv", "nft flush ruleset")], "bypassed"),
-    "static-address-on-the-client": (
-        "dhcp-failure", "service-stopped",
-        [("pc1", "ifdown --force eth0 >/dev/null 2>&1; printf 'auto eth0\\niface eth0 inet static\\n"
-                 "  address 10.1.10.150/24\\n  gateway 10.1.10.1\\n' > /etc/network/interfaces.d/eth0; "
-                 "ip -4 addr flush dev eth0; ifup eth0")], "bypassed"),
+    "static-address-on-the-client": ("dhcp-failure", "service-stopped", [STATIC], "bypassed"),
+    # The variants added for issue 15's "two variants for every intervention": a masking or partial
+    # repair each ("broken": it must stay not fixed for a while, not only at the first check).
+    "static-address-past-the-relay": ("dhcp-failure", "relay-wrong-server", [STATIC], "bypassed"),
+    "old-mac-taken-by-the-pc": ("switch-port-shut", "port-security",
+                                [("pc1", "ip link set eth0 address 02:00:5e:10:00:aa")], "bypassed"),
+    "static-address-in-quarantine": ("switch-port-vlan", "quarantine-vlan", [STATIC], "broken"),
+    "pc-readdressed-beside-the-laptop": ("duplicate-ip", "colleague-laptop", [STATIC], "bypassed"),
+    "only-the-pc-replugged": ("cable-unplugged", "printer-too", [("switch", "ip link set pc1-eth0 up")], "broken"),
     "valid-other-way-dns": ("dns-failure", "record-deleted",
                             [("srv", "echo 'intranet IN CNAME srv' >> /etc/bind/db.pod1.tai.lan && "
                                      "rndc reload pod1.tai.lan")], "fixed"),
@@ -101,6 +109,12 @@ def test_plain_check_verdict(clean, case):
     iid, variant, actions, want = MASKING[case]
     lab.inject(iid, 1, variant=variant)
     _do(lab, actions)
+    if want == "broken":     # nothing to wait for: it must not turn fixed while things settle
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            (chk,) = lab.check(1, iid)
+            assert not chk.fixed and chk.state == "broken", (case, chk.state)
+            time.sleep(0.5)
     chk = _verdict_within(lab, iid, want)
     assert chk.state == want, (chk.state, [(r.probe.title, r.evidence) for r in chk.results if not r.passed])
     if want == "bypassed":
