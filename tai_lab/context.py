@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from .errors import LabStateError, NotFoundError
-from .lang import Text, tr
 from .evidence import EvidenceLog, LabHook
+from .lang import Text, tr
 from .plan import LabPlan, PodPlan
 from .state import LabState
 

@@ -46,6 +46,17 @@ MASKING = {
     "static-address-in-quarantine": ("switch-port-vlan", "quarantine-vlan", [STATIC], "broken"),
     "pc-readdressed-beside-the-laptop": ("duplicate-ip", "colleague-laptop", [STATIC], "bypassed"),
     "only-the-pc-replugged": ("cable-unplugged", "printer-too", [("switch", "ip link set pc1-eth0 up")], "broken"),
+    # ... and for older variants that had none
+    "static-address-past-a-full-scope": ("dhcp-failure", "scope-exhausted", [STATIC], "bypassed"),
+    "own-route-past-a-wrong-gateway-option": ("dhcp-failure", "wrong-gateway-option",
+                                              [("pc1", "ip route replace default via 10.1.10.1 dev eth0")], "bypassed"),
+    "good-line-above-the-disguised-one": ("hosts-hijack", "disguised-at-top",
+                                          [("pc1", "sed -i '1i 10.1.20.10 intranet.pod1.tai.lan' /etc/hosts")],
+                                          "bypassed"),
+    "proxy-off-for-curl-only-in-the-profile": ("proxy-misconfigured", "user-profile",
+                                               [("pc1", "echo 'noproxy = \"*\"' > /root/.curlrc")], "bypassed"),
+    "public-resolver-on-the-pc": ("dns-failure", "forwarder-wrong",
+                                  [("pc1", "echo 'nameserver 198.51.100.53' > /etc/resolv.conf")], "broken"),
     "valid-other-way-dns": ("dns-failure", "record-deleted",
                             [("srv", "echo 'intranet IN CNAME srv' >> /etc/bind/db.pod1.tai.lan && "
                                      "rndc reload pod1.tai.lan")], "fixed"),
@@ -57,6 +68,13 @@ _WINTER = time.localtime().tm_isdst == 0
 if _WINTER:
     MASKING["fixed-offset-time-zone"] = ("clock-skew", "wrong-timezone",
                                          [("pc1", "ln -sf /usr/share/zoneinfo/Etc/GMT-1 /etc/localtime")], "bypassed")
+    MASKING["fixed-offset-instead-of-utc"] = ("clock-skew", "utc-zone",
+                                              [("pc1", "ln -sf /usr/share/zoneinfo/Etc/GMT-1 /etc/localtime")],
+                                              "bypassed")
+# Cases whose every change the restore puts back (saved files, a renewed lease): no reset after them.
+RESTORE_SUFFICES = {"good-line-above-the-disguised-one", "own-route-past-a-wrong-gateway-option",
+                    "fixed-offset-time-zone", "fixed-offset-instead-of-utc", "only-the-pc-replugged",
+                    "good-line-above-malicious", "valid-other-way-share", "share-777"}
 
 # (intervention, variant, commands, verdict of a reboot check)
 REBOOT = {
@@ -79,12 +97,16 @@ def lab(lab_home, tmp_path_factory):
 
 
 @pytest.fixture
-def clean(lab):
+def clean(lab, request):
     """Each case ends with a reset of the pod: restore undoes the fault, not what the candidate
-    did elsewhere (a hosts line on pc1, a static address), which the next case must not see."""
+    did elsewhere (a hosts line on pc1, a static address), which the next case must not see —
+    unless the case changed only what the restore puts back and the pod is healthy after it."""
     yield lab
     if lab.active_interventions(1):
         lab.restore(1)
+    case = getattr(getattr(request.node, "callspec", None), "params", {}).get("case")
+    if case in RESTORE_SUFFICES and all(r.passed for r in lab.verify(1)):
+        return
     bad = [r for r in lab.reset(pod=1, confirm_open_session=True) if not r.passed]
     assert not bad, f"pod not healthy after the case: {[(r.probe.id, r.evidence) for r in bad]}"
 
