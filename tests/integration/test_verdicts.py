@@ -87,6 +87,15 @@ REBOOT = {
                                  [("srv", "systemctl start isc-dhcp-server"), RENEW], "lost-at-reboot"),
     "firewall-flushed-live": ("fileshare-firewall", "smb-port-rejected", [("srv", "nft flush ruleset")],
                               "lost-at-reboot"),
+    # the new variants' live-only repairs: a relay started by hand beside the misconfigured service,
+    # the laptop's duplicate address removed from the interface but not from its configuration
+    "relay-started-by-hand": ("dhcp-failure", "relay-wrong-server",
+                              [("router", "/usr/sbin/dhcrelay -4 -q -i eth1 -i eth2 10.1.20.10"), RENEW],
+                              "lost-at-reboot"),
+    "laptop-alias-removed-live-only": ("duplicate-ip", "colleague-laptop",
+                                       [("pc2", "a=$(awk '/address/ {print $2}' /etc/network/interfaces.d/alias); "
+                                                "dev=$(ip -4 -o route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "
+                                                "ip addr del $a dev $dev")], "lost-at-reboot"),
 }
 
 
