@@ -100,5 +100,5 @@ def needs_root(f):
 def face_notice(msg: str) -> None:
     """What a face (`serve`, `stations serve`) prints while it runs: warnings on stderr, at once."""
     import sys
-    click.echo(msg, err=msg.startswith("ATTENTION"))
+    click.echo(msg, err=msg.startswith(("ATTENTION", "WARNING")))
     sys.stdout.flush()

@@ -133,10 +133,11 @@ HELP_FR: dict[str, str] = {
         "Comparer un pod scellé à ses empreintes, sans rien changer (code 1 s’il a changé).",
     "The sealed pod.": "Le pod scellé.",
     # ------------------------------------------------------------ jury
-    "The jury's web console (French). Its login link stays valid across restarts\n"
-    "(kept in the lab's directory); --show-link prints it again.":
-        "La console web du jury (en français). Son lien de connexion reste valable après un redémarrage\n"
-        "(conservé dans le dossier du lab) ; --show-link l’affiche à nouveau.",
+    "The jury's web console (French; English first with --lang en, and each jury member may switch).\n"
+    "Its login link stays valid across restarts (kept in the lab's directory); --show-link prints it again.":
+        "La console web du jury (en français ; d’abord en anglais avec --lang en, et chaque juré peut changer).\n"
+        "Son lien de connexion reste valable après un redémarrage (conservé dans le dossier du lab) ; "
+        "--show-link l’affiche à nouveau.",
     "Where the console listens (loopback by default; port 0: any free port).":
         "Adresse d’écoute de la console (boucle locale par défaut ; port 0 : un port libre).",
     "Allow a non-loopback address (jury network only).":

@@ -37,8 +37,8 @@ def _listen(value: str) -> tuple[str, int]:
 @click.pass_context
 @needs_root
 def serve(ctx: click.Context, listen: str, allow_remote: bool, show_link: bool, new_key: bool) -> None:
-    """The jury's web console (French). Its login link stays valid across restarts
-    (kept in the lab's directory); --show-link prints it again."""
+    """The jury's web console (French; English first with --lang en, and each jury member may switch).
+    Its login link stays valid across restarts (kept in the lab's directory); --show-link prints it again."""
     from ..errors import NotFoundError
     from ..jury.web import serve as run
     from ..jury.web import show_link as link_of

@@ -16,7 +16,8 @@ def service() -> JuryService:
 
 
 def lang() -> str:
-    return session.get("lang", "fr")
+    """The jury member's language: theirs once picked, else the one the console was started in."""
+    return session.get("lang") or current_app.config.get("TAI_DEFAULT_LANG", "fr")
 
 
 def actor() -> str:

@@ -149,3 +149,21 @@ def test_click_words_come_back_in_english():
         assert click.core._("Usage:") == "Usage:"              # type: ignore[attr-defined]
     finally:
         localize(cli, lang.current())
+
+
+def test_the_web_console_starts_in_the_trainers_language(tmp_path, monkeypatch):
+    from tai_lab.jury.service import JuryService
+    from tai_lab.jury.web import create_app
+
+    from .test_console import KEY, FakeLab
+    monkeypatch.setenv("TAI_LAB_LANG", "en")
+    lab = FakeLab(tmp_path)
+    svc = JuryService(lambda: lab, check_interval=0.1)
+    try:
+        c = create_app(svc, KEY).test_client()
+        c.get(f"/login?key={KEY}")
+        assert "Overview" in c.get("/").text
+        c.get("/lang/fr")                       # a jury member's own choice wins
+        assert "Vue d’ensemble" in c.get("/").text
+    finally:
+        svc.close()
