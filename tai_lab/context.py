@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from .errors import LabStateError, NotFoundError
 from .evidence import EvidenceLog, LabHook
+from .lang import Text, tr
 from .plan import LabPlan, PodPlan
 from .state import LabState
 
@@ -72,8 +73,8 @@ class LabContext:
         if pod is None:
             return numbers
         if pod not in numbers:
-            raise NotFoundError(f"no pod {pod} in lab {self.name!r}",
-                                f"pods: {', '.join(map(str, numbers))}")
+            raise NotFoundError(tr(f"pas de pod {pod} dans le lab {self.name!r}", f"no pod {pod} in lab {self.name!r}"),
+                                tr(f"pods : {', '.join(map(str, numbers))}", f"pods: {', '.join(map(str, numbers))}"))
         return [pod]
 
     def pod_plan(self, pod: int) -> PodPlan:
@@ -84,7 +85,8 @@ class LabContext:
         """Refuse an unknown node of the pod, listing the pod's nodes."""
         names = [n.name for n in self.pod_plan(pod).nodes]
         if node not in names:
-            raise NotFoundError(f"no node {node!r} in pod {pod}", f"nodes: {', '.join(names)}")
+            raise NotFoundError(tr(f"pas de machine {node!r} dans le pod {pod}", f"no node {node!r} in pod {pod}"),
+                                tr(f"machines : {', '.join(names)}", f"nodes: {', '.join(names)}"))
 
     def default_pod(self, pod: int | None) -> int:
         if pod is not None:
@@ -92,7 +94,8 @@ class LabContext:
             return pod
         if len(self.plan.pods) == 1:
             return self.plan.pods[0].number
-        raise NotFoundError("which pod? this lab has several", "add --pod N")
+        raise NotFoundError(tr("quel pod ? ce lab en a plusieurs", "which pod? this lab has several"),
+                            tr("ajouter --pod N", "add --pod N"))
 
     def require_pod_up(self, pod: int) -> None:
         """Refuse to act on a pod whose machines are not all running (say which), or whose
@@ -105,8 +108,10 @@ class LabContext:
                                 f"begun at {pending.get('since')} was interrupted", f"run it again: {again}")
         down = [n.name for n in self.pod_plan(pod).nodes if not self.backend.node_running(pod, n.name)]
         if down:
-            raise LabStateError(f"pod {pod} is not up: {', '.join(down)} not running",
-                                f"bring it back with: tai-lab reset --pod {pod}")
+            raise LabStateError(tr(f"le pod {pod} n'est pas prêt : {', '.join(down)} à l'arrêt",
+                                   f"pod {pod} is not up: {', '.join(down)} not running"),
+                                tr(f"le remettre en marche : tai-lab reset --pod {pod}",
+                                   f"bring it back with: tai-lab reset --pod {pod}"))
 
     # ------------------------------------------------------------------ phases
     def phase_of(self, pod: int) -> str:
@@ -146,24 +151,32 @@ class LabContext:
                 out[n] = s
         return out
 
-    def describe_open_sessions(self, sessions: dict) -> str:
+    def describe_open_sessions(self, sessions: dict) -> Text:
         lines = []
         for n, s in sessions.items():
             active = [a.id for a in self.engine().active(n)]
-            lines.append(f"pod {n}: session of {s.candidate} open"
-                         + (f", active: {', '.join(active)}" if active else ", no active intervention"))
-        return "\n".join(lines)
+            lines.append(tr(f"pod {n} : session de {s.candidate} ouverte"
+                            + (f", actives : {', '.join(active)}" if active else ", aucune intervention active"),
+                            f"pod {n}: session of {s.candidate} open"
+                            + (f", active: {', '.join(active)}" if active else ", no active intervention")))
+        return tr("\n".join(getattr(line, "fr", line) for line in lines),
+                  "\n".join(getattr(line, "en", line) for line in lines))
 
     def refuse_open_sessions(self, pods: list[int], command: str, confirmed: bool) -> None:
         """A command that wipes pods refuses while a candidate's session is open on one of
         them, unless the trainer confirmed it."""
         sessions = {n: s for n, s in self.open_sessions().items() if n in pods}
         if sessions and not confirmed:
+            described = self.describe_open_sessions(sessions)
             raise SessionOpenError(
-                f"{command} refused: it wipes the machines of a candidate whose session is open\n"
-                + self.describe_open_sessions(sessions),
-                "confirm on a terminal, or add --yes: the active interventions are then recorded as "
-                "cleared by reset — not repaired, and the session ends")
+                tr(f"{command} refusé : cela efface les machines d'un candidat dont la session est ouverte\n"
+                   + described.fr,
+                   f"{command} refused: it wipes the machines of a candidate whose session is open\n"
+                   + described.en),
+                tr("confirmer dans un terminal, ou ajouter --yes : les interventions actives sont alors "
+                   "consignées « effacée par remise à zéro — non réparée », et la session se termine",
+                   "confirm on a terminal, or add --yes: the active interventions are then recorded as "
+                   "cleared by reset — not repaired, and the session ends"))
 
     def clear_before_wipe(self, pod: int, command: str, to: str | None, actor: str | None) -> None:
         """Before a reset/rebuild touches the pod: its interventions go to the evidence log as

@@ -20,6 +20,7 @@ from . import provision
 from .backends.registry import get_backend
 from .context import BASELINE, INTERNET, PHASES, LabContext, Progress, SessionOpenError, phase_hooks
 from .errors import LabStateError, LockBusyError, NotFoundError, PrerequisiteError
+from .lang import tr
 from .hostcheck import require_root
 from .plan import LabPlan
 from .probes import FAST_DNS, ProbeResult, health_probes, run_probes
@@ -104,8 +105,10 @@ class Lab(LabContext):
         name = resolve_lab(name)
         state = LabState(name)
         if not state.exists:
-            raise LabStateError(f"lab {name!r} has no state (a crash during `up`?)",
-                                "`tai-lab down --lab NAME` removes what it created")
+            raise LabStateError(tr(f"le lab {name!r} n'a pas d'état (un arrêt brutal pendant `up` ?)",
+                                   f"lab {name!r} has no state (a crash during `up`?)"),
+                                tr("`tai-lab down --lab NOM` supprime ce qu'il a créé",
+                                   "`tai-lab down --lab NAME` removes what it created"))
         plan: LabPlan = lab_plan(state)
         backend = get_backend(state.data["backend"])(state, plan, progress, **state.data.get("backend_options", {}))
         super().__init__(name, plan, state, backend, progress)
@@ -129,8 +132,10 @@ class Lab(LabContext):
         impl = get_backend(backend)(state, plan, progress, **backend_options)
         impl.check_host()
         if state.exists or state.journal.live():
-            raise LabStateError(f"lab {plan.lab!r} is already up (or was not cleaned)",
-                                f"run `tai-lab down --lab {plan.lab}` first")
+            raise LabStateError(tr(f"le lab {plan.lab!r} est déjà démarré (ou n'a pas été nettoyé)",
+                                   f"lab {plan.lab!r} is already up (or was not cleaned)"),
+                                tr(f"lancer d'abord `tai-lab down --lab {plan.lab}`",
+                                   f"run `tai-lab down --lab {plan.lab}` first"))
         started = time.monotonic()
         with lab_lock(plan.lab, "tai-lab up"):
             state.dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +151,8 @@ class Lab(LabContext):
                 cls._build(plan, state, impl, progress)
             except BaseException:
                 # Nothing half-built stays behind: remove what the journal recorded.
-                progress("build failed: removing what was created")
+                progress(tr("échec de la construction : suppression de ce qui a été créé",
+                            "build failed: removing what was created"))
                 impl.destroy_all()
                 if not state.journal.live():
                     state.remove_all()
@@ -158,17 +164,17 @@ class Lab(LabContext):
 
     @staticmethod
     def _build(plan: LabPlan, state: LabState, impl, progress: Progress) -> None:
-        progress("upstream ISP")
+        progress(tr("FAI (fournisseur d'accès simulé)", "upstream ISP"))
         impl.create_upstream()
-        progress(f"{len(plan.pods)} pod(s): network and containers")
+        progress(tr(f"{len(plan.pods)} pod(s) : réseau et machines", f"{len(plan.pods)} pod(s): network and containers"))
         # Pods are independent: build a few at once (booting is mostly waiting).
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(impl.create_pod, plan.pods))
-        progress("provisioning (Ansible)")
+        progress(tr("configuration des machines (Ansible)", "provisioning (Ansible)"))
         inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
                                   upstream=True, upstreams=impl.upstream_nodes())
         provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
-        progress("baseline snapshot of every pod")
+        progress(tr("instantané de départ de chaque pod", "baseline snapshot of every pod"))
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda p: impl.snapshot(p, BASELINE), plan.pods))
         for pod in plan.pods:
@@ -191,16 +197,21 @@ class Lab(LabContext):
             removed = backend.destroy_all()
             leftover = state.journal.live()
             if leftover:
-                raise LabStateError(f"could not remove: {', '.join(r.name for r in leftover)}",
-                                    "run `tai-lab down` again; see the journal in " + str(state.dir))
+                names = ", ".join(r.name for r in leftover)
+                raise LabStateError(tr(f"impossible de supprimer : {names}", f"could not remove: {names}"),
+                                    tr("relancer `tai-lab down` ; voir le journal dans " + str(state.dir),
+                                       "run `tai-lab down` again; see the journal in " + str(state.dir)))
             try:
                 kept = archive.archive_lab(state) if archive.has_evidence(state.dir) else None
             except OSError as exc:
-                raise LabStateError(f"could not archive the evidence of lab {lab!r}: {exc}",
-                                    f"nothing of it was removed; make room in {archive.archives_dir()}, "
-                                    "then run `tai-lab down` again") from exc
+                raise LabStateError(tr(f"impossible d'archiver les preuves du lab {lab!r} : {exc}",
+                                       f"could not archive the evidence of lab {lab!r}: {exc}"),
+                                    tr(f"rien n'a été supprimé ; libérer de la place dans {archive.archives_dir()}, "
+                                       "puis relancer `tai-lab down`",
+                                       f"nothing of it was removed; make room in {archive.archives_dir()}, "
+                                       "then run `tai-lab down` again")) from exc
             if kept is not None:
-                progress(f"evidence archived in {kept.dir}")
+                progress(tr(f"preuves archivées dans {kept.dir}", f"evidence archived in {kept.dir}"))
         state.remove_all()
         return DownResult(removed, kept.dir if kept is not None else None)
 
@@ -250,7 +261,8 @@ class Lab(LabContext):
         A pod sealed after its prep phase is verified first (see :mod:`tai_lab.prep.seal`).
         """
         if phase not in PHASES:
-            raise NotFoundError(f"unknown phase {phase!r}", f"phases: {', '.join(PHASES)}")
+            raise NotFoundError(tr(f"phase inconnue {phase!r}", f"unknown phase {phase!r}"),
+                                tr(f"phases : {', '.join(PHASES)}", f"phases: {', '.join(PHASES)}"))
         with lab_lock(self.name, f"tai-lab phase {phase}"):
             for hook in phase_hooks():
                 hook(self, self.pods(pod), phase, override_seal=override_seal)
@@ -272,10 +284,11 @@ class Lab(LabContext):
 
     def snapshot(self, name: str, pod: int | None = None) -> None:
         if not name or "/" in name or name.startswith("."):
-            raise PrerequisiteError(f"invalid snapshot name {name!r}", "use letters, digits and dashes")
+            raise PrerequisiteError(tr(f"nom d'instantané invalide {name!r}", f"invalid snapshot name {name!r}"),
+                                    tr("lettres, chiffres et tirets", "use letters, digits and dashes"))
         with lab_lock(self.name, f"tai-lab snapshot {name}"):
             for n in self.pods(pod):
-                self.progress(f"pod {n}: snapshot {name}")
+                self.progress(tr(f"pod {n} : instantané {name}", f"pod {n}: snapshot {name}"))
                 self.state.journal.event("snapshot", pod=n, name=name)
                 self.backend.snapshot(self.plan.pod(n), name)
                 self.backend.set_upstream(n, self.internet_allowed(n))
@@ -296,11 +309,11 @@ class Lab(LabContext):
             rec = self.state.pod(pod)
             rec["reset_pending"] = {"to": "rebuild", "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
             self.state.save()
-            self.progress(f"pod {pod}: destroy")
+            self.progress(tr(f"pod {pod} : destruction", f"pod {pod}: destroy"))
             self.backend.destroy_pod(pod)
-            self.progress(f"pod {pod}: network and containers")
+            self.progress(tr(f"pod {pod} : réseau et machines", f"pod {pod}: network and containers"))
             self.backend.create_pod(p)
-            self.progress(f"pod {pod}: provisioning (Ansible)")
+            self.progress(tr(f"pod {pod} : configuration des machines (Ansible)", f"pod {pod}: provisioning (Ansible)"))
             inv = provision.inventory(self.plan, [pod], self.backend.ansible_host_vars, upstream=False)
             provision.run_playbook(self.state.dir / f"ansible-p{pod}", "site.yml", inv,
                                    progress=self.progress)
@@ -322,7 +335,8 @@ class Lab(LabContext):
         allowed = self.allowed_interventions()
         if allowed is not None and iid not in allowed:
             self.engine().catalogue.get(iid)  # unknown ids get the full list first
-            raise NotFoundError(f"{iid} is not in this plateau's list", "allowed: " + ", ".join(allowed))
+            raise NotFoundError(tr(f"{iid} n'est pas dans la liste de ce plateau", f"{iid} is not in this plateau's list"),
+                                tr("autorisées : " + ", ".join(allowed), "allowed: " + ", ".join(allowed)))
         with lab_lock(self.name, f"tai-lab inject {iid} --pod {pod}"):
             ev = self.evidence_hook(pod)
             ev.before_inject(iid, variant, randomise, seed, actor)
@@ -347,9 +361,12 @@ class Lab(LabContext):
             wait = float(os.environ.get("TAI_LAB_CHECK_WAIT", "30"))
 
         def busy(who: str) -> LockBusyError:
-            return LockBusyError(f"no verdict for pod {pod}: the lab is being changed — {who}",
-                                 f"a reset, an inject or a restore is in progress (waited {wait:g} s); "
-                                 "check again when it has ended")
+            return LockBusyError(tr(f"pas de verdict pour le pod {pod} : le lab est en cours de modification — {who}",
+                                    f"no verdict for pod {pod}: the lab is being changed — {who}"),
+                                 tr(f"une remise à zéro, une injection ou une restauration est en cours (attendu "
+                                    f"{wait:g} s) ; vérifier à nouveau une fois terminée",
+                                    f"a reset, an inject or a restore is in progress (waited {wait:g} s); "
+                                    "check again when it has ended"))
         with lab_lock(self.name, f"tai-lab check --pod {pod}", shared=True, timeout=wait, busy=busy,
                       notify=self.progress):
             results = self.engine().check(pod, iid)
@@ -386,12 +403,13 @@ class Lab(LabContext):
         pods = self.pods(pod)
         for n in pods:
             if to not in self.backend.snapshots(n):
-                raise NotFoundError(f"pod {n} has no snapshot {to!r}",
-                                    f"snapshots: {', '.join(self.backend.snapshots(n)) or '(none)'}")
+                names = ", ".join(self.backend.snapshots(n))
+                raise NotFoundError(tr(f"le pod {n} n'a pas d'instantané {to!r}", f"pod {n} has no snapshot {to!r}"),
+                                    tr(f"instantanés : {names or '(aucun)'}", f"snapshots: {names or '(none)'}"))
         with lab_lock(self.name, f"tai-lab reset --to {to}"):
             self.refuse_open_sessions(pods, "reset", confirm_open_session)
             for n in pods:
-                self.progress(f"pod {n}: reset to {to}")
+                self.progress(tr(f"pod {n} : remise à zéro ({to})", f"pod {n}: reset to {to}"))
                 self.clear_before_wipe(n, "reset", to, actor)
                 self.state.journal.event("reset", pod=n, to=to)
                 # Marked before and cleared after: a reset killed half-way (a console closed,

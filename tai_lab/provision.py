@@ -14,6 +14,7 @@ from typing import Callable
 
 from . import paths
 from .errors import CommandFailed
+from .lang import tr
 from .plan import LabPlan, NodePlan, PodPlan
 
 Progress = Callable[[str], None]
@@ -22,6 +23,41 @@ HostVars = Callable[[int | None, str], dict]
 
 def host_name(pod: int | None, node: str) -> str:
     return "isp" if pod is None else f"p{pod}-{node}"
+
+
+# What a machine is doing while the plateau is provisioned, as a trainer reads it: the task
+# files of playbooks/tasks/ that site.yml runs (one line when a machine starts one).
+STAGES: dict[str, tuple[str, str]] = {
+    "network": ("fichiers réseau", "network files"),
+    "network-up": ("interfaces réseau activées", "network interfaces up"),
+    "isp": ("résolveur et site web publics", "public resolver and web site"),
+    "router": ("routage, NAT et relais DHCP", "routing, NAT and DHCP relay"),
+    "dns": ("serveur DNS", "DNS server"),
+    "dhcp": ("serveur DHCP", "DHCP server"),
+    "fileshare": ("partage de fichiers", "file share"),
+    "intranet": ("site intranet", "intranet site"),
+    "ipp-printer": ("imprimante réseau", "network printer"),
+}
+
+
+def machine_label(host: str) -> str:
+    """``p1-srv`` → ``pod 1 · srv``; the ISP as the trainer calls it."""
+    if host == "isp":
+        return tr("FAI", "ISP")
+    pod, sep, node = host.partition("-")
+    return f"pod {pod[1:]} · {node}" if sep and pod[1:].isdigit() else host
+
+
+def stage_line(host: str | None, task_path: str | None) -> str | None:
+    """The progress line for a machine starting a task of ``task_path`` (None: nothing new to say)."""
+    if not host or not task_path:
+        return None
+    stem = Path(task_path.rsplit(":", 1)[0]).stem
+    if stem not in STAGES:
+        return None
+    fr, en = STAGES[stem]
+    label = machine_label(host)
+    return tr(f"{label} — {fr}", f"{label} — {en}")
 
 
 def _iface_vars(node: NodePlan) -> list[dict]:
@@ -105,9 +141,16 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
     (pdd / "inventory").mkdir(parents=True)
     (pdd / "inventory" / "hosts.json").write_text(inventory_json(inv))
     failures: list[str] = []
+    stage: dict[str, str] = {}      # the last stage said for each machine
 
     def on_event(ev: dict) -> bool:
         data = ev.get("event_data", {})
+        if ev.get("event") == "runner_on_start":
+            line = stage_line(data.get("host"), data.get("task_path"))
+            if line is not None and stage.get(data["host"]) != line:
+                stage[data["host"]] = line
+                progress(line)
+            return True
         if ev.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
             res = data.get("res", {})
             msg = res.get("msg") or ""
@@ -117,8 +160,6 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
             failures.append(f"{data.get('host')}: {data.get('task')}: {str(msg).strip()[:400]}")
         elif ev.get("event") == "runner_on_unreachable":
             failures.append(f"{data.get('host')}: unreachable: {data.get('res', {}).get('msg', '')}")
-        elif ev.get("event") == "playbook_on_play_start":
-            progress(f"ansible: {data.get('play', '')}")
         return True
 
     env = {
@@ -147,5 +188,6 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
     )
     if result.rc != 0 or failures:
         detail = "\n".join(failures[:10]) or f"ansible exited with {result.rc} ({result.status})"
-        raise CommandFailed(f"provisioning with {playbook} failed:\n{detail}",
-                            f"full output: {pdd / 'artifacts'}")
+        raise CommandFailed(tr(f"la configuration par {playbook} a échoué :\n{detail}",
+                               f"provisioning with {playbook} failed:\n{detail}"),
+                            tr(f"sortie complète : {pdd / 'artifacts'}", f"full output: {pdd / 'artifacts'}"))

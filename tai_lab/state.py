@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 from . import paths
 from .errors import LockBusyError, NotFoundError
+from .lang import tr
 
 Notify = Callable[[str], None]
 
@@ -179,13 +180,18 @@ def resolve_lab(lab: str | None) -> str:
     labs = existing_labs()
     if lab:
         if lab not in labs:
-            raise NotFoundError(f"no lab named {lab!r} is up",
-                                f"labs on this host: {', '.join(labs) or '(none)'}; start one with: tai-lab up SCENARIO")
+            raise NotFoundError(tr(f"aucun lab nommé {lab!r} n'est démarré", f"no lab named {lab!r} is up"),
+                                tr(f"labs sur cet hôte : {', '.join(labs) or '(aucun)'} ; en démarrer un : "
+                                   "tai-lab up SCENARIO",
+                                   f"labs on this host: {', '.join(labs) or '(none)'}; start one with: tai-lab up SCENARIO"))
         return lab
     if not labs:
-        raise NotFoundError("no lab is up on this host", "start one with: tai-lab up scenarios/tai-standard.yaml")
+        raise NotFoundError(tr("aucun lab n'est démarré sur cet hôte", "no lab is up on this host"),
+                            tr("en démarrer un : tai-lab up scenarios/tai-standard.yaml",
+                               "start one with: tai-lab up scenarios/tai-standard.yaml"))
     if len(labs) > 1:
-        raise NotFoundError(f"several labs are up: {', '.join(labs)}", "say which one with --lab NAME")
+        raise NotFoundError(tr(f"plusieurs labs sont démarrés : {', '.join(labs)}", f"several labs are up: {', '.join(labs)}"),
+                            tr("préciser lequel avec --lab NOM", "say which one with --lab NAME"))
     return labs[0]
 
 
@@ -222,7 +228,9 @@ def lab_lock(lab: str, command: str, *, timeout: float | None = None,
         timeout = float(os.environ.get("TAI_LAB_LOCK_TIMEOUT", "600"))
     if busy is None:
         def busy(who: str) -> Exception:
-            return LockBusyError(f"lab {lab!r} is busy: {who}", "wait for it to finish, then run the command again")
+            return LockBusyError(tr(f"le lab {lab!r} est occupé : {who}", f"lab {lab!r} is busy: {who}"),
+                                 tr("attendre la fin de l'action en cours, puis relancer la commande",
+                                    "wait for it to finish, then run the command again"))
     d = lab_dir(lab)
     d.mkdir(parents=True, exist_ok=True)
     fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -8,6 +8,8 @@ import re
 import click
 from rich.console import Console
 
+from ..lang import tr
+
 out = Console()
 err = Console(stderr=True)
 
@@ -58,11 +60,13 @@ class PodCount(click.ParamType):
         elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
             count = int(value)
         else:
-            self.fail(f"{value!r} is not a whole number of candidates", param, ctx)
+            self.fail(tr(f"{value!r} n'est pas un nombre entier de candidats",
+                         f"{value!r} is not a whole number of candidates"), param, ctx)
         from ..scenario.model import MAX_PODS   # only when given: the models are slow to import
         if not 1 <= count <= MAX_PODS:
-            self.fail(f"{count}: the number of candidates is 1 to {MAX_PODS} (the référentiel's maximum "
-                      "per session)", param, ctx)
+            self.fail(tr(f"{count} : le nombre de candidats va de 1 à {MAX_PODS} (le maximum du référentiel "
+                         "par session)", f"{count}: the number of candidates is 1 to {MAX_PODS} (the "
+                         "référentiel's maximum per session)"), param, ctx)
         return count
 
 
@@ -86,7 +90,9 @@ def needs_root(f):
         while ctx.parent is not None:           # the command's path under `tai-lab`
             names.append(ctx.info_name)
             ctx = ctx.parent
-        require_root(" ".join(["tai-lab", *reversed(names)]), "it enters the lab's machines and namespaces")
+        require_root(" ".join(["tai-lab", *reversed(names)]),
+                     tr("elle entre dans les machines et les espaces de noms du lab",
+                        "it enters the lab's machines and namespaces"))
         return f(*args, **kwargs)
     return checked
 
@@ -94,5 +100,5 @@ def needs_root(f):
 def face_notice(msg: str) -> None:
     """What a face (`serve`, `stations serve`) prints while it runs: warnings on stderr, at once."""
     import sys
-    click.echo(msg, err=msg.startswith("ATTENTION"))
+    click.echo(msg, err=msg.startswith(("ATTENTION", "WARNING")))
     sys.stdout.flush()

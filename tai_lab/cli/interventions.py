@@ -6,6 +6,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from .. import lang
+from ..lang import tr
 from .common import _json, _lab, json_option, lab_option, needs_root, out
 
 
@@ -31,15 +33,16 @@ def interventions(ctx: click.Context, ccp: str | None, competency: str | None, c
     if export:
         from .. import starter
         dest = starter.export_intervention(export[0], export[1], catalogue=cat)
-        out.print(f"[green]✓[/green] {escape(str(dest))} (le playbook reste celui du catalogue)")
+        out.print(f"[green]✓[/green] {escape(str(dest))} " + tr("(le playbook reste celui du catalogue)",
+                                                                 "(the playbook stays the catalogue's)"))
         return
     if coverage:
         rows = cat.coverage()
         if ctx.obj["json"]:
             _json(rows)
             return
-        t = Table(title="Couverture du référentiel")
-        for col in ("compétence", "intitulé", "interventions"):
+        t = Table(title=tr("Couverture du référentiel", "Coverage of the référentiel"))
+        for col in (tr("compétence", "competency"), tr("intitulé", "title"), "interventions"):
             t.add_column(col, overflow="fold")
         for r in rows:
             t.add_row(r["competency"], r["title"], ", ".join(r["interventions"])
@@ -53,27 +56,30 @@ def interventions(ctx: click.Context, ccp: str | None, competency: str | None, c
                 "variants": [{"id": v.id, "title": v.title.model_dump()} for v in i.variants]} for i in items])
         return
     t = Table(title="Interventions")
-    for col in ("id", "intitulé", "compétences", "niv.", "variantes"):
+    for col in ("id", tr("intitulé", "title"), tr("compétences", "competencies"), tr("niv.", "level"),
+                tr("variantes", "variants")):
         t.add_column(col, overflow="fold")
     for i in items:
-        t.add_row(i.id, f"{i.title.fr}\n[dim]{i.symptom}[/dim]", " ".join(i.competencies), str(i.difficulty),
+        t.add_row(i.id, f"{getattr(i.title, lang.current(), i.title.fr)}\n[dim]{i.symptom}[/dim]",
+                  " ".join(i.competencies), str(i.difficulty),
                   "\n".join(v.id for v in i.variants))
     out.print(t)
 
 
 def _check_table(results) -> Table:
-    t = Table(title="État des interventions")
-    for col in ("pod", "intervention", "variante", "état", "preuve"):
+    t = Table(title=tr("État des interventions", "Interventions"))
+    for col in ("pod", "intervention", tr("variante", "variant"), tr("état", "state"), tr("preuve", "evidence")):
         t.add_column(col, overflow="fold")
     for c in results:
         if c.interrupted:
-            t.add_row(str(c.pod), c.id, c.variant, "[yellow]INJECTION INTERROMPUE[/yellow]",
-                      f"l'injection n'a pas abouti : rien à juger — tai-lab restore {c.id} --pod {c.pod}")
+            t.add_row(str(c.pod), c.id, c.variant, "[yellow]" + tr("INJECTION INTERROMPUE", "INJECT INTERRUPTED")
+                      + "[/yellow]", tr("l'injection n'a pas abouti : rien à juger", "the inject did not finish: "
+                                        "nothing to judge") + f" — tai-lab restore {c.id} --pod {c.pod}")
             continue
         colour = {"fixed": "green", "broken": "red"}.get(c.state, "yellow")
-        state = f"[{colour}]{escape(c.label('fr'))}[/{colour}]"
+        state = f"[{colour}]{escape(c.label(lang.current()))}[/{colour}]"
         if c.reboot:
-            state += "\n[dim]redémarré : " + escape(", ".join(c.reboot)) + "[/dim]"
+            state += "\n[dim]" + tr("redémarré : ", "rebooted: ") + escape(", ".join(c.reboot)) + "[/dim]"
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
             ("✓ " if r.passed else "✗ ") + escape(f"{r.probe.title} ({r.probe.node}) : {r.evidence}") for r in c.results))
     return t
@@ -98,18 +104,22 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
                "symptom": res.intervention.symptom, "seconds": res.seconds,
                "evidence": [r.as_dict() for r in res.evidence]})
         return
-    out.print(f"[bold]{res.intervention.title.fr}[/bold] — pod {res.pod}, variante {res.variant.id} "
-              f"({res.seconds} s)")
-    out.print("[dim]Panne prouvée : " + escape("; ".join(r.evidence for r in res.evidence if not r.passed))
-              + "[/dim]")
-    out.print(f"\n[bold]À lire à l'utilisateur :[/bold]\n{res.intervention.symptom}")
+    here = lang.current()
+    out.print(f"[bold]{getattr(res.intervention.title, here, res.intervention.title.fr)}[/bold] — pod {res.pod}, "
+              + tr("variante", "variant") + f" « {getattr(res.variant.title, here, res.variant.title.fr)} » "
+              f"({res.variant.id}, {res.seconds} s)")
+    out.print("[dim]" + tr("Panne prouvée : ", "Fault proven: ")
+              + escape("; ".join(r.evidence for r in res.evidence if not r.passed)) + "[/dim]")
+    out.print("\n[bold]" + tr("À lire à l'utilisateur :", "To read out to the user:")
+              + f"[/bold]\n{res.intervention.symptom}")
 
 
 @click.command()
 @click.argument("intervention", required=False)
 @click.option("--pod", type=int, help="The candidate's pod (needed when the lab has several).")
 @click.option("--watch", is_flag=True, help="Refresh until fixed (Ctrl-C to stop).")
-@click.option("--interval", type=float, default=2.0, show_default=True)
+@click.option("--interval", type=float, default=2.0, show_default=True,
+              help="Seconds between two checks with --watch.")
 @click.option("--reboot", is_flag=True,
               help="Survives a reboot? When fixed, restart the machines the repair touched and check again.")
 @lab_option
@@ -124,7 +134,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
     lab = _lab(ctx)
     if reboot:
         if watch:
-            raise click.UsageError("--reboot and --watch do not go together")
+            raise click.UsageError(tr("--reboot et --watch ne vont pas ensemble", "--reboot and --watch do not go together"))
         ids = [intervention] if intervention else [a.id for a in lab.active_interventions(pod)]
         results = [lab.check_reboot(pod, iid) for iid in ids]
     else:
@@ -133,7 +143,7 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
         _json([c.as_dict() for c in results])
         return
     if not watch:
-        out.print(_check_table(results) if results else "Aucune intervention active.")
+        out.print(_check_table(results) if results else tr("Aucune intervention active.", "No active intervention."))
         ctx.exit(0 if all(c.fixed for c in results) else 1)
     with Live(_check_table(results), console=out, refresh_per_second=4) as live:
         # an interrupted inject waits for a restore, not for the candidate: not watched
@@ -142,9 +152,10 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
             results = lab.check(pod, intervention, record="changes")   # the log keeps verdict changes
             live.update(_check_table(results))
     if any(c.interrupted for c in results):
-        out.print("[yellow]Injection interrompue : restaurez-la (tai-lab restore --all).[/yellow]")
+        out.print("[yellow]" + tr("Injection interrompue : restaurez-la", "Inject interrupted: restore it")
+                  + " (tai-lab restore --all).[/yellow]")
         ctx.exit(1)
-    out.print("[green]Tout est réparé.[/green]")
+    out.print("[green]" + tr("Tout est réparé.", "Everything is fixed.") + "[/green]")
 
 
 @click.command()
@@ -158,12 +169,13 @@ def check(ctx: click.Context, intervention: str | None, pod: int | None, watch: 
 def restore(ctx: click.Context, intervention: str | None, everything: bool, pod: int | None) -> None:
     """Undo an intervention exactly as the journal recorded it."""
     if bool(intervention) == everything:
-        raise click.UsageError("give an INTERVENTION or --all")
+        raise click.UsageError(tr("donner une INTERVENTION ou --all", "give an INTERVENTION or --all"))
     done = _lab(ctx).restore(pod, None if everything else intervention)
     if ctx.obj["json"]:
         _json({"restored": done})
     else:
-        out.print(f"[green]✓[/green] restauré : {', '.join(done) or '(rien d’actif)'}")
+        out.print("[green]✓[/green] " + tr(f"restauré : {', '.join(done) or '(rien d’actif)'}",
+                                            f"restored: {', '.join(done) or '(nothing active)'}"))
 
 
 def register(group: click.Group) -> None:

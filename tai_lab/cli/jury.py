@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import PrerequisiteError
+from ..lang import tr
 
 from .common import err, face_notice, lab_option, needs_root, out  # noqa: E402,F401
 
@@ -19,7 +20,8 @@ def _lab(ctx: click.Context):
 def _listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise click.BadParameter(f"{value!r}: expected ADDR:PORT, e.g. 127.0.0.1:8765")
+        raise click.BadParameter(tr(f"{value!r} : attendu ADRESSE:PORT, par exemple 127.0.0.1:8765",
+                                    f"{value!r}: expected ADDR:PORT, e.g. 127.0.0.1:8765"))
     return host.strip("[]"), int(port)
 
 
@@ -35,16 +37,18 @@ def _listen(value: str) -> tuple[str, int]:
 @click.pass_context
 @needs_root
 def serve(ctx: click.Context, listen: str, allow_remote: bool, show_link: bool, new_key: bool) -> None:
-    """The jury's web console (French). Its login link stays valid across restarts
-    (kept in the lab's directory); --show-link prints it again."""
+    """The jury's web console (French; English first with --lang en, and each jury member may switch).
+    Its login link stays valid across restarts (kept in the lab's directory); --show-link prints it again."""
     from ..errors import NotFoundError
     from ..jury.web import serve as run
     from ..jury.web import show_link as link_of
     if show_link:
         link = link_of(ctx.obj.get("lab"))
         if link is None:
-            raise NotFoundError("the jury console of this lab has never been started",
-                                "start it: tai-lab serve (it prints the login link)")
+            raise NotFoundError(tr("la console du jury de ce lab n'a jamais été démarrée",
+                                   "the jury console of this lab has never been started"),
+                                tr("la démarrer : tai-lab serve (elle affiche le lien de connexion)",
+                                   "start it: tai-lab serve (it prints the login link)"))
         out.print(link, soft_wrap=True)
         return
     host, port = _listen(listen)
@@ -66,19 +70,21 @@ def serve(ctx: click.Context, listen: str, allow_remote: bool, show_link: bool, 
 def report(ctx: click.Context, pod: int | None, session: int | None, fmt: str, output: str | None,
            archive_name: str | None, full_grid: bool) -> None:
     """The candidate's session report, in French (HTML or PDF), from the evidence log
-    (of a lab that is up, or of one taken down: see `tai-lab archives list`)."""
+    (of a lab that is up, or of one taken down: see `tai-lab archives list`); --lang en: in English."""
     from ..jury import report as rep
+    from ..lang import current as current_lang
     lab = _report_source(ctx, archive_name)
     pod = lab.default_pod(pod)
-    html = rep.render_html(lab, pod, session, full_grid=full_grid)
+    html = rep.render_html(lab, pod, session, full_grid=full_grid, lang=current_lang())
     path = Path(output or f"{rep.filename(lab, pod, session)}.{fmt}")
     if path.parent and not path.parent.is_dir():
-        raise PrerequisiteError(f"no directory {path.parent}", "create it first, or choose another -o")
+        raise PrerequisiteError(tr(f"pas de dossier {path.parent}", f"no directory {path.parent}"),
+                                tr("le créer d'abord, ou choisir un autre -o", "create it first, or choose another -o"))
     if fmt == "pdf":
         path.write_bytes(rep.html_to_pdf(html))
     else:
         path.write_text(html, encoding="utf-8")
-    out.print(f"[green]✓[/green] rapport : {path}")
+    out.print("[green]✓[/green] " + tr(f"rapport : {path}", f"report: {path}"))
 
 
 def _report_source(ctx: click.Context, archive_name: str | None):
@@ -92,22 +98,29 @@ def _report_source(ctx: click.Context, archive_name: str | None):
     else:
         name = ctx.obj.get("lab")
         if not name and not existing_labs() and archive.list_archives():
-            raise NotFoundError("no lab is up on this host", "a lab taken down: tai-lab report --archive NAME "
-                                "(see `tai-lab archives list`)")
+            raise NotFoundError(tr("aucun lab n'est démarré sur cet hôte", "no lab is up on this host"),
+                                tr("d'un lab arrêté : tai-lab report --archive NOM (voir `tai-lab archives list`)",
+                                   "a lab taken down: tai-lab report --archive NAME (see `tai-lab archives list`)"))
         if not name or name in existing_labs() or not archive.list_archives(name):
             return _lab(ctx)
         found = archive.list_archives(name)
         a = found[-1]
         if len(found) > 1:
-            err.print(f"[dim]…[/dim] lab {name} is down: its latest archive, {a.archive_name} "
-                      f"({len(found)} archives; --archive NAME for another)")
+            err.print("[dim]…[/dim] " + tr(f"le lab {name} est arrêté : sa dernière archive, {a.archive_name} "
+                                           f"({len(found)} archives ; --archive NOM pour une autre)",
+                                           f"lab {name} is down: its latest archive, {a.archive_name} "
+                                           f"({len(found)} archives; --archive NAME for another)"))
     if not a.pods:
-        raise NotFoundError(f"archive {a.archive_name} holds no pod's evidence", "see `tai-lab archives list`")
+        raise NotFoundError(tr(f"l'archive {a.archive_name} ne contient les preuves d'aucun pod",
+                               f"archive {a.archive_name} holds no pod's evidence"),
+                            tr("voir `tai-lab archives list`", "see `tai-lab archives list`"))
     damaged = a.damaged()
     if damaged:
-        err.print(f"[bold yellow]ATTENTION[/bold yellow] : l'archive {a.archive_name} a changé depuis "
-                  f"qu'elle a été faite : {', '.join(damaged)}")
-    err.print(f"[dim]…[/dim] from the archive {a.dir}")
+        err.print(tr(f"[bold yellow]ATTENTION[/bold yellow] : l'archive {a.archive_name} a changé depuis "
+                     f"qu'elle a été faite : {', '.join(damaged)}",
+                     f"[bold yellow]WARNING[/bold yellow]: the archive {a.archive_name} changed since it was "
+                     f"made: {', '.join(damaged)}"))
+    err.print("[dim]…[/dim] " + tr(f"depuis l'archive {a.dir}", f"from the archive {a.dir}"))
     return a
 
 
@@ -132,15 +145,16 @@ def archives_list(ctx: click.Context, lab_name: str | None, as_json: bool) -> No
         _json(rows)
         return
     if not rows:
-        out.print(f"no archive in {archive.archives_dir()}")
+        out.print(tr(f"aucune archive dans {archive.archives_dir()}", f"no archive in {archive.archives_dir()}"))
         return
     t = Table(title=f"Archives — {archive.archives_dir()}")
-    for col in ("archive", "lab", "archived", "candidates", "size", "state"):
+    for col in ("archive", "lab", tr("archivée le", "archived"), tr("candidats", "candidates"), tr("taille", "size"),
+                tr("état", "state")):
         t.add_column(col, overflow="fold")
     for r in rows:
         who = "\n".join(f"pod {n}: {', '.join(c)}" for n, c in r["candidates"].items() if c) or "—"
         t.add_row(r["archive"], escape(f"{r['lab']} ({r['title']})"), r["archived_at"] or "?", escape(who),
-                  f"{r['files']} files, {r['bytes'] // 1024 + 1} KiB",
+                  tr(f"{r['files']} fichiers, {r['bytes'] // 1024 + 1} Kio", f"{r['files']} files, {r['bytes'] // 1024 + 1} KiB"),
                   "[green]intact[/green]" if not r["damaged"] else "[red]" + escape(", ".join(r["damaged"])) + "[/red]")
     out.print(t)
 
@@ -157,22 +171,29 @@ def archives_remove(name: str, yes: bool) -> None:
     from ..errors import NotFoundError, PrerequisiteError
     a = archive.find(name)
     if a.archive_name != name:
-        raise NotFoundError(f"{name!r} is a lab's name; give the archive's full name",
-                            f"for instance {a.archive_name} (see `tai-lab archives list --lab {name}`)")
+        raise NotFoundError(tr(f"{name!r} est le nom d'un lab ; donner le nom complet de l'archive",
+                               f"{name!r} is a lab's name; give the archive's full name"),
+                            tr(f"par exemple {a.archive_name} (voir `tai-lab archives list --lab {name}`)",
+                               f"for instance {a.archive_name} (see `tai-lab archives list --lab {name}`)"))
     summ = a.summary()
-    err.print(f"This removes {a.dir}: {summ['files']} file(s) of lab {escape(summ['lab'])}, archived "
-              f"{summ['archived_at']}, with the evidence of:")
+    err.print(tr(f"Ceci supprime {a.dir} : {summ['files']} fichier(s) du lab {escape(summ['lab'])}, archivé le "
+                 f"{summ['archived_at']}, avec les preuves de :",
+                 f"This removes {a.dir}: {summ['files']} file(s) of lab {escape(summ['lab'])}, archived "
+                 f"{summ['archived_at']}, with the evidence of:"))
     for n, c in summ["candidates"].items():
-        err.print(f"  pod {n}: {escape(', '.join(c)) if c else '(nothing recorded)'}")
+        err.print(f"  pod {n} : {escape(', '.join(c)) if c else tr('(rien de consigné)', '(nothing recorded)')}")
     if not yes:
         if not sys.stdin.isatty():
-            raise PrerequisiteError(f"not removing archive {name} without a confirmation",
-                                    "run it on a terminal to be asked, or add --yes")
-        if not click.confirm("Remove it for good?", default=False, err=True):
+            raise PrerequisiteError(tr(f"l'archive {name} n'est pas supprimée sans confirmation",
+                                       f"not removing archive {name} without a confirmation"),
+                                    tr("lancer dans un terminal pour confirmer, ou ajouter --yes",
+                                       "run it on a terminal to be asked, or add --yes"))
+        if not click.confirm(tr("La supprimer définitivement ?", "Remove it for good?"), default=False, err=True):
             raise click.exceptions.Abort()
     archive.remove(name)
-    out.print(f"[green]✓[/green] archive {name} removed (recorded in "
-              f"{archive.archives_dir() / archive.REMOVALS})")
+    out.print("[green]✓[/green] " + tr(f"archive {name} supprimée (consigné dans "
+                                        f"{archive.archives_dir() / archive.REMOVALS})",
+                                        f"archive {name} removed (recorded in {archive.archives_dir() / archive.REMOVALS})"))
 
 
 @click.command()

@@ -13,10 +13,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .. import __version__
+from .. import __version__, lang
+from ..lang import tr
 from ..backends import registry as backend_registry
 
 from .common import _json, _lab, _progress, err, json_option, lab_option, needs_root, out, pods_option
+from .i18n import lang_option, localize
 
 
 def _probe_lines(results, verbose: bool) -> None:
@@ -47,7 +49,8 @@ def _report_probes(ctx: click.Context, results, title: str, verbose: bool = Fals
         _probe_lines(results, verbose)
         failed = [r for r in results if not r.passed]
         colour = "green" if not failed else "red"
-        out.print(f"[{colour}]{len(results) - len(failed)}/{len(results)} vérifications réussies[/{colour}] — {title}")
+        n_ok = f"{len(results) - len(failed)}/{len(results)}"
+        out.print(f"[{colour}]{n_ok} " + tr("vérifications réussies", "checks passed") + f"[/{colour}] — {title}")
     if any(not r.passed for r in results):
         ctx.exit(1)
 
@@ -56,10 +59,12 @@ def _report_probes(ctx: click.Context, results, title: str, verbose: bool = Fals
 @click.option("--lab", "lab", metavar="NAME", help="Lab to act on (default: the only one up).")
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@lang_option
 @click.version_option(__version__, prog_name="tai-lab")
 @click.pass_context
 def cli(ctx: click.Context, lab: str | None, as_json: bool, debug: bool) -> None:
     """Plateau technique TAI: build pods, cut the Internet, reset, verify."""
+    localize(ctx.command, lang.current())   # the subcommands' help (main did it for the whole run)
     ctx.ensure_object(dict)
     ctx.obj.update(lab=lab, json=as_json, debug=debug)
 
@@ -77,8 +82,9 @@ def validate(ctx: click.Context, scenario: str, pods: int | None) -> None:
     if ctx.obj["json"]:
         _json({"valid": True, "lab": plan.lab, "pods": len(plan.pods)})
     else:
-        out.print(f"[green]✓[/green] {scenario}: lab {plan.lab!r}, {len(plan.pods)} pod(s), "
-                  f"{len(plan.pods[0].nodes)} nodes per pod")
+        out.print(f"[green]✓[/green] {scenario} : " + tr(
+            f"lab {plan.lab!r}, {len(plan.pods)} pod(s), {len(plan.pods[0].nodes)} machines par pod",
+            f"lab {plan.lab!r}, {len(plan.pods)} pod(s), {len(plan.pods[0].nodes)} nodes per pod"))
 
 
 @cli.command()
@@ -91,7 +97,7 @@ def init(directory: str) -> None:
     for f in written:
         out.print(f"[green]✓[/green] {escape(str(f))}")
     scenario = Path(directory) / starter.SCENARIO_FILE
-    out.print(f"À modifier, puis : tai-lab validate {escape(str(scenario))}")
+    out.print(tr("À modifier, puis : ", "Edit it, then: ") + f"tai-lab validate {escape(str(scenario))}")
 
 
 @cli.command()
@@ -128,9 +134,10 @@ def image_list(ctx: click.Context) -> None:
     if ctx.obj["json"]:
         _json(rows)
         return
-    t = Table("image", "built")
+    t = Table("image", tr("construite", "built"))
     for r in rows:
-        t.add_row(r["name"], r["built_at"] or "[yellow]not built[/yellow] (tai-lab image build " + r["name"] + ")")
+        t.add_row(r["name"], r["built_at"] or "[yellow]" + tr("non construite", "not built")
+                  + "[/yellow] (tai-lab image build " + r["name"] + ")")
     out.print(t)
 
 
@@ -156,20 +163,27 @@ def up(ctx: click.Context, scenario: str, pods: int | None, backend: str, connec
         from ..scenario import load_plan
         named = load_plan(scenario, pods=pods).lab
         if named != ctx.obj["lab"]:
-            raise click.UsageError(f"--lab {ctx.obj['lab']}: the scenario {scenario} builds the lab {named!r} "
-                                   f"(its `lab:` line); change that line to build it under another name")
+            raise click.UsageError(tr(
+                f"--lab {ctx.obj['lab']} : le scénario {scenario} construit le lab {named!r} (sa ligne `lab:`) ; "
+                "changer cette ligne pour le construire sous un autre nom",
+                f"--lab {ctx.obj['lab']}: the scenario {scenario} builds the lab {named!r} "
+                f"(its `lab:` line); change that line to build it under another name"))
     if (connect or inventory) and backend != "libvirt":
-        raise click.UsageError("--connect and --inventory are for --backend libvirt")
+        raise click.UsageError(tr("--connect et --inventory vont avec --backend libvirt",
+                                  "--connect and --inventory are for --backend libvirt"))
     if connect and inventory:
-        raise click.UsageError("--connect or --inventory, not both (the inventory lists the URIs)")
+        raise click.UsageError(tr("--connect ou --inventory, pas les deux (l'inventaire donne les URI)",
+                                  "--connect or --inventory, not both (the inventory lists the URIs)"))
     opts = {"connect": connect, "inventory": str(Path(inventory).resolve()) if inventory else None}
-    with err.status("construction du plateau (plusieurs minutes)…"):
+    with err.status(tr("construction du plateau (plusieurs minutes)…", "building the plateau (several minutes)…")):
         lab = Lab.up(scenario, pods=pods, backend=backend, progress=_progress, backend_options=opts)
     if ctx.obj["json"]:
         _json({"lab": lab.name, "pods": [s.as_dict() for s in lab.status()]})
     else:
-        out.print(f"[green]✓[/green] lab {lab.name!r} is up: {len(lab.plan.pods)} pod(s) "
-                  f"in {lab.state.data.get('up_seconds')} s. Next: tai-lab verify")
+        secs = lab.state.data.get("up_seconds")
+        out.print("[green]✓[/green] " + tr(
+            f"lab {lab.name!r} démarré : {len(lab.plan.pods)} pod(s) en {secs} s. Ensuite : tai-lab verify",
+            f"lab {lab.name!r} is up: {len(lab.plan.pods)} pod(s) in {secs} s. Next: tai-lab verify"))
 
 
 @cli.command()
@@ -188,18 +202,22 @@ def down(ctx: click.Context, orphans: bool, uris: tuple[str, ...]) -> None:
     if orphans:
         _down_orphans(ctx, list(uris))
         return
-    with err.status("suppression du lab et archivage des preuves…"):
+    with err.status(tr("suppression du lab et archivage des preuves…", "removing the lab, archiving the evidence…")):
         done = Lab.down(ctx.obj.get("lab"), progress=_progress)
     if ctx.obj["json"]:
         _json({"removed": done.removed, "archive": str(done.archive) if done.archive else None})
         return
-    out.print(f"[green]✓[/green] removed {len(done.removed)} resource(s)")
+    out.print("[green]✓[/green] " + tr(f"{len(done.removed)} ressource(s) supprimée(s)",
+                                        f"removed {len(done.removed)} resource(s)"))
     if done.archive:
-        out.print(f"[green]✓[/green] evidence archived in {done.archive} — report: "
-                  f"tai-lab report --archive {done.archive.name} --pod N; "
-                  "list/remove: tai-lab archives list|remove")
+        out.print("[green]✓[/green] " + tr(
+            f"preuves archivées dans {done.archive} — rapport : tai-lab report --archive {done.archive.name} "
+            "--pod N ; lister/supprimer : tai-lab archives list|remove",
+            f"evidence archived in {done.archive} — report: tai-lab report --archive {done.archive.name} "
+            "--pod N; list/remove: tai-lab archives list|remove"))
     else:
-        out.print("no evidence recorded on this lab: nothing to archive")
+        out.print(tr("aucune preuve consignée sur ce lab : rien à archiver",
+                     "no evidence recorded on this lab: nothing to archive"))
 
 
 def _down_orphans(ctx: click.Context, uris: list[str]) -> None:
@@ -208,19 +226,23 @@ def _down_orphans(ctx: click.Context, uris: list[str]) -> None:
     from ..hostcheck import require_root
     lab = ctx.obj.get("lab")
     if not lab:
-        raise click.UsageError("--orphans needs the lab's name: tai-lab down --lab NAME --orphans")
+        raise click.UsageError(tr("--orphans demande le nom du lab : tai-lab down --lab NOM --orphans",
+                                  "--orphans needs the lab's name: tai-lab down --lab NAME --orphans"))
     require_root("tai-lab down --orphans")
     found = orphans.find(lab, uris or None)
     removed, failed = orphans.remove(lab, found, progress=_progress) if found else ([], [])
     if ctx.obj["json"]:
         _json({"removed": removed, "failed": failed})
     elif not found:
-        out.print(f"nothing bearing the name of lab {lab!r} is left on this host")
+        out.print(tr(f"rien ne porte plus le nom du lab {lab!r} sur cet hôte",
+                     f"nothing bearing the name of lab {lab!r} is left on this host"))
     else:
         for line in removed:
-            out.print(f"[green]✓[/green] removed {line}")
+            out.print("[green]✓[/green] " + tr("supprimé : ", "removed ") + line)
     if failed:
-        raise LabStateError("could not remove: " + "; ".join(failed), "run the command again; see the errors above")
+        raise LabStateError(tr("suppression impossible : ", "could not remove: ") + "; ".join(failed),
+                            tr("relancer la commande ; voir les erreurs ci-dessus",
+                               "run the command again; see the errors above"))
 
 
 @cli.command()
@@ -235,32 +257,38 @@ def status(ctx: click.Context) -> None:
         _json({"lab": lab.name, "title": lab.plan.title, "pods": [s.as_dict() for s in st]})
         return
     t = Table(title=f"{lab.plan.title} — lab {lab.name}")
-    for col in ("pod", "phase", "Internet", "machines", "instantanés"):
+    for col in ("pod", "phase", "Internet", "machines", tr("instantanés", "snapshots")):
         t.add_column(col)
     for s in st:
         nodes = " ".join(f"[green]{n}[/green]" if ok else f"[red]{n}✗[/red]" for n, ok in s.nodes.items())
         phase = s.phase if not s.pending else \
-            f"{s.phase} [yellow]→ {s.pending} interrompu[/yellow]"
+            f"{s.phase} [yellow]→ {s.pending} " + tr("interrompu", "interrupted") + "[/yellow]"
         if s.reset_pending:
-            phase += " [red]remise à zéro interrompue[/red]"
-        t.add_row(str(s.number), phase, "oui" if s.internet else "[yellow]coupé[/yellow]", nodes,
+            phase += " [red]" + tr("remise à zéro interrompue", "reset interrupted") + "[/red]"
+        t.add_row(str(s.number), phase, tr("oui", "yes") if s.internet else "[yellow]" + tr("coupé", "cut") + "[/yellow]",
+                  nodes,
                   ", ".join(s.snapshots))
     out.print(t)
     for s in st:
         if s.reset_pending:
             again = "rebuild" if s.reset_pending == "rebuild" else f"reset --to {s.reset_pending}"
-            out.print(f"[red]pod {s.number}: its {again.split()[0]} was interrupted[/red]: "
-                      f"run `tai-lab {again} --pod {s.number}` again")
+            out.print(tr(f"[red]pod {s.number} : sa remise à zéro a été interrompue[/red] : "
+                         f"relancer `tai-lab {again} --pod {s.number}`",
+                         f"[red]pod {s.number}: its {again.split()[0]} was interrupted[/red]: "
+                         f"run `tai-lab {again} --pod {s.number}` again"))
     for pending in sorted({s.pending for s in st if s.pending}):
-        out.print(f"[yellow]a change to phase {pending} was interrupted[/yellow]: "
-                  f"run `tai-lab phase {pending}` again to finish it")
+        out.print(tr(f"[yellow]le passage à la phase {pending} a été interrompu[/yellow] : "
+                     f"relancer `tai-lab phase {pending}` pour le terminer",
+                     f"[yellow]a change to phase {pending} was interrupted[/yellow]: "
+                     f"run `tai-lab phase {pending}` again to finish it"))
 
 
 @cli.command(name="exec", context_settings={"ignore_unknown_options": True})
 @click.argument("pod", type=int)
 @click.argument("node")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.option("--timeout", type=float, default=300.0, show_default=True)
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds before the command is stopped.")
 @lab_option
 @json_option
 @click.pass_context
@@ -292,7 +320,8 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
     """prep: cut the Internet, isolate the pods; jury: give the Internet back. Then prove it."""
     lab = _lab(ctx)
     lab.set_phase(phase, pod, override_seal=override_seal)
-    what = "Internet coupé, pods isolés" if phase == "prep" else "Internet rétabli"
+    what = tr("Internet coupé, pods isolés", "Internet cut, pods isolated") if phase == "prep" \
+        else tr("Internet rétabli", "Internet back")
     if no_verify:
         if ctx.obj["json"]:
             _json({"phase": phase, "pods": [s.as_dict() for s in lab.status()]})
@@ -300,8 +329,8 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
             out.print(f"[green]✓[/green] phase {phase}: {what}")
         return
     if not ctx.obj["json"]:
-        out.print(f"[green]✓[/green] phase {phase}: {what} — preuve :")
-    with err.status("vérification depuis les postes des utilisateurs…"):
+        out.print(f"[green]✓[/green] phase {phase}: {what} — " + tr("preuve :", "proof:"))
+    with err.status(tr("vérification depuis les postes des utilisateurs…", "checking from the users' machines…")):
         results = lab.verify(pod)
     _report_probes(ctx, results, f"phase {phase}", verbose)
 
@@ -316,9 +345,10 @@ def phase(ctx: click.Context, phase: str, pod: int | None, no_verify: bool, over
 def verify(ctx: click.Context, pod: int | None, verbose: bool) -> None:
     """Health probes from the users' point of view; exit 1 if one fails."""
     lab = _lab(ctx)
-    with err.status("vérification depuis les postes des utilisateurs…"):
+    with err.status(tr("vérification depuis les postes des utilisateurs…", "checking from the users' machines…")):
         results = lab.verify(pod)
-    _report_probes(ctx, results, f"vérification du plateau, lab {lab.name}", verbose)
+    _report_probes(ctx, results, tr(f"vérification du plateau, lab {lab.name}", f"plateau check, lab {lab.name}"),
+                   verbose)
 
 
 @cli.command()
@@ -330,10 +360,10 @@ def verify(ctx: click.Context, pod: int | None, verbose: bool) -> None:
 def snapshot(ctx: click.Context, name: str, pod: int | None) -> None:
     """Save the state of pods under NAME (nodes restart briefly)."""
     _lab(ctx).snapshot(name, pod)
-    out.print(f"[green]✓[/green] snapshot {name} taken")
+    out.print("[green]✓[/green] " + tr(f"instantané {name} enregistré", f"snapshot {name} taken"))
 
 
-def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
+def confirm_open_sessions(lab, pod: int | None, what: tuple[str, str], yes: bool) -> bool:
     """Whether the command may wipe pods where a candidate's session is open: --yes, or the
     trainer's answer on a terminal. Without a terminal and without --yes: refused (the
     library refuses too, so the web console or a script must say it explicitly)."""
@@ -342,12 +372,14 @@ def confirm_open_sessions(lab, pod: int | None, what: str, yes: bool) -> bool:
         return True
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return False                 # Lab refuses with the whole message and the hint
-    err.print(f"[bold yellow]Attention[/bold yellow] : {what} efface les machines d'un candidat dont la "
-              "session est ouverte.")
+    err.print(tr(f"[bold yellow]Attention[/bold yellow] : {what[0]} efface les machines d'un candidat dont la "
+                 "session est ouverte.", f"[bold yellow]Warning[/bold yellow]: {what[1]} wipes the machines of a "
+                 "candidate whose session is open."))
     err.print(escape(lab.describe_open_sessions(sessions)), highlight=False)
-    err.print("Les interventions actives seront consignées « effacée par remise à zéro — non réparée » "
-              "et la session close.")
-    if not click.confirm(f"{what} quand même ?", default=False, err=True):
+    err.print(tr("Les interventions actives seront consignées « effacée par remise à zéro — non réparée » "
+                 "et la session close.", "The active interventions will be recorded as “cleared by reset — "
+                 "not repaired” and the session closed."))
+    if not click.confirm(tr(f"{what[0]} quand même ?", f"{what[1].capitalize()} anyway?"), default=False, err=True):
         raise click.exceptions.Abort()
     return True
 
@@ -364,10 +396,10 @@ def reset(ctx: click.Context, pod: int | None, to: str, yes: bool) -> None:
     """Put pods back to a snapshot, then verify them (asks first if a candidate's session is open)."""
     from ..evidence import default_actor
     lab = _lab(ctx)
-    ok = confirm_open_sessions(lab, pod, "La remise à zéro", yes)
-    with err.status("remise à zéro, puis vérification…"):
+    ok = confirm_open_sessions(lab, pod, ("La remise à zéro", "the reset"), yes)
+    with err.status(tr("remise à zéro, puis vérification…", "resetting, then checking…")):
         results = lab.reset(pod, to, actor=default_actor(), confirm_open_session=ok)
-    _report_probes(ctx, results, f"après remise à zéro ({to})")
+    _report_probes(ctx, results, tr(f"après remise à zéro ({to})", f"after the reset ({to})"))
 
 
 @cli.command()
@@ -381,6 +413,6 @@ def rebuild(ctx: click.Context, pod: int, yes: bool) -> None:
     """Destroy a pod and build it again from the scenario (slow; prefer reset)."""
     from ..evidence import default_actor
     lab = _lab(ctx)
-    ok = confirm_open_sessions(lab, pod, "La reconstruction", yes)
+    ok = confirm_open_sessions(lab, pod, ("La reconstruction", "the rebuild"), yes)
     _report_probes(ctx, lab.rebuild(pod, actor=default_actor(), confirm_open_session=ok),
-                   f"Après reconstruction du pod {pod}")
+                   tr(f"après reconstruction du pod {pod}", f"after rebuilding pod {pod}"))

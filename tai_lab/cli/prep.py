@@ -7,6 +7,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..lang import tr
 from .common import _json, _lab, _progress, json_option, lab_option, needs_root, out
 
 
@@ -28,14 +29,15 @@ def prep_start(ctx: click.Context, pod: int | None, yes: bool) -> None:
     from ..evidence import default_actor
     from ..prep import phase
     lab = _lab(ctx)
-    ok = confirm_open_sessions(lab, pod, "Le démarrage de la préparation", yes)
+    ok = confirm_open_sessions(lab, pod, ("Le démarrage de la préparation", "starting the prep phase"), yes)
     started = phase.start(lab, pod, actor=default_actor(), confirm_open_session=ok)
     if ctx.obj["json"]:
         _json({"started": started})
         return
     for n, at in started.items():
-        out.print(f"[green]✓[/green] pod {n} : phase de préparation démarrée à {at} "
-                  "(Internet coupé, seul le dépôt de paquets est joignable)")
+        out.print(f"[green]✓[/green] pod {n} : " + tr(
+            f"phase de préparation démarrée à {at} (Internet coupé, seul le dépôt de paquets est joignable)",
+            f"prep phase started at {at} (Internet cut, only the package depot is reachable)"))
 
 
 @prep.command("check")
@@ -51,18 +53,18 @@ def prep_check(ctx: click.Context, pod: int | None) -> None:
     if ctx.obj["json"]:
         _json([r.as_dict() for r in results])
     else:
-        t = Table(title="Cahier des charges — vérification")
-        for col in ("pod", "exigence", "résultat", "preuves"):
+        t = Table(title=tr("Cahier des charges — vérification", "Cahier des charges — check"))
+        for col in ("pod", tr("exigence", "requirement"), tr("résultat", "result"), tr("preuves", "evidence")):
             t.add_column(col, overflow="fold")
         for r in results:
-            mark = "[green]OK[/green]" if r.passed else "[red]NON[/red]"
+            mark = "[green]OK[/green]" if r.passed else "[red]" + tr("NON", "NO") + "[/red]"
             # The output the user would see, not the command line (that is in --json).
             evidence = "\n".join(f"{'✓' if c.passed else '✗'} {escape(c.probe.title)} — "
                                  f"{escape(c.evidence.split(' → ', 1)[-1][:160])}" for c in r.results)
             t.add_row(str(r.pod), f"{escape(r.id)}\n{escape(r.title)}", mark, evidence)
         out.print(t)
         met = sum(r.passed for r in results)
-        out.print(f"{met}/{len(results)} exigences satisfaites")
+        out.print(f"{met}/{len(results)} " + tr("exigences satisfaites", "requirements met"))
     if any(not r.passed for r in results):
         ctx.exit(1)
 
@@ -81,8 +83,9 @@ def prep_seal(ctx: click.Context, pod: int | None) -> None:
         _json({"sealed": done})
         return
     for n, s in done.items():
-        out.print(f"[green]✓[/green] pod {n} : scellé à {s['sealed_at']} ({s['files']} éléments, "
-                  f"empreinte {s['digest'][:16]}…, {s['seconds']} s)")
+        out.print(f"[green]✓[/green] pod {n} : " + tr(
+            f"scellé à {s['sealed_at']} ({s['files']} éléments, empreinte {s['digest'][:16]}…, {s['seconds']} s)",
+            f"sealed at {s['sealed_at']} ({s['files']} items, digest {s['digest'][:16]}…, {s['seconds']} s)"))
 
 
 @prep.command("verify-seal")
@@ -100,7 +103,7 @@ def prep_verify_seal(ctx: click.Context, pod: int) -> None:
     elif changes:
         out.print(escape(seal.describe({pod: changes})))
     else:
-        out.print(f"[green]✓[/green] pod {pod} : scellé intact")
+        out.print(f"[green]✓[/green] pod {pod} : " + tr("scellé intact", "seal intact"))
     if changes:
         ctx.exit(1)
 
@@ -125,8 +128,10 @@ def prep_document(ctx: click.Context, pod: int | None, fmt: str, output: str | N
             pod = numbers[0] if len(numbers) == 1 else None
         if pod not in numbers:
             from ..errors import NotFoundError
-            raise NotFoundError(f"no pod {pod} in the scenario" if pod else "which pod? the scenario has several",
-                                f"add --pod N (pods: {', '.join(map(str, numbers))})")
+            listed = ", ".join(map(str, numbers))
+            raise NotFoundError(tr(f"pas de pod {pod} dans le scénario", f"no pod {pod} in the scenario") if pod
+                                else tr("quel pod ? le scénario en a plusieurs", "which pod? the scenario has several"),
+                                tr(f"ajouter --pod N (pods : {listed})", f"add --pod N (pods: {listed})"))
     else:
         lab = _lab(ctx)
         plan, pod = lab.plan, lab.default_pod(pod)
@@ -138,7 +143,8 @@ def prep_document(ctx: click.Context, pod: int | None, fmt: str, output: str | N
     if ctx.obj["json"]:
         _json({"pod": pod, "format": fmt, "file": str(path)})
     else:
-        out.print(f"[green]✓[/green] cahier des charges du pod {pod} : {path}")
+        out.print("[green]✓[/green] " + tr(f"cahier des charges du pod {pod} : {path}",
+                                            f"cahier des charges of pod {pod}: {path}"))
 
 
 @prep.group("depot")
@@ -153,4 +159,4 @@ def prep_depot_build(name: str, force: bool) -> None:
     """Fetch the depot's packages and dependencies once (uses the host's apt sources)."""
     from ..prep import depot
     path = depot.build(name, force=force, progress=_progress)
-    out.print(f"[green]✓[/green] dépôt {name} : {path}")
+    out.print("[green]✓[/green] " + tr(f"dépôt {name} : {path}", f"depot {name}: {path}"))

@@ -7,6 +7,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..lang import tr
 from .common import _json, err, face_notice, lab_option, needs_root, out
 
 
@@ -63,11 +64,12 @@ def stations_codes(ctx: click.Context, pod: int | None, as_json: bool) -> None:
     if _as_json(ctx, as_json):
         _json(rows)
         return
-    t = Table(title=f"Portail des candidats — lab {lab.name}")
-    for col in ("pod", "code", "accès", "pourquoi"):
+    t = Table(title=tr(f"Portail des candidats — lab {lab.name}", f"Candidates' portal — lab {lab.name}"))
+    for col in ("pod", "code", tr("accès", "access"), tr("pourquoi", "why")):
         t.add_column(col)
     for r in rows:
-        t.add_row(str(r["pod"]), r["code"], "[green]ouvert[/green]" if r["open"] else "[red]fermé[/red]",
+        t.add_row(str(r["pod"]), r["code"], "[green]" + tr("ouvert", "open") + "[/green]" if r["open"]
+                  else "[red]" + tr("fermé", "closed") + "[/red]",
                   escape(r["reason_text"]))
     out.print(t)
 
@@ -75,13 +77,14 @@ def stations_codes(ctx: click.Context, pod: int | None, as_json: bool) -> None:
 def _set(ctx: click.Context, pod: int | None, opened: bool, everything: bool) -> None:
     from ..evidence import default_actor
     if pod is None and not everything:
-        raise click.UsageError("give --pod N (or --all)")
+        raise click.UsageError(tr("donner --pod N (ou --all)", "give --pod N (or --all)"))
     lab = _lab(ctx)
     access = _access(lab)
     for n in _pods(lab, None if everything else pod):
         access.set_open(n, opened, default_actor())
-        out.print(f"[green]✓[/green] pod {n} : accès {'ouvert' if opened else 'fermé'}"
-                  + ("" if opened else " (les terminaux ouverts se ferment dans la seconde)"))
+        out.print(f"[green]✓[/green] pod {n} : " + (tr("accès ouvert", "access open") if opened else tr(
+            "accès fermé (les terminaux ouverts se ferment dans la seconde)",
+            "access closed (the open terminals end within a second)")))
 
 
 @stations.command("open")
@@ -117,8 +120,8 @@ def stations_renew(ctx: click.Context, pod: int) -> None:
     lab = _lab(ctx)
     lab.pods(pod)
     code = _access(lab).renew(pod, default_actor())
-    out.print(f"[green]✓[/green] pod {pod} : nouveau code [bold]{code}[/bold] (imprimez sa carte : "
-              f"tai-lab stations cards --pod {pod})")
+    out.print(f"[green]✓[/green] pod {pod} : " + tr("nouveau code", "new code") + f" [bold]{code}[/bold] ("
+              + tr("imprimez sa carte", "print its card") + f" : tai-lab stations cards --pod {pod})")
 
 
 @stations.command("cards")
@@ -141,7 +144,8 @@ def stations_cards(ctx: click.Context, pod: int | None, url: str | None, fmt: st
     else:
         path.write_text(cards.render_html(lab, access, pods, url), encoding="utf-8")
     path.chmod(0o600)
-    out.print(f"[green]✓[/green] cartes d'accès : {path} (elles portent les codes : à garder pour soi)")
+    out.print("[green]✓[/green] " + tr(f"cartes d'accès : {path} (elles portent les codes : à garder pour soi)",
+                                        f"access cards: {path} (they carry the codes: keep them to yourself)"))
 
 
 @stations.command("recordings")
@@ -159,14 +163,15 @@ def stations_recordings(ctx: click.Context, pod: int | None, as_json: bool) -> N
         _json(rows)
         return
     if not rows:
-        out.print("Aucune session de terminal enregistrée.")
+        out.print(tr("Aucune session de terminal enregistrée.", "No terminal session recorded."))
         return
     from ..stations.recording import recordings_dir
-    t = Table(title=f"Sessions de terminal — lab {lab.name}",
-              caption=f"fichiers dans {recordings_dir(lab.state.dir, 0).parent}/pod-N/")
-    for col in ("pod", "machine", "début", "durée", "fin", "fichier"):
+    t = Table(title=tr(f"Sessions de terminal — lab {lab.name}", f"Terminal sessions — lab {lab.name}"),
+              caption=tr("fichiers dans ", "files in ") + f"{recordings_dir(lab.state.dir, 0).parent}/pod-N/")
+    for col in ("pod", "machine", tr("début", "start"), tr("durée", "duration"), tr("fin", "end"),
+                tr("fichier", "file")):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(str(r["pod"]), r["node"], r["started"], f"{r['seconds']} s", escape(r["end"] or "(en cours)"),
+        t.add_row(str(r["pod"]), r["node"], r["started"], f"{r['seconds']} s", escape(r["end"] or tr("(en cours)", "(open)")),
                   Path(r["file"]).name)
     out.print(t)

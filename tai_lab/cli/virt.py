@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from ..lang import tr
 from .common import _json, _progress, err, out, pods_option  # noqa: E402,F401
 
 
@@ -39,7 +40,8 @@ def hosts_cmd(ctx: click.Context, inventory: str | None, connect: str | None, as
     if as_json or (ctx.find_root().obj or {}).get("json"):
         _json(rows)
         return
-    t = Table("hôte", "URI", "VM tai-lab", "mémoire utilisée", "mémoire libre", "vCPU utilisés", "vCPU libres")
+    t = Table(tr("hôte", "host"), "URI", tr("VM tai-lab", "tai-lab VMs"), tr("mémoire utilisée", "memory used"),
+              tr("mémoire libre", "memory free"), tr("vCPU utilisés", "vCPUs used"), tr("vCPU libres", "vCPUs free"))
     for r in rows:
         t.add_row(r["name"], r["uri"], str(r["domains"]), f"{r['used_memory_mib']} MiB",
                   f"{r['free_memory_mib']} MiB", str(r["used_vcpus"]),
@@ -63,16 +65,20 @@ def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | Non
     if images_windows.is_windows(name):
         path = images_windows.prepare(name, iso=iso, virtio_iso=virtio_iso, product_key=product_key,
                                       progress=_progress)
-        out.print(f"[green]✓[/green] {name}: inputs checked, installation files in {path} "
-                  "(Windows images are untested on real hosts)")
+        out.print(f"[green]✓[/green] {name} : " + tr(
+            f"entrées vérifiées, fichiers d'installation dans {path} (images Windows non essayées sur de vrais hôtes)",
+            f"inputs checked, installation files in {path} (Windows images are untested on real hosts)"))
         return
     if iso or virtio_iso:
-        raise click.UsageError("--iso and --virtio-iso are for Windows images")
+        raise click.UsageError(tr("--iso et --virtio-iso vont avec les images Windows",
+                                  "--iso and --virtio-iso are for Windows images"))
     if images_vagrant.is_vagrant(name):
         box = images_vagrant.build(name, force=force, progress=_progress)
-        out.print(f"[green]✓[/green] Vagrant box {box.name} (version {box.version}): {box.box}\n"
-                  f"  catalog {box.catalog} — the project's Vagrantfile adds it by itself, or: "
-                  f"vagrant box add {box.catalog}")
+        out.print("[green]✓[/green] " + tr(
+            f"box Vagrant {box.name} (version {box.version}) : {box.box}\n  catalogue {box.catalog} — le "
+            f"Vagrantfile du projet l'ajoute de lui-même, sinon : vagrant box add {box.catalog}",
+            f"Vagrant box {box.name} (version {box.version}): {box.box}\n  catalog {box.catalog} — the "
+            f"project's Vagrantfile adds it by itself, or: vagrant box add {box.catalog}"))
         return
     if name.endswith("-vm"):
         path = images_vm.build(name, force=force, progress=_progress).disk

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import paths, referentiel
 from ..errors import NotFoundError, ScenarioError
+from ..lang import tr
 from ..datafile import Problem, load_model
 from .model import Intervention
 
@@ -49,8 +50,10 @@ class Catalogue:
     def get(self, iid: str) -> Intervention:
         if iid not in self.interventions:
             close = get_close_matches(iid, self.ids, n=1)
-            hint = (f"did you mean {close[0]!r}? " if close else "") + "valid ids: " + ", ".join(self.ids)
-            raise NotFoundError(f"unknown intervention {iid!r}", hint)
+            ids = ", ".join(self.ids)
+            hint = tr((f"vouliez-vous dire {close[0]!r} ? " if close else "") + "identifiants valides : " + ids,
+                      (f"did you mean {close[0]!r}? " if close else "") + "valid ids: " + ids)
+            raise NotFoundError(tr(f"intervention inconnue {iid!r}", f"unknown intervention {iid!r}"), hint)
         return self.interventions[iid]
 
     def select(self, *, ccp: str | None = None, competency: str | None = None,

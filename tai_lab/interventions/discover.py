@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import LabStateError
+from ..lang import tr
 from .model import Intervention, Variant
 
 if TYPE_CHECKING:
@@ -66,7 +67,8 @@ class Discovery:
         if item.user == "client":
             clients = [n.name for n in self.plan.nodes if n.kind == "client"]
             if not clients:
-                raise LabStateError(f"pod {self.pod} has no client machine to play the user")
+                raise LabStateError(tr(f"le pod {self.pod} n'a pas de poste client pour jouer l'utilisateur",
+                                       f"pod {self.pod} has no client machine to play the user"))
             return clients[0]
         self.plan.node(item.user)
         return item.user
@@ -86,9 +88,12 @@ class Discovery:
                 return name
         if len(states) == len(names):
             raise LabStateError(
-                f"pod {self.pod}: no {_WHAT.get(kind, kind)} server runs on {node} "
-                f"(looked for {', '.join(names)}): this intervention cannot apply to this candidate's setup",
-                "pick another intervention, or check the candidate's server first (tai-lab prep check)")
+                tr(f"pod {self.pod} : aucun serveur {_WHAT.get(kind, kind)} ne tourne sur {node} (cherchés : {', '.join(names)}) : "
+                   "cette intervention ne s'applique pas à l'installation de ce candidat",
+                   f"pod {self.pod}: no {_WHAT.get(kind, kind)} server runs on {node} "
+                   f"(looked for {', '.join(names)}): this intervention cannot apply to this candidate's setup"),
+                tr("choisir une autre intervention, ou vérifier d'abord le serveur du candidat (tai-lab prep check)",
+                   "pick another intervention, or check the candidate's server first (tai-lab prep check)"))
         return names[0]
 
     def _first_file(self, node: str, script: str, default: str) -> str:
@@ -133,8 +138,10 @@ class Discovery:
             return live
         planned = self.plan.nodes_with_role(role)
         if not planned:
-            raise LabStateError(f"pod {self.pod} has no node with the role {role!r}",
-                                "this intervention needs one; pick another")
+            raise LabStateError(tr(f"le pod {self.pod} n'a pas de machine avec le rôle {role!r}",
+                                   f"pod {self.pod} has no node with the role {role!r}"),
+                                tr("cette intervention en demande une ; en choisir une autre",
+                                   "this intervention needs one; pick another"))
         return planned[0].name
 
     def clients(self) -> list[dict]:
@@ -170,7 +177,8 @@ class Discovery:
         elif seg.kind == "wireless":
             device = seg.name
         else:
-            raise LabStateError(f"{node} is not plugged into a switch port")
+            raise LabStateError(tr(f"{node} n'est branché sur aucun port de switch",
+                                   f"{node} is not plugged into a switch port"))
         netns = self.lab.backend.port_namespace(self.pod, device)
         port = f"{node}-{iface.name}"
         out = self.lab.backend.transport(self.pod, device).run(["ip", "-o", "link", "show", port]).stdout

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
+from ..lang import tr
 from ..probes import kinds as probe_kinds
 from ..probes import SILENCE_S, Probe, ProbeResult, first_failure, run_probes
 from .catalogue import Catalogue, catalogue_of
@@ -219,22 +220,26 @@ class Engine:
                seed: int | None = None, randomise: bool = False) -> InjectResult:
         item = self.catalogue.get(iid)
         if variant and randomise:
-            raise TaiLabError("choose --variant or --random, not both")
+            raise TaiLabError(tr("choisir --variant ou --random, pas les deux", "choose --variant or --random, not both"))
         if randomise:
             var = random.Random(seed).choice(item.variants)
         elif variant:
             try:
                 var = item.variant(variant)
             except KeyError:
-                raise NotFoundError(f"intervention {iid!r} has no variant {variant!r}",
-                                    "variants: " + ", ".join(v.id for v in item.variants)) from None
+                names = ", ".join(v.id for v in item.variants)
+                raise NotFoundError(tr(f"l'intervention {iid!r} n'a pas de variante {variant!r}",
+                                       f"intervention {iid!r} has no variant {variant!r}"),
+                                    tr("variantes : " + names, "variants: " + names)) from None
         else:
             var = item.variants[0]
         self.lab.require_pod_up(pod)
         already = [a for a in self.active(pod) if a.id == iid]
         if already:
-            raise LabStateError(f"{iid} is already active on pod {pod} (variant {already[0].variant})",
-                                f"restore it first: tai-lab restore {iid} --pod {pod}")
+            raise LabStateError(tr(f"{iid} est déjà active sur le pod {pod} (variante {already[0].variant})",
+                                   f"{iid} is already active on pod {pod} (variant {already[0].variant})"),
+                                tr(f"restaurez-la d'abord : tai-lab restore {iid} --pod {pod}",
+                                   f"restore it first: tai-lab restore {iid} --pod {pod}"))
 
         started = time.monotonic()
         disc = Discovery(self.lab, pod)
@@ -248,20 +253,28 @@ class Engine:
             if evidence is not None:
                 self._record("proven", pod, iid, var.id)
         except BaseException as exc:
-            self.progress(f"inject failed ({exc}); rolling back")
+            self.progress(tr(f"échec de l'injection ({exc}) ; retour en arrière",
+                             f"inject failed ({exc}); rolling back"))
             try:
                 self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
             except Exception as undo_exc:
                 # The journal still holds the intervention: restore can finish the job later.
                 raise LabStateError(
-                    f"{iid} ({var.id}) failed on pod {pod} ({exc}) and rolling it back failed too ({undo_exc})",
-                    f"the saved state is kept; once the cause is mended: tai-lab restore {iid} --pod {pod}"
+                    tr(f"{iid} ({var.id}) a échoué sur le pod {pod} ({exc}) et le retour en arrière aussi "
+                       f"({undo_exc})",
+                       f"{iid} ({var.id}) failed on pod {pod} ({exc}) and rolling it back failed too ({undo_exc})"),
+                    tr(f"l'état sauvegardé est conservé ; une fois la cause réglée : tai-lab restore {iid} "
+                       f"--pod {pod}",
+                       f"the saved state is kept; once the cause is mended: tai-lab restore {iid} --pod {pod}")
                 ) from exc
             raise
         if evidence is None:
             self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
-            raise LabStateError(f"{iid} ({var.id}) did not take on pod {pod}: the user's checks still pass",
-                                "the pod was put back; try another variant")
+            raise LabStateError(tr(f"{iid} ({var.id}) n'a pas pris sur le pod {pod} : les vérifications depuis "
+                                   "le poste de l'utilisateur passent encore",
+                                   f"{iid} ({var.id}) did not take on pod {pod}: the user's checks still pass"),
+                                tr("le pod a été remis en état ; essayez une autre variante",
+                                   "the pod was put back; try another variant"))
         return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2))
 
     def _wait_broken(self, item: Intervention, var: Variant, ctx: dict) -> list[ProbeResult] | None:
@@ -281,8 +294,9 @@ class Engine:
         actives = [a for a in self.active(pod) if iid is None or a.id == iid]
         if iid and not actives:
             self.catalogue.get(iid)
-            raise LabStateError(f"{iid} is not active on pod {pod}",
-                                "active: " + (", ".join(a.id for a in self.active(pod)) or "(none)"))
+            names = ", ".join(a.id for a in self.active(pod))
+            raise LabStateError(tr(f"{iid} n'est pas active sur le pod {pod}", f"{iid} is not active on pod {pod}"),
+                                tr("actives : " + (names or "(aucune)"), "active: " + (names or "(none)")))
         for a in actives:
             if a.interrupted:
                 # The inject was killed before it finished: the fault may never have taken and
@@ -394,7 +408,7 @@ class Engine:
         nodes = self.reboot_nodes(item, var, a.ctx)
         if not nodes:
             return replace(before, reboot=())
-        self.progress("redémarrage : " + ", ".join(nodes))
+        self.progress(tr("redémarrage : ", "reboot: ") + ", ".join(nodes))
         self.reboot(pod, nodes)
         deadline = time.monotonic() + settle
         while True:
@@ -442,8 +456,10 @@ class Engine:
                     if state in ("starting", "running", "degraded"):
                         break
                 if time.monotonic() > deadline:
-                    raise LabStateError(f"pod {pod}: {node} did not come back after a reboot ({limit:g} s)",
-                                        f"look at it: tai-lab exec {pod} {node} -- systemctl --failed")
+                    raise LabStateError(tr(f"pod {pod} : {node} n'a pas redémarré ({limit:g} s)",
+                                           f"pod {pod}: {node} did not come back after a reboot ({limit:g} s)"),
+                                        tr(f"à examiner : tai-lab exec {pod} {node} -- systemctl --failed",
+                                           f"look at it: tai-lab exec {pod} {node} -- systemctl --failed"))
                 time.sleep(0.2)
 
     # ------------------------------------------------------------------ restore
@@ -452,7 +468,8 @@ class Engine:
         actives = [a for a in self.active(pod) if iid is None or a.id == iid]
         if iid and not actives:
             self.catalogue.get(iid)
-            raise LabStateError(f"{iid} is not active on pod {pod}", "nothing to restore")
+            raise LabStateError(tr(f"{iid} n'est pas active sur le pod {pod}", f"{iid} is not active on pod {pod}"),
+                                tr("rien à restaurer", "nothing to restore"))
         done = []
         for a in actives:
             saved = self._saved(pod, a.id)
@@ -536,7 +553,8 @@ class Engine:
             res = t.run(["sh", "-c", f"mkdir -p $(dirname {q}) && cat > {q} && chmod {info['mode']} {q} && "
                                      f"chown {info['uid']}:{info['gid']} {q}"], input=data)
             if not res.ok:
-                raise LabStateError(f"could not put back {path} on {saved['node']}: {res.stderr.strip()}")
+                raise LabStateError(tr(f"impossible de remettre {path} sur {saved['node']} : {res.stderr.strip()}",
+                                       f"could not put back {path} on {saved['node']}: {res.stderr.strip()}"))
         for unit, st in saved["services"].items():
             # SYSTEMCTL_SKIP_SYSV: the native unit decides; syncing a SysV script (update-rc.d) costs a second.
             t.run(["env", "SYSTEMCTL_SKIP_SYSV=1", "systemctl", "enable" if st["enabled"] else "disable", unit])

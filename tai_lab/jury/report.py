@@ -1,4 +1,4 @@
-"""The candidate's session report, in French: HTML, and PDF through WeasyPrint.
+"""The candidate's session report, in French (or English): HTML, and PDF through WeasyPrint.
 
 Built from the pod's evidence log only (what was injected, checked, restored, noted,
 ticked — with times and who), so it can be printed after the lab is down too: ``down``
@@ -26,6 +26,54 @@ VERDICTS = {"failed": "injection échouée", "interrupted": "injection interromp
             "fixed": "réparé", "cleared": "effacée par remise à zéro — non réparée",
             "not-fixed": "non réparé", "bypassed": "contourné",
             "lost-at-reboot": "réparé, mais perdu au redémarrage"}
+VERDICTS_EN = {"failed": "inject failed", "interrupted": "inject interrupted — never fixed",
+               "fixed": "fixed", "cleared": "cleared by a reset — not fixed",
+               "not-fixed": "not fixed", "bypassed": "worked around",
+               "lost-at-reboot": "fixed, but lost at reboot"}
+
+# The report's words (the terminal sessions' section has its own, below).
+WORDS = {
+    "fr": {"report": "Rapport", "h1": "Rapport de mise en situation — phase jury",
+           "title_pro": "Titre professionnel Technicien d'assistance informatique", "candidate": "Candidat",
+           "date": "Date", "plateau": "Plateau", "seal": "Scellé de la phase de préparation",
+           "elapsed": "Durée chronométrée", "planned": "prévue :", "interventions": "Interventions",
+           "counts": "{n} injectée(s), {fixed} réparée(s)", "summary": "Synthèse par compétence",
+           "competency": "Compétence", "result": "Résultat", "ticked": "Critères cochés",
+           "state_observe": "observé", "state_non-observe": "non observé", "state_non-evalue": "non évalué",
+           "brief": "Interventions en bref", "number": "N°", "intervention": "Intervention",
+           "time_to_fix": "Temps de réparation", "symptom": "Symptôme annoncé :", "cause": "Cause injectée",
+           "competencies": "Compétences", "injected_at": "Injectée à",
+           "asked": "{at} (demandée à {began} par {who})", "fixed_at": "à {at}, en {t}",
+           "cleared_at": "Remise à zéro du pod à", "restored_at": "Restaurée à", "error": "Erreur",
+           "last_check": "Dernière vérification", "notes": "Notes du jury", "no_notes": "(aucune)",
+           "criteria": "Critères observés", "none_ticked": "(aucun critère coché)",
+           "details": "Détails techniques de la dernière vérification :",
+           "no_items": "Aucune intervention n'a été injectée pour ce candidat.",
+           "appendix": "Annexe — grille complète des critères", "juror": "Juré",
+           "made": "Établi le {at} d'après le journal de preuves du pod (tai-lab).",
+           "not_given": "(non renseigné)", "seal_intact": "intact",
+           "seal_forced": "FORCÉ par {who} : {n} modification(s) ", "cli": "ligne de commande"},
+    "en": {"report": "Report", "h1": "Practical assessment report — jury phase",
+           "title_pro": "Professional title IT support technician (TAI)", "candidate": "Candidate",
+           "date": "Date", "plateau": "Plateau", "seal": "Seal of the preparation phase",
+           "elapsed": "Time on the timer", "planned": "planned:", "interventions": "Interventions",
+           "counts": "{n} injected, {fixed} fixed", "summary": "Summary by competency",
+           "competency": "Competency", "result": "Result", "ticked": "Criteria ticked",
+           "state_observe": "observed", "state_non-observe": "not observed", "state_non-evalue": "not evaluated",
+           "brief": "Interventions at a glance", "number": "No.", "intervention": "Intervention",
+           "time_to_fix": "Time to fix", "symptom": "Symptom read out:", "cause": "Cause injected",
+           "competencies": "Competencies", "injected_at": "Injected at",
+           "asked": "{at} (requested at {began} by {who})", "fixed_at": "at {at}, in {t}",
+           "cleared_at": "Pod reset at", "restored_at": "Restored at", "error": "Error",
+           "last_check": "Last check", "notes": "Jury notes", "no_notes": "(none)",
+           "criteria": "Criteria observed", "none_ticked": "(no criterion ticked)",
+           "details": "Technical details of the last check:",
+           "no_items": "No intervention was injected for this candidate.",
+           "appendix": "Appendix — the full grid of criteria", "juror": "Jury member",
+           "made": "Made on {at} from the pod's evidence log (tai-lab).",
+           "not_given": "(not given)", "seal_intact": "intact",
+           "seal_forced": "FORCED by {who}: {n} change(s) ", "cli": "command line"},
+}
 
 
 def _hms(seconds: float | None) -> str:
@@ -35,14 +83,14 @@ def _hms(seconds: float | None) -> str:
     return f"{s // 60} min {s % 60:02d} s"
 
 
-def who(actor: str | None) -> str:
+def who(actor: str | None, lang: str = "fr") -> str:
     """Who acted, as the jury reads it: the name without the face's prefix (web:, tui:, cli:)."""
     if not actor:
         return "—"
     face, sep, name = actor.partition(":")
     if not sep:
         return actor
-    return f"{name} (ligne de commande)" if face == "cli" else name
+    return f"{name} ({WORDS.get(lang, WORDS['fr'])['cli']})" if face == "cli" else name
 
 
 def mmss(seconds: float | None) -> str:
@@ -94,7 +142,9 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             intervention_dir: str | None = None, lang: str = "fr", full_grid: bool = False) -> dict:
     """``intervention_dir``: the scenario's own interventions (their titles, symptoms, competencies).
 
-    ``lang``: the language of the terminal sessions' section (the rest of the report is French).
+    ``lang``: the report's language (French by default; English: its words, the interventions'
+    titles, verdicts and check sentences — the symptom read out, the référentiel's titles and
+    the jury's notes stay as written).
     ``full_grid``: every criterion of every competency, ticked or not, in an appendix (by
     default each intervention lists only what the jury ticked)."""
     from . import sentences
@@ -106,8 +156,9 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
     for n, a in enumerate(session.attempts, 1):
         try:
             iv = cat.get(a.id)
-            title_fr, symptom, comps = iv.title.fr, iv.symptom, list(iv.competencies)
-            var_title = next((v.title.fr for v in iv.variants if v.id == a.variant), a.variant)
+            title_fr, symptom, comps = getattr(iv.title, lang, iv.title.fr), iv.symptom, list(iv.competencies)
+            var_title = next((getattr(v.title, lang, v.title.fr) for v in iv.variants if v.id == a.variant),
+                             a.variant)
         except Exception:  # noqa: BLE001 - an intervention since removed from the catalogue
             title_fr, symptom, comps, var_title = a.id, "", [], a.variant
         ticked = session.ticked(a.id)
@@ -117,12 +168,12 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                 c = ref.competency(cid)
             except KeyError:
                 continue
-            lines = [{"text": t, "ticked": i in ticked.get(cid, [])} for i, t in enumerate(c.criteria_in("fr"))]
+            lines = [{"text": t, "ticked": i in ticked.get(cid, [])} for i, t in enumerate(c.criteria_in(lang))]
             criteria.append({"id": cid, "title": c.title, "lines": lines,
                              "ticked": [x["text"] for x in lines if x["ticked"]]})
-        verdict = VERDICTS[a.outcome]
+        verdict = (VERDICTS_EN if lang == "en" else VERDICTS)[a.outcome]
         if a.outcome in ("bypassed", "lost-at-reboot") and a.reason:
-            verdict += f" — {a.reason.get('fr', '')}"
+            verdict += f" — {a.reason.get(lang) or a.reason.get('fr', '')}"
         items.append({"n": n, "id": a.id, "title": title_fr, "symptom": symptom, "variant": a.variant,
                       "variant_title": var_title, "competencies": comps, "actor": a.actor,
                       "began": _clock(a.began), "applied": _clock(a.applied), "fixed_at": _clock(a.fixed_at),
@@ -130,21 +181,23 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                       "cleared": _clock(a.cleared_at) if a.cleared_at else None, "outcome": a.outcome,
                       "fixed": a.outcome == "fixed", "error": a.failed, "notes": session.notes.get(a.id, []),
                       "criteria": criteria, "evidence": a.last_evidence,
-                      "sentences": sentences.render(a.last_evidence, "fr")})
+                      "sentences": sentences.render(a.last_evidence, lang)})
     first = session.records[0]["t"] if session.records else time.time()
     last = session.records[-1]["t"] if session.records else time.time()
     # The prep seal, checked when the jury phase opened (before or after the candidate was named).
     seals = [r for r in log.records() if r.get("kind") == "seal" and r["t"] <= last]
     seal = None
+    w = WORDS.get(lang, WORDS["fr"])
     if seals:
         r = seals[-1]
-        seal = "intact" if r.get("intact") else f"FORCÉ par {r.get('actor')} : {r.get('count')} modification(s) " \
+        seal = w["seal_intact"] if r.get("intact") else w["seal_forced"].format(who=r.get("actor"), n=r.get("count")) \
             + ", ".join(f"{c.get('node')} {c.get('path')}" for c in (r.get("changes") or [])[:5])
-    return {"lab": lab_name, "title": title, "pod": log.pod, "candidate": session.candidate or "(non renseigné)",
-            "date": time.strftime("%d/%m/%Y", time.localtime(first)), "items": items,
+    return {"lab": lab_name, "title": title, "pod": log.pod, "candidate": session.candidate or w["not_given"],
+            "lang": "en" if lang == "en" else "fr", "w": w,
+            "date": time.strftime("%d/%m/%Y" if lang != "en" else "%Y-%m-%d", time.localtime(first)), "items": items,
             "elapsed": _hms(session.elapsed()), "minutes": ref.jury_phase_minutes(),
             "referentiel": f"{ref.id} — {ref.title}",
-            "generated": time.strftime("%d/%m/%Y %H:%M", time.localtime()),
+            "generated": time.strftime("%d/%m/%Y %H:%M" if lang != "en" else "%Y-%m-%d %H:%M", time.localtime()),
             "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"]), "seal": seal,
             "terminals": terminals(log, session, lang), "tw": TERMINAL_WORDS.get(lang, TERMINAL_WORDS["fr"]),
             "summary": summary(items, ref), "full_grid": full_grid}
@@ -153,7 +206,8 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
 def summary(items: list[dict], ref) -> list[dict]:
     """The first page: each competency the session's interventions evaluate, "observé" when
     the jury ticked at least one of its criteria, "non observé" when an intervention evaluated
-    it and none was ticked; the référentiel's other competencies are "non évalué"."""
+    it and none was ticked; the référentiel's other competencies are "non évalué" (as the
+    codes ``observe``, ``non-observe``, ``non-evalue``; the template says them in its language)."""
     seen: dict[str, dict] = {}
     for i in items:
         if i["outcome"] in ("failed", "interrupted"):
@@ -166,9 +220,9 @@ def summary(items: list[dict], ref) -> list[dict]:
     for c in ref.competencies:
         found = seen.get(c.id)
         if found is None:
-            out.append({"id": c.id, "title": c.title, "state": "non évalué", "ticked": 0, "by": []})
+            out.append({"id": c.id, "title": c.title, "state": "non-evalue", "ticked": 0, "by": []})
         else:
-            out.append({**found, "state": "observé" if found["ticked"] else "non observé"})
+            out.append({**found, "state": "observe" if found["ticked"] else "non-observe"})
     return out
 
 
@@ -188,7 +242,7 @@ def render_html(lab, pod: int, session: int | None = None, *, lang: str = "fr", 
 
     ``lab``: a Lab, or anything with name, plan and evidence(pod)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
-    env.filters["who"] = who
+    env.filters["who"] = lambda actor: who(actor, lang)
     title = getattr(lab.plan, "title", lab.name)
     log = lab.evidence(pod)
     return env.get_template("report.html").render(**context(

@@ -18,6 +18,7 @@ from typing import Any
 from .. import referentiel
 from ..errors import LockBusyError, TaiLabError
 from ..evidence import Session, evidence_dicts
+from ..lang import in_lang, tr
 from . import sentences
 from .i18n import translate
 
@@ -68,8 +69,9 @@ class Job:
 
     def as_dict(self, lang: str = "fr") -> dict:
         return {"id": self.id, "kind": self.kind, "pod": self.pod, "label": self.label, "state": self.state,
-                "started": self.started, "ended": self.ended, "result": self.result, "error": self.error,
-                "hint": self.hint, "actor": self.actor, "what": self.what(lang)}
+                "started": self.started, "ended": self.ended, "result": self.result,
+                "error": in_lang(self.error, lang), "hint": in_lang(self.hint, lang), "actor": self.actor,
+                "what": self.what(lang)}
 
 
 class JuryService:
@@ -346,7 +348,12 @@ class JuryService:
             except TaiLabError as exc:
                 job.error, job.hint, job.state = exc.message, exc.hint, "failed"
             except Exception as exc:  # noqa: BLE001 - shown to the jury, not lost in a thread
-                job.error, job.state = f"{type(exc).__name__}: {exc}", "failed"
+                job.error = tr(f"erreur inattendue ({type(exc).__name__}) : {exc}",
+                               f"unexpected error ({type(exc).__name__}): {exc}")
+                job.hint = tr("c'est un défaut de tai-lab : le formateur trouve le détail dans le terminal de "
+                              "la console", "this is a bug in tai-lab: the trainer finds the details in the "
+                              "console's terminal")
+                job.state = "failed"
                 traceback.print_exc()
             finally:
                 job.ended = time.time()

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session, url_for
 
 from .. import listen
+from ..lang import current as current_lang
+from ..lang import tr
 from . import access as jury_access
 from .i18n import translate
 from .service import JuryService
@@ -38,11 +40,16 @@ def bind_check(host: str, allow_remote: bool) -> str | None:
     """Refuse a non-loopback address without the flag; with it, the warning to print."""
     return listen.bind_check(
         host, allow_remote,
-        refusal="refus d'écouter sur {host} : la console n'est ouverte qu'en local par défaut",
-        hint="ajoutez --allow-remote si des jurés se connectent d'autres postes (réseau du jury "
-             "seulement, jamais celui des candidats)",
-        warning="ATTENTION : la console écoute sur {host}:{{port}}, hors de cette machine. Le lien de connexion "
-                "donne accès au plateau : ne le montrez à aucun candidat, n'ouvrez pas ce port sur leur réseau.")
+        refusal=tr("refus d'écouter sur {host} : la console n'est ouverte qu'en local par défaut",
+                   "refusing to listen on {host}: the console is open locally only by default"),
+        hint=tr("ajoutez --allow-remote si des jurés se connectent d'autres postes (réseau du jury "
+                "seulement, jamais celui des candidats)",
+                "add --allow-remote if jury members connect from other machines (the jury's network "
+                "only, never the candidates')"),
+        warning=tr("ATTENTION : la console écoute sur {host}:{{port}}, hors de cette machine. Le lien de connexion "
+                   "donne accès au plateau : ne le montrez à aucun candidat, n'ouvrez pas ce port sur leur réseau.",
+                   "WARNING: the console listens on {host}:{{port}}, beyond this machine. The login link gives "
+                   "access to the plateau: show it to no candidate, do not open this port on their network."))
 
 
 def mmss(seconds: float | None) -> str:
@@ -62,7 +69,7 @@ def login():
     key = request.args.get("key", "")
     if not key or not hmac.compare_digest(key, current_app.config["TAI_ACCESS_KEY"]):
         return render_template("login.html", error=translate("bad_key", lang())), 403
-    keep_lang = session.get("lang", "fr")
+    keep_lang = lang()
     session.clear()
     session.update(auth=True, csrf=secrets.token_urlsafe(24), lang=keep_lang)
     return redirect(url_for("pages.overview"))
@@ -74,7 +81,9 @@ def create_app(service: JuryService, access_key: str, cookie_secret: bytes | Non
     app = Flask("tai_lab.jury", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.config.update(SECRET_KEY=cookie_secret or secrets.token_bytes(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="tai_jury",
-                      JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False, TAI_ACCESS_KEY=access_key)
+                      JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False, TAI_ACCESS_KEY=access_key,
+                      # a jury member's language until they pick one: the trainer's (serve --lang en)
+                      TAI_DEFAULT_LANG=current_lang())
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["tai_service"] = service
 
@@ -149,7 +158,8 @@ def serve(lab_name: str | None, host: str, port: int, *, allow_remote: bool = Fa
     jury_access.remember_address(service.lab.state.dir, address)
     if warning:
         echo(warning.format(port=real_port))
-    echo(f"Console du jury, lab {service.name} — lien de connexion (à nouveau : tai-lab serve --show-link) :")
+    echo(tr(f"Console du jury, lab {service.name} — lien de connexion (à nouveau : tai-lab serve --show-link) :",
+            f"Jury console, lab {service.name} — login link (again: tai-lab serve --show-link):"))
     echo(f"  {acc.link(address)}")
     try:
         server.run()

@@ -68,14 +68,14 @@ def timer(pod: int):
 def inject(pod: int):
     b = body()
     job = service().inject(pod_ok(pod), str(b.get("id", "")), b.get("variant") or None, actor())
-    return jsonify(job.as_dict()), 202
+    return jsonify(job.as_dict(lang())), 202
 
 
 @apis.post("/pod/<int:pod>/restore")
 @api
 def restore(pod: int):
     job = service().restore(pod_ok(pod), body().get("id") or None, actor())
-    return jsonify(job.as_dict()), 202
+    return jsonify(job.as_dict(lang())), 202
 
 
 @apis.post("/pod/<int:pod>/reboot-check")
@@ -83,13 +83,13 @@ def restore(pod: int):
 def reboot_check(pod: int):
     """« Survit au redémarrage ? »: restart the machines the repair touched, check again."""
     job = service().reboot_check(pod_ok(pod), str(body().get("id", "")), actor())
-    return jsonify(job.as_dict()), 202
+    return jsonify(job.as_dict(lang())), 202
 
 
 @apis.post("/pod/<int:pod>/verify")
 @api
 def verify(pod: int):
-    return jsonify(service().verify(pod_ok(pod), actor()).as_dict()), 202
+    return jsonify(service().verify(pod_ok(pod), actor()).as_dict(lang())), 202
 
 
 @apis.get("/pod/<int:pod>/reset")
@@ -110,7 +110,7 @@ def reset(pod: int):
     ask = svc.reset_question(pod_ok(pod), lang())
     if ask and not confirm:
         return jsonify({"error": ask["question"], "confirm": ask}), 409
-    return jsonify(svc.reset(pod, actor(), confirmed=bool(ask)).as_dict()), 202
+    return jsonify(svc.reset(pod, actor(), confirmed=bool(ask)).as_dict(lang())), 202
 
 
 @apis.post("/pod/<int:pod>/note")

@@ -7,6 +7,7 @@ from functools import wraps
 from flask import Response, abort, current_app, jsonify, request, session
 
 from ..errors import TaiLabError
+from ..lang import in_lang
 from .service import JuryService
 
 
@@ -15,7 +16,8 @@ def service() -> JuryService:
 
 
 def lang() -> str:
-    return session.get("lang", "fr")
+    """The jury member's language: theirs once picked, else the one the console was started in."""
+    return session.get("lang") or current_app.config.get("TAI_DEFAULT_LANG", "fr")
 
 
 def actor() -> str:
@@ -29,7 +31,7 @@ def api(fn: Callable) -> Callable:
         try:
             out = fn(*a, **kw)
         except TaiLabError as exc:
-            return jsonify({"error": exc.message, "hint": exc.hint}), 400
+            return jsonify({"error": in_lang(exc.message, lang()), "hint": in_lang(exc.hint, lang())}), 400
         return out if isinstance(out, tuple | Response) else jsonify(out)
     return wrapper
 

@@ -84,7 +84,7 @@ def report(pod: int):
     number = request.args.get("session", type=int)
     full = request.args.get("full") == "1"
     try:
-        html = rep.render_html(lab, pod, number, full_grid=full)
+        html = rep.render_html(lab, pod, number, full_grid=full, lang=lang())
     except TaiLabError:
         abort(404)
     if fmt == "pdf":

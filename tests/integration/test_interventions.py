@@ -31,6 +31,8 @@ VARIANTS = [(i.id, v.id) for i in CATALOGUE.interventions.values() for v in i.va
 RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 20 ifup eth0")
 FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("cable-unplugged", "link-down"): [("switch", "ip link set pc1-eth0 up")],
+    ("cable-unplugged", "printer-too"): [("switch", "for p in $(ip -o link show | grep -o '\\(pc1\\|printer\\)-eth0' "
+                                         "| sort -u); do ip link set dev $p up; done")],
     ("client-gateway", "static-wrong-gateway"): [("pc1", "printf 'auto eth0\\niface eth0 inet dhcp\\n' > "
                                                   "/etc/network/interfaces.d/eth0; ifdown --force eth0; "
                                                   "ip -4 addr flush dev eth0; ip route flush dev eth0; ifup eth0")],
@@ -51,9 +53,17 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("dhcp-failure", "wrong-gateway-option"): [("srv", "sed -i 's/option routers 10.1.10.254;/option routers "
                                                 "10.1.10.1;/' /etc/dhcp/dhcpd.conf && systemctl restart isc-dhcp-server"),
                                                RENEW],
+    # the relay's file written anew (the restore puts the saved one back)
+    ("dhcp-failure", "relay-wrong-server"): [("router", "printf 'SERVERS=\"10.1.20.10\"\\nINTERFACES=\"eth1 eth2\"\\n' > "
+                                              "/etc/default/isc-dhcp-relay; systemctl restart isc-dhcp-relay"), RENEW],
     ("disk-full", "share-volume-full"): [("srv", "rm /srv/commun/.sauvegarde-2019.tar")],
     ("disk-full", "log-runaway"): [("srv", ": > /srv/commun/.import-compta.log")],
     ("duplicate-ip", "printer-static"): [("printer", "ifdown eth0:1; rm /etc/network/interfaces.d/alias")],
+    # the laptop's alias removed live, its file deleted, the announcing agent disabled (no ifdown)
+    ("duplicate-ip", "colleague-laptop"): [("pc2", "a=$(awk '/address/ {print $2}' /etc/network/interfaces.d/alias); "
+                                            "dev=$(ip -4 -o route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "
+                                            "systemctl disable --now poste-annonce-arp; "
+                                            "rm /etc/network/interfaces.d/alias; ip addr del $a dev $dev")],
     ("dns-failure", "service-stopped"): [("srv", "systemctl enable --now named")],
     ("dns-failure", "record-deleted"): [("srv", "echo 'intranet IN A 10.1.20.10' >> /etc/bind/db.pod1.tai.lan && "
                                          "rndc reload pod1.tai.lan")],
@@ -84,7 +94,13 @@ FIXES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("slowness", "lan-link-degraded"): [("router", "tc qdisc del dev eth1 root; nft delete table inet tai_link_fault")],
     ("slowness", "loss-only"): [("router", "nft delete table inet tai_link_fault")],
     ("switch-port-shut", "port-disabled"): [("switch", "ip link set pc1-eth0 master vlan10")],
+    # the new PC's MAC allowed on the port (the restore removes the restriction instead)
+    ("switch-port-shut", "port-security"): [("switch", "mac=$(bridge fdb show dev pc1-eth0 | awk '!/permanent/ "
+                                             "{print $1; exit}'); nft insert rule bridge tai_port_security forward "
+                                             "iifname pc1-eth0 ether saddr $mac accept")],
     ("switch-port-vlan", "wrong-vlan"): [("switch", "ip link set pc1-eth0 master vlan10"), RENEW],
+    ("switch-port-vlan", "quarantine-vlan"): [("switch", "ip link del vlan99; ip link set pc1-eth0 master vlan10"),
+                                              RENEW],
 }
 
 
@@ -220,13 +236,13 @@ def test_bad_input_changes_nothing(clean):
     with pytest.raises(NotFoundError) as exc:
         lab.inject("dns-failur", 1)
     assert "dns-failure" in exc.value.hint and "slowness" in exc.value.hint
-    with pytest.raises(NotFoundError, match="no variant 'nope'") as exc:
+    with pytest.raises(NotFoundError, match="pas de variante 'nope'") as exc:
         lab.inject("dns-failure", 1, variant="nope")
     assert "record-deleted" in exc.value.hint
     lab.inject("intranet-down", 1)
-    with pytest.raises(LabStateError, match="already active"):
+    with pytest.raises(LabStateError, match="déjà active"):
         lab.inject("intranet-down", 1)
-    with pytest.raises(LabStateError, match="not active"):
+    with pytest.raises(LabStateError, match="n'est pas active"):
         lab.restore(1, "dns-failure")
     assert [a.id for a in lab.active_interventions(1)] == ["intranet-down"]
 

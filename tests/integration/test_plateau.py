@@ -138,10 +138,10 @@ def test_reset_pod1_restores_it_and_leaves_pod2(lab2):
 
 def test_unknown_pod_or_node_is_a_clear_error(lab2):
     from tai_lab.errors import NotFoundError
-    with pytest.raises(NotFoundError, match="no pod 3") as exc:
+    with pytest.raises(NotFoundError, match="pas de pod 3") as exc:
         lab2.exec(3, "pc1", ["true"])
     assert "1, 2" in exc.value.hint
-    with pytest.raises(NotFoundError, match="no node 'pc9'") as exc:
+    with pytest.raises(NotFoundError, match="pas de machine 'pc9'") as exc:
         lab2.exec(1, "pc9", ["true"])
     assert "pc1" in exc.value.hint
 

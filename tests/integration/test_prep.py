@@ -109,7 +109,8 @@ def test_a_bare_pod_meets_nothing_and_dhcp_failure_refuses(lab):
     before = lab.state.journal.path.read_text().count('"intervention"')
     with pytest.raises(LabStateError) as info:
         lab.inject("dhcp-failure", 1)
-    assert "no DHCP server runs on srv" in info.value.message and "cannot apply" in info.value.message
+    assert "aucun serveur DHCP ne tourne sur srv" in info.value.message and "ne s'applique pas" in info.value.message
+    assert "no DHCP server runs on srv" in info.value.message.en
     assert lab.state.journal.path.read_text().count('"intervention"') == before   # nothing begun
 
 

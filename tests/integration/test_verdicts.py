@@ -18,6 +18,10 @@ from .conftest import lab_name, standard_lab
 LAB = lab_name("tverd")
 CATALOGUE = load_catalogue()
 RENEW = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; ip -4 addr flush dev eth0; timeout 20 ifup eth0")
+# The user's machine given a static address of its subnet (a classic way around a network fault).
+STATIC = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; printf 'auto eth0\\niface eth0 inet static\\n"
+                 "  address 10.1.10.150/24\\n  gateway 10.1.10.1\\n' > /etc/network/interfaces.d/eth0; "
+                 "ip -4 addr flush dev eth0; ifup eth0")
 
 # (intervention, variant, the candidate's commands, expected verdict of a plain check)
 MASKING = {
@@ -33,11 +37,26 @@ MASKING = {
     "rate-limit-left": ("slowness", "lan-link-degraded",
                         [("router", "nft delete table inet tai_link_fault")], "bypassed"),
     "firewall-flushed": ("fileshare-firewall", "smb-port-rejected", [("srv", "nft flush ruleset")], "bypassed"),
-    "static-address-on-the-client": (
-        "dhcp-failure", "service-stopped",
-        [("pc1", "ifdown --force eth0 >/dev/null 2>&1; printf 'auto eth0\\niface eth0 inet static\\n"
-                 "  address 10.1.10.150/24\\n  gateway 10.1.10.1\\n' > /etc/network/interfaces.d/eth0; "
-                 "ip -4 addr flush dev eth0; ifup eth0")], "bypassed"),
+    "static-address-on-the-client": ("dhcp-failure", "service-stopped", [STATIC], "bypassed"),
+    # The variants added for issue 15's "two variants for every intervention": a masking or partial
+    # repair each ("broken": it must stay not fixed for a while, not only at the first check).
+    "static-address-past-the-relay": ("dhcp-failure", "relay-wrong-server", [STATIC], "bypassed"),
+    "old-mac-taken-by-the-pc": ("switch-port-shut", "port-security",
+                                [("pc1", "ip link set eth0 address 02:00:5e:10:00:aa")], "bypassed"),
+    "static-address-in-quarantine": ("switch-port-vlan", "quarantine-vlan", [STATIC], "broken"),
+    "pc-readdressed-beside-the-laptop": ("duplicate-ip", "colleague-laptop", [STATIC], "bypassed"),
+    "only-the-pc-replugged": ("cable-unplugged", "printer-too", [("switch", "ip link set pc1-eth0 up")], "broken"),
+    # ... and for older variants that had none
+    "static-address-past-a-full-scope": ("dhcp-failure", "scope-exhausted", [STATIC], "bypassed"),
+    "own-route-past-a-wrong-gateway-option": ("dhcp-failure", "wrong-gateway-option",
+                                              [("pc1", "ip route replace default via 10.1.10.1 dev eth0")], "bypassed"),
+    "good-line-above-the-disguised-one": ("hosts-hijack", "disguised-at-top",
+                                          [("pc1", "sed -i '1i 10.1.20.10 intranet.pod1.tai.lan' /etc/hosts")],
+                                          "bypassed"),
+    "proxy-off-for-curl-only-in-the-profile": ("proxy-misconfigured", "user-profile",
+                                               [("pc1", "echo 'noproxy = \"*\"' > /root/.curlrc")], "bypassed"),
+    "public-resolver-on-the-pc": ("dns-failure", "forwarder-wrong",
+                                  [("pc1", "echo 'nameserver 198.51.100.53' > /etc/resolv.conf")], "broken"),
     "valid-other-way-dns": ("dns-failure", "record-deleted",
                             [("srv", "echo 'intranet IN CNAME srv' >> /etc/bind/db.pod1.tai.lan && "
                                      "rndc reload pod1.tai.lan")], "fixed"),
@@ -49,6 +68,13 @@ _WINTER = time.localtime().tm_isdst == 0
 if _WINTER:
     MASKING["fixed-offset-time-zone"] = ("clock-skew", "wrong-timezone",
                                          [("pc1", "ln -sf /usr/share/zoneinfo/Etc/GMT-1 /etc/localtime")], "bypassed")
+    MASKING["fixed-offset-instead-of-utc"] = ("clock-skew", "utc-zone",
+                                              [("pc1", "ln -sf /usr/share/zoneinfo/Etc/GMT-1 /etc/localtime")],
+                                              "bypassed")
+# Cases whose every change the restore puts back (saved files, a renewed lease): no reset after them.
+RESTORE_SUFFICES = {"good-line-above-the-disguised-one", "own-route-past-a-wrong-gateway-option",
+                    "fixed-offset-time-zone", "fixed-offset-instead-of-utc", "only-the-pc-replugged",
+                    "good-line-above-malicious", "valid-other-way-share", "share-777"}
 
 # (intervention, variant, commands, verdict of a reboot check)
 REBOOT = {
@@ -61,6 +87,15 @@ REBOOT = {
                                  [("srv", "systemctl start isc-dhcp-server"), RENEW], "lost-at-reboot"),
     "firewall-flushed-live": ("fileshare-firewall", "smb-port-rejected", [("srv", "nft flush ruleset")],
                               "lost-at-reboot"),
+    # the new variants' live-only repairs: a relay started by hand beside the misconfigured service,
+    # the laptop's duplicate address removed from the interface but not from its configuration
+    "relay-started-by-hand": ("dhcp-failure", "relay-wrong-server",
+                              [("router", "/usr/sbin/dhcrelay -4 -q -i eth1 -i eth2 10.1.20.10"), RENEW],
+                              "lost-at-reboot"),
+    "laptop-alias-removed-live-only": ("duplicate-ip", "colleague-laptop",
+                                       [("pc2", "a=$(awk '/address/ {print $2}' /etc/network/interfaces.d/alias); "
+                                                "dev=$(ip -4 -o route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "
+                                                "ip addr del $a dev $dev")], "lost-at-reboot"),
 }
 
 
@@ -71,12 +106,16 @@ def lab(lab_home, tmp_path_factory):
 
 
 @pytest.fixture
-def clean(lab):
+def clean(lab, request):
     """Each case ends with a reset of the pod: restore undoes the fault, not what the candidate
-    did elsewhere (a hosts line on pc1, a static address), which the next case must not see."""
+    did elsewhere (a hosts line on pc1, a static address), which the next case must not see —
+    unless the case changed only what the restore puts back and the pod is healthy after it."""
     yield lab
     if lab.active_interventions(1):
         lab.restore(1)
+    case = getattr(getattr(request.node, "callspec", None), "params", {}).get("case")
+    if case in RESTORE_SUFFICES and all(r.passed for r in lab.verify(1)):
+        return
     bad = [r for r in lab.reset(pod=1, confirm_open_session=True) if not r.passed]
     assert not bad, f"pod not healthy after the case: {[(r.probe.id, r.evidence) for r in bad]}"
 
@@ -101,6 +140,12 @@ def test_plain_check_verdict(clean, case):
     iid, variant, actions, want = MASKING[case]
     lab.inject(iid, 1, variant=variant)
     _do(lab, actions)
+    if want == "broken":     # nothing to wait for: it must not turn fixed while things settle
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            (chk,) = lab.check(1, iid)
+            assert not chk.fixed and chk.state == "broken", (case, chk.state)
+            time.sleep(0.5)
     chk = _verdict_within(lab, iid, want)
     assert chk.state == want, (chk.state, [(r.probe.title, r.evidence) for r in chk.results if not r.passed])
     if want == "bypassed":

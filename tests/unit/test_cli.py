@@ -59,4 +59,4 @@ def test_schema_is_json_schema():
 def test_commands_without_a_lab_say_how_to_start_one(tmp_path):
     r = _cli("status", env_home=str(tmp_path))
     assert r.returncode == 4
-    assert "no lab is up" in r.stderr and "tai-lab up" in r.stderr
+    assert "aucun lab n'est démarré" in r.stderr and "tai-lab up" in r.stderr

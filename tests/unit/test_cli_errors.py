@@ -47,9 +47,11 @@ def not_root(monkeypatch, tmp_path):
 def test_commands_that_need_root_say_so_before_anything(not_root, args):
     r = CliRunner().invoke(cli, args)
     assert isinstance(r.exception, PrerequisiteError), r.output
-    message = str(r.exception)
+    message = r.exception.message
     command = "tai-lab " + " ".join(a for a in args[:2] if not a[0].isdigit() and a not in ("--", "--pod", "--all"))
-    assert message.startswith(f"{command} needs root") or message.startswith(f"tai-lab {args[0]} needs root")
+    assert message.startswith(f"{command} demande les droits root") or \
+        message.startswith(f"tai-lab {args[0]} demande les droits root")
+    assert message.en.startswith(f"{command} needs root") or message.en.startswith(f"tai-lab {args[0]} needs root")
     assert "sudo" in message and "\n" not in message
     assert not not_root.exists()          # nothing written, not even the lab's home
 
@@ -60,7 +62,7 @@ def test_up_and_down_need_root_too(not_root, monkeypatch, args):
     monkeypatch.setenv("TAI_LAB_HOME", str(not_root))
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     r = CliRunner().invoke(cli, args)
-    assert isinstance(r.exception, PrerequisiteError) and "needs root" in str(r.exception)
+    assert isinstance(r.exception, PrerequisiteError) and "demande les droits root" in str(r.exception)
     assert "sudo" in str(r.exception) and "\n" not in str(r.exception)
     assert not not_root.exists()
 
@@ -83,16 +85,16 @@ def _main(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
 def test_main_prints_the_root_refusal_in_one_line(not_root, monkeypatch, capsys):
     code, err = _main(monkeypatch, capsys, "verify")
     assert code == 3 and "Traceback" not in err
-    assert err.strip().splitlines() == [err.strip()] and "run it as root" in err and "sudo" in err
+    assert err.strip().splitlines() == [err.strip()] and "lancer en root" in err and "sudo" in err
 
 
 @pytest.mark.parametrize("exc, code, says", [
-    (RuntimeError("boom"), 70, "unexpected error (RuntimeError): boom"),
+    (RuntimeError("boom"), 70, "erreur inattendue (RuntimeError) : boom"),
     (PermissionError(13, "Permission denied", "/var/lib/tai-lab/labs/std/journal.jsonl"), 3,
-     "permission denied: /var/lib/tai-lab/labs/std/journal.jsonl"),
+     "permission refusée : /var/lib/tai-lab/labs/std/journal.jsonl"),
     (OSError(28, "No space left on device", "/var/lib/tai-lab"), 3, "No space left on device: /var/lib/tai-lab"),
-    (ModuleNotFoundError("No module named 'weasyprint'", name="weasyprint"), 3, "missing: weasyprint"),
-    (KeyError("pods"), 70, "unexpected error (KeyError)"),
+    (ModuleNotFoundError("No module named 'weasyprint'", name="weasyprint"), 3, "manque : weasyprint"),
+    (KeyError("pods"), 70, "erreur inattendue (KeyError)"),
 ])
 def test_unexpected_exceptions_end_in_one_screen(monkeypatch, capsys, exc, code, says):
     def fail(*args, **kwargs):
@@ -127,7 +129,7 @@ def test_a_permission_error_as_non_root_says_run_as_root(monkeypatch, capsys):
         raise PermissionError(13, "Permission denied", "/var/lib/tai-lab/labs/std/state.json")
     monkeypatch.setattr("tai_lab.scenario.load_plan", fail)
     code, err = _main(monkeypatch, capsys, "validate", str(STANDARD))
-    assert code == 3 and "run it as root" in err
+    assert code == 3 and "lancer en root" in err
 
 
 # --- for real: a child process under another user ------------------------------------------------
@@ -174,7 +176,7 @@ def test_as_nobody_commands_that_need_root_refuse_in_one_line(shared_dir, args):
     r = _as_nobody(*args, home=home)
     assert r.returncode == 3, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "needs root" in lines[0] and "sudo" in lines[0], r.stderr
+    assert len(lines) == 1 and "demande les droits root" in lines[0] and "sudo" in lines[0], r.stderr
     assert not os.path.exists(home)
 
 

@@ -30,12 +30,12 @@ def test_serve_refuses_a_remote_address_without_the_flag(tmp_path):
 
 def test_serve_bad_listen_value(tmp_path):
     r = _cli("serve", "--listen", "8765", home=tmp_path)
-    assert r.returncode == 2 and "ADDR:PORT" in r.stderr
+    assert r.returncode == 2 and "ADRESSE:PORT" in r.stderr
 
 
 def test_serve_and_report_without_a_lab(tmp_path):
     for args in (("serve",), ("report", "--pod", "1"), ("jury", "--pod", "1")):
         r = _cli(*args, home=tmp_path)
         assert r.returncode != 0, args
-        assert "no lab is up" in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert "aucun lab n'est démarré" in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     assert not list(tmp_path.glob("rapport-*"))

@@ -86,3 +86,26 @@ def test_terminal_flow(tmp_path):
     assert {r["actor"] for r in records if r["kind"] != "check"} == {"tui:Mme Martin"}
     assert next(r for r in records if r["kind"] == "note")["text"] == "a relancé nginx"
     assert next(r for r in records if r["kind"] == "check")["fixed"] is True
+
+
+def test_terminal_console_in_english(tmp_path):
+    """The trainer's switch (--lang en / TAI_LAB_LANG=en) reaches the terminal console too."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50",
+           "TAI_LAB_LANG": "en"}
+    child = pexpect.spawn(sys.executable, ["-c", SCRIPT, str(tmp_path)], cwd=str(tmp_path), env=env,
+                          encoding="utf-8", timeout=20, dimensions=(50, 160))
+    child.logfile_read = open(tmp_path / "pty.log", "w")
+    try:
+        child.expect("Jury console")
+        child.expect("Inject an intervention")
+        child.expect("Quit")
+        child.send("7\r")                                   # New candidate
+        child.expect("Candidate's name")
+        child.send("Camille Dupont\r")
+        child.expect("candidate: Camille Dupont")
+        child.expect("since the injection")                 # the table's headers
+        child.send("0\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert "Nouveau candidat" not in (tmp_path / "pty.log").read_text()

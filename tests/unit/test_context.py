@@ -37,8 +37,9 @@ def test_pods_are_checked_and_listed(home, plan):
     assert lab.pods() == [1, 2] and lab.pods(2) == [2]
     with pytest.raises(NotFoundError) as err:
         lab.pods(3)
-    assert "no pod 3" in err.value.message and err.value.hint == "pods: 1, 2"
-    with pytest.raises(NotFoundError, match="add --pod N"):
+    assert "pas de pod 3" in err.value.message and err.value.hint == "pods : 1, 2"
+    assert "no pod 3" in err.value.message.en and err.value.hint.en == "pods: 1, 2"
+    with pytest.raises(NotFoundError, match="ajouter --pod N"):
         lab.default_pod(None)
     with pytest.raises(NotFoundError) as err:
         lab.check_node(1, "pc9")
@@ -51,7 +52,8 @@ def test_a_pod_with_a_machine_off_is_refused_naming_it(home, plan):
     lab.backend.running.discard((1, "srv"))
     with pytest.raises(LabStateError) as err:
         lab.require_pod_up(1)
-    assert "srv not running" in err.value.message and "reset --pod 1" in err.value.hint
+    assert "srv à l'arrêt" in err.value.message and "reset --pod 1" in err.value.hint
+    assert "srv not running" in err.value.message.en
     lab.require_pod_up(2)                       # the other pod is not concerned
 
 

@@ -20,7 +20,7 @@ def home(tmp_path, monkeypatch):
 
 def test_not_root_is_refused_before_anything_changes(monkeypatch, home):
     monkeypatch.setattr("os.geteuid", lambda: 1000)
-    with pytest.raises(PrerequisiteError, match="needs root"):
+    with pytest.raises(PrerequisiteError, match="demande les droits root"):
         Lab.up(STD, pods=1)
     assert not home.exists()
 

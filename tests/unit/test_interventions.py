@@ -210,12 +210,12 @@ def test_get_unknown_id_suggests_the_close_one_and_lists_all():
         cat.get("dns-failur")
     err = info.value
     assert "dns-failur" in err.message
-    assert "did you mean 'dns-failure'" in err.hint
+    assert "vouliez-vous dire 'dns-failure'" in err.hint and "did you mean 'dns-failure'" in err.hint.en
     for iid in cat.ids:
         assert iid in err.hint
     with pytest.raises(NotFoundError) as far:
         cat.get("zzzzzzzz")
-    assert "did you mean" not in far.value.hint and "valid ids" in far.value.hint
+    assert "vouliez-vous dire" not in far.value.hint and "identifiants valides" in far.value.hint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,7 +556,7 @@ def test_inject_unknown_variant_lists_the_variants(input_lab):
 
 
 def test_inject_variant_and_random_conflict(input_lab):
-    with pytest.raises(TaiLabError, match="--variant or --random"):
+    with pytest.raises(TaiLabError, match="--variant ou --random"):
         Engine(input_lab).inject("dns-failure", 1, variant="service-stopped", randomise=True)
     assert _journal_steps(input_lab.state) == []
 
@@ -570,7 +570,8 @@ def test_inject_refuses_an_intervention_already_active(input_lab, monkeypatch):
     before = input_lab.state.journal.path.read_text()
     with pytest.raises(LabStateError) as info:
         Engine(input_lab).inject("dns-failure", 1)
-    assert "already active" in info.value.message and "record-deleted" in info.value.message
+    assert "déjà active" in info.value.message and "record-deleted" in info.value.message
+    assert "already active" in info.value.message.en
     assert "restore" in str(info.value) and "tai-lab restore dns-failure --pod 1" in info.value.hint
     assert input_lab.state.journal.path.read_text() == before
 

@@ -153,7 +153,8 @@ def test_document_for_a_pod_that_does_not_exist_is_a_clear_error(tmp_path):
                                    str(tmp_path / "x.pdf")])
     from tai_lab.errors import NotFoundError
     assert isinstance(res.exception, NotFoundError) and res.exception.exit_code == 4
-    assert "pods: 1, 2" in res.exception.hint and not (tmp_path / "x.pdf").exists()
+    assert "pods : 1, 2" in res.exception.hint and not (tmp_path / "x.pdf").exists()
+    assert "pods: 1, 2" in res.exception.hint.en
 
 
 # --- interventions on a candidate's setup ------------------------------------------------------
@@ -171,7 +172,8 @@ def test_no_dhcp_server_at_all_is_refused_before_anything():
     disc = _discovery({"systemctl is-active": "inactive\ninactive\ninactive\n"})
     with pytest.raises(LabStateError) as info:
         disc.active_service("srv", "dhcp")
-    assert "no DHCP server runs on srv" in info.value.message and "cannot apply" in info.value.message
+    assert "aucun serveur DHCP ne tourne sur srv" in info.value.message and "ne s'applique pas" in info.value.message
+    assert "no DHCP server runs on srv" in info.value.message.en and "cannot apply" in info.value.message.en
 
 
 def test_the_candidates_dnsmasq_and_its_files_are_found():

@@ -50,14 +50,14 @@ def test_state_round_trip():
 
 
 def test_resolve_lab_messages():
-    with pytest.raises(NotFoundError, match="no lab is up"):
+    with pytest.raises(NotFoundError, match="aucun lab n'est démarré"):
         resolve_lab(None)
     LabState("one").save()
     assert resolve_lab(None) == "one"
     LabState("two").save()
-    with pytest.raises(NotFoundError, match="several labs"):
+    with pytest.raises(NotFoundError, match="plusieurs labs"):
         resolve_lab(None)
-    with pytest.raises(NotFoundError, match="no lab named 'three'"):
+    with pytest.raises(NotFoundError, match="aucun lab nommé 'three'"):
         resolve_lab("three")
 
 
