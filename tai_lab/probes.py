@@ -141,6 +141,12 @@ def health_probes(plan: LabPlan, pod: PodPlan, *, internet: bool) -> list[Probe]
                             (*FAST_DNS, "smbclient", f"//{srv.fqdn}/{share['share']}",
                              "-U", f"{share['user']}%{share['password']}", "-c", "ls"),
                             must_contain="LISEZMOI.txt"))
+    desk = pod.services.get("servicedesk")
+    if pod.nodes_with_role("service-desk") and isinstance(desk, dict):
+        url = f"http://{desk.get('name', 'support')}.{pod.domain}/"
+        probes.append(Probe("servicedesk", f"le centre de services {url} s'affiche sur {user}", user,
+                            (*FAST_DNS, "curl", "-fsS", "--max-time", "8", "-H", "Accept-Language: fr", url),
+                            must_contain="Request Tracker"))
     for printer in pod.nodes_with_role("ipp-printer"):
         # As a user adding the printer: find it by name, then talk IPP to its address
         # (ippeveprinter refuses Host: headers other than its own address).

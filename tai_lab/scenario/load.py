@@ -97,7 +97,59 @@ class _Checker:
         self.check_jury()
         self.check_prep()
         self.check_stations()
+        self.check_service_desk()
         return self.problems
+
+    def check_service_desk(self) -> None:
+        """One service desk per pod, its settings (``services.servicedesk``) complete: its name
+        an alias of its node, each user on a client machine, logins unique."""
+        desks = [n for n, nd in self.pod.nodes.items() if "service-desk" in nd.roles]
+        raw = self.pod.services.get("servicedesk")
+        for name in desks[1:]:
+            self.add(("pod", "nodes", name, "roles", self.pod.nodes[name].roles.index("service-desk")),
+                     f"a second service desk (the first is on {desks[0]})", "one node per pod has the role")
+        if not desks:
+            if raw is not None:
+                self.add(("pod", "services", "servicedesk"), "service desk settings but no node with the "
+                         "service-desk role", "add `roles: [service-desk]` to a server node, or remove them")
+            return
+        at: Loc = ("pod", "services", "servicedesk")
+        if raw is None:
+            self.add(("pod", "nodes", desks[0], "roles"), "the service-desk role needs its settings",
+                     "add pod.services.servicedesk: {technicians: [...], users: [...]} "
+                     "(see scenarios/tai-servicedesk.yaml)")
+            return
+        from pydantic import ValidationError
+
+        from tai_lab.scenario.model import ServiceDesk
+        try:
+            desk = ServiceDesk.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                self.add(at + tuple(err["loc"]), err["msg"])
+            return
+        node = self.pod.nodes[desks[0]]
+        if desk.name not in node.aliases:
+            self.add(at + ("name",), f"'{desk.name}' is not a DNS name of {desks[0]}",
+                     f"add it to {desks[0]}'s aliases (aliases: [{desk.name}])")
+        clients = [n for n, nd in self.pod.nodes.items() if nd.kind == "client"]
+        logins: list[str] = []
+        for part in ("technicians", "users"):
+            for i, person in enumerate(getattr(desk, part)):
+                if person.login in logins or person.login in ("root", "tai-lab", "nobody"):
+                    self.add(at + (part, i, "login"), f"login '{person.login}' is already used",
+                             "each technician and user has their own login (root, tai-lab and nobody are RT's)")
+                logins.append(person.login)
+                if part == "users" and person.machine is None:
+                    self.add(at + (part, i), f"user '{person.login}' has no machine",
+                             f"add `machine:` (client machines: {', '.join(clients)})")
+                elif person.machine is not None and person.machine not in clients:
+                    self.add(at + (part, i, "machine"), f"'{person.machine}' is not a client machine of the pod",
+                             f"client machines: {', '.join(clients)}")
+        for name in desk.assets:
+            if name not in clients:
+                self.add(at + ("assets", name), f"'{name}' is not a client machine of the pod",
+                         f"client machines: {', '.join(clients)}")
 
     def check_stations(self) -> None:
         """The portal's machines are machines of the pod (never a switch or an access point)."""
