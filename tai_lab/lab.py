@@ -364,6 +364,8 @@ class Lab(LabContext):
     def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:
         pod = self.default_pod(pod)
         with lab_lock(self.name, f"tai-lab restore {iid or '--all'} --pod {pod}"):
+            # the tickets as the candidate left them, before the restore ends the interventions
+            self.evidence_hook(pod).tickets(self.engine().read_tickets(pod, iid), actor)
             done = self.engine().restore(pod, iid)
             self.evidence_hook(pod).after_restore(iid, done, actor)
             return done

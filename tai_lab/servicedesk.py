@@ -192,5 +192,5 @@ def ticket_summary(t: dict) -> dict:
     return {"id": t.get("id"), "subject": t.get("subject", ""), "status": t.get("status", ""),
             "owner": t.get("owner", ""), "requestors": t.get("requestors", []), "creator": t.get("creator", ""),
             "assets": [x.get("name", "") for x in t.get("links", []) if x.get("type") == "asset"],
-            "history": [{k: h.get(k, "") for k in ("type", "creator", "created", "description")}
-                        for h in t.get("history", [])]}
+            "history": [{k: h.get(k, "") for k in ("type", "creator", "created", "field", "old", "new")}
+                        for h in t.get("history", []) if h.get("type") != "EmailRecord"]}

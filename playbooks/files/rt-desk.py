@@ -26,7 +26,9 @@ from email.utils import formataddr
 BASE = "http://127.0.0.1/REST/2.0"
 SECRET = "/etc/request-tracker5/tai-lab-service.secret"
 CATALOG = "General assets"
-GONE = ("deleted",)          # an asset in these states is out of the inventory
+GONE = ("recycled", "stolen", "deleted")     # RT's inactive asset states: out of the inventory
+STATES = {"new": "nouveau", "open": "ouvert", "stalled": "en attente", "resolved": "résolu",
+          "rejected": "rejeté", "deleted": "supprimé"}
 
 
 def _auth() -> str:
@@ -103,16 +105,35 @@ def inventory(payload: dict) -> dict:
             call("PUT", f"/asset/{same[0]['id']}", body)
             done.append(same[0]["id"])
         else:
-            made = call("POST", "/asset", {**body, "Catalog": CATALOG})
+            made = call("POST", "/asset", {**body, "Catalog": CATALOG, "Status": "in-use"})
             done.append(int(made["id"]))
     return {"assets": done}
 
 
+def set_status(number: int, status: str) -> None:
+    """RT's asset lifecycle allows an inactive asset back only through "allocated"."""
+    if asset(number)["status"] == status:
+        return
+    call("PUT", f"/asset/{number}", {"Status": status})
+    if asset(number)["status"] != status:
+        call("PUT", f"/asset/{number}", {"Status": "allocated"})
+        call("PUT", f"/asset/{number}", {"Status": status})
+    if asset(number)["status"] != status:
+        raise DeskError(f"asset {number}: RT refused the state {status!r}")
+
+
+SAVED = "/var/lib/request-tracker5/tai-lab-saved-{}.json"
+
+
 def asset_set(payload: dict) -> dict:
-    """Change the asset of a machine (an intervention): {name, status, rename, fields, held_by}."""
+    """Change the asset of a machine (an intervention): {name, status, rename, fields, held_by};
+    ``save``: a name under which its state before is kept in the node (for ``asset-restore``)."""
     found = live(payload["name"])
     if not found:
         raise DeskError(f"no asset named {payload['name']!r} in the inventory")
+    if payload.get("save"):
+        with open(SAVED.format(payload["save"]), "w") as f:
+            json.dump(found[0], f)
     body: dict = {}
     if payload.get("fields"):
         body["CustomFields"] = payload["fields"]
@@ -120,10 +141,29 @@ def asset_set(payload: dict) -> dict:
         body["HeldBy"] = payload["held_by"]
     if payload.get("rename"):
         body["Name"] = payload["rename"]
+    if body:
+        call("PUT", f"/asset/{found[0]['id']}", body)
     if payload.get("status"):
-        body["Status"] = payload["status"]
-    call("PUT", f"/asset/{found[0]['id']}", body)
+        set_status(found[0]["id"], payload["status"])
     return asset(found[0]["id"])
+
+
+def asset_restore(payload: dict) -> dict:
+    """Put back the asset an ``asset-set`` changed (its name, status, fields and user), whatever
+    was done to it since; the assets made meanwhile stay (what the candidate did is theirs)."""
+    path = SAVED.format(payload["save"])
+    try:
+        with open(path) as f:
+            before = json.load(f)
+    except FileNotFoundError:
+        return {"restored": None}
+    body = {"Name": before["name"], "CustomFields": before["fields"],
+            "HeldBy": before["held_by"], "Description": before["description"]}
+    call("PUT", f"/asset/{before['id']}", body)
+    set_status(before["id"], before["status"])
+    import os
+    os.unlink(path)
+    return {"restored": before["id"]}
 
 
 # ------------------------------------------------------------------ tickets
@@ -222,7 +262,10 @@ def check_asset(payload: dict) -> tuple[bool, list[str]]:
     name = payload["name"]
     found = live(name)
     if not found:
-        return False, [f"aucune fiche « {name} » dans le parc (hors fiches supprimées)"]
+        return False, [f"aucune fiche « {name} » dans le parc (hors fiches supprimées, recyclées ou volées)"]
+    if len(found) > 1:
+        return False, [f"{len(found)} fiches « {name} » dans le parc (n° {', '.join(str(a['id']) for a in found)}) :"
+                       " un poste, une fiche"]
     best: list[str] = []
     for a in found:
         problems = []
@@ -262,7 +305,8 @@ def check_ticket(payload: dict) -> tuple[bool, list[str]]:
         if not replies:
             problems.append(f"aucune réponse au demandeur dans le ticket n°{t['id']}")
     if payload.get("status") and t["status"] not in payload["status"]:
-        problems.append(f"le ticket n°{t['id']} est « {t['status']} » (attendu : {' ou '.join(payload['status'])})")
+        problems.append(f"le ticket n°{t['id']} est « {STATES.get(t['status'], t['status'])} » "
+                        f"(attendu : {' ou '.join(STATES.get(s, s) for s in payload['status'])})")
     if problems:
         return False, problems
     return True, [f"ticket n°{t['id']} : {t['status']}, responsable {t['owner']}"
@@ -276,7 +320,8 @@ def main() -> int:
             ok, lines = (check_asset if op == "check-asset" else check_ticket)(payload)
             print(("DESK-OK " if ok else "DESK-KO ") + " ; ".join(lines))
             return 0 if ok else 1
-        answer = {"inventory": inventory, "asset-set": asset_set, "open-ticket": open_ticket,
+        answer = {"inventory": inventory, "asset-set": asset_set, "asset-restore": asset_restore,
+                  "open-ticket": open_ticket,
                   "ticket-set": ticket_set, "ticket": lambda p: ticket(int(p["id"])),
                   "assets": lambda _p: {"assets": assets()}}[op](payload)
     except DeskError as exc:

@@ -90,6 +90,9 @@ class CheckResult:
     reason: dict | None = None          # {"fr": …, "en": …}: why it is bypassed / lost
     reboot: tuple[str, ...] | None = None   # a reboot check: the machines restarted
     lost_at_reboot: bool = False
+    # The fault's ticket in the pod's service desk, read during this check (None: no desk or
+    # no ticket; {"id", "error"} when the desk did not answer — never a state that was not read).
+    ticket: dict | None = None
 
     @property
     def state(self) -> str:
@@ -118,6 +121,8 @@ class CheckResult:
              "evidence": [r.as_dict() for r in self.results]}
         if self.reboot is not None:
             d["reboot"] = list(self.reboot)
+        if self.ticket is not None:
+            d["ticket"] = self.ticket
         return d
 
 
@@ -128,11 +133,33 @@ class InjectResult:
     variant: Variant
     evidence: tuple[ProbeResult, ...]
     seconds: float
+    ticket: dict | None = None          # the ticket the user opened (service desk), as read back
 
 
 # How long the user's machine waits for an answer on the pod's network before the user would
 # call it broken (the backend may give its own: a VM under emulation answers slower).
 SILENCE_S = 0.5
+
+
+def ticket_text(item: Intervention, subject: str | None, ctx: dict) -> tuple[str, str]:
+    """What the user writes to the desk: a subject (the intervention's, else the symptom's first
+    sentence, greeting left out) and the symptom in their words, with their machine."""
+    words = item.symptom.strip().strip("«»").strip()
+    if subject is None:
+        first = words
+        for greeting in ("Bonjour,", "Bonjour", "Allô,", "Oui,"):
+            if first.startswith(greeting):
+                first = first[len(greeting):].strip()
+        cut = min((i for i in (first.find(". "), first.find(" ! "), first.find(" ? ")) if i > 0), default=len(first))
+        first = first[:cut].strip(" .")
+        subject = (first[:1].upper() + first[1:]) if first else item.title.fr
+        if len(subject) > 90:
+            subject = subject[:89].rstrip() + "…"
+    body = words + "\n"
+    if ctx.get("asset_name"):
+        body += f"\nMon poste : {ctx['asset_name']}\n"
+    body += f"\n-- \n{ctx.get('desk_user_name') or ctx.get('desk_user', '')}\n"
+    return subject.format(**ctx) if "{" in subject else subject, body
 
 
 def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE_S) -> Probe:
@@ -218,6 +245,22 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
         assert spec.run is not None and spec.title is not None
         return Probe(pid, f(spec.title) or "", node, ("sh", "-c", f(spec.run) or ""),
                      must_contain=f(spec.contains), timeout=10, about=about(title=f(spec.title)))
+    if spec.probe in ("desk-asset", "desk-ticket"):
+        # The service desk's own record, read through its REST 2 API inside the desk node.
+        if spec.probe == "desk-asset":
+            payload: dict[str, object] = {"name": f(spec.name), "mac": f(spec.mac), "serial": f(spec.serial), "held_by": f(spec.held_by)}
+            title = f"la fiche du poste {f(spec.name)} est juste dans le parc"
+            about_values = {"asset": f(spec.name)}
+        else:
+            payload = {"id": ctx.get("ticket"), "asset": f(spec.asset), "only_asset": spec.only_asset,
+                       "owner": spec.owner, "reply": spec.reply, "status": list(spec.status)}
+            title = f"le ticket n°{ctx.get('ticket')} est traité comme il faut"
+            about_values = {"ticket": str(ctx.get("ticket")), "asset": f(spec.asset)}
+        script = (paths.data_dir("playbooks") / "files" / "rt-desk.py").read_text()
+        payload = {k: v for k, v in payload.items() if v not in (None, "", [], False)}
+        return Probe(pid, title, ctx.get("desk_node") or node,
+                     ("python3", "-", spec.probe.replace("desk-", "check-"), json.dumps(payload, ensure_ascii=False)),
+                     stdin=script, must_contain="DESK-OK", timeout=30, about=about(**about_values))
     if spec.probe == "unique-address":
         # RFC 5227 probe from the user's machine: does another machine answer for its address?
         # Then, if a page is named, load it (the user's traffic comes back to the user).
@@ -267,6 +310,8 @@ class Engine:
                 current[key].step = "applied"
             elif d["step"] == "proven" and key in current:
                 current[key].proven = True
+            elif d["step"] == "ticket" and key in current:
+                current[key].ctx["ticket"] = d["ticket"]
             elif d["step"] in ("restored", "rolled-back", "cleared"):
                 current.pop(key, None)
         return [a for a in current.values() if pod is None or a.pod == pod]
@@ -304,6 +349,7 @@ class Engine:
         try:
             self._playbook(item, var, ctx, "inject")
             self._record("applied", pod, iid, var.id)
+            ticket = self._open_ticket(pod, item, var, ctx)
             evidence = self._wait_broken(item, var, ctx)
             if evidence is not None:
                 self._record("proven", pod, iid, var.id)
@@ -322,7 +368,61 @@ class Engine:
             self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
             raise LabStateError(f"{iid} ({var.id}) did not take on pod {pod}: the user's checks still pass",
                                 "the pod was put back; try another variant")
-        return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2))
+        return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2), ticket)
+
+    # ------------------------------------------------------------------ service desk
+    def _open_ticket(self, pod: int, item: Intervention, var: Variant, ctx: dict) -> dict | None:
+        """With a service desk: the user concerned writes to it (the symptom in their words,
+        their machine), the ticket set as the intervention says; its number joins the journal
+        so the checks and the jury read that ticket. An intervention on the desk itself fails
+        without its ticket; another one goes on, with the reason kept."""
+        from ..servicedesk import DeskClient, DeskError, desk_of, ticket_summary
+        if not ctx.get("desk_node"):          # discovery found no service desk on the pod
+            return None
+        desk = desk_of(self.lab.plan.pod(pod))
+        if desk is None:
+            return None
+        spec = item.ticket_for(var)
+        link = {"user": ctx.get("asset_name"), "other": ctx.get("other_machine"), "none": None}[spec.link]
+        subject, body = ticket_text(item, spec.subject, ctx)
+        try:
+            t = DeskClient(desk, self.lab.backend.transport).open_ticket(
+                ctx.get("desk_user", ""), subject, body, link=link,
+                status=None if spec.status == "new" else spec.status,
+                owner=ctx.get("desk_technician") if spec.owner else None)
+        except DeskError as exc:
+            if item.desk:
+                raise
+            self._record("ticket-failed", pod, item.id, var.id, error=exc.message)
+            return {"id": None, "error": exc.message}
+        ctx["ticket"] = t["id"]
+        self._record("ticket", pod, item.id, var.id, ticket=t["id"])
+        return ticket_summary(t)
+
+    def read_ticket(self, pod: int, ctx: dict) -> dict | None:
+        """The ticket of an active intervention as its service desk has it now (None: none)."""
+        from ..servicedesk import DeskClient, DeskError, desk_of, ticket_summary
+        number = ctx.get("ticket")
+        if not number:
+            return None
+        desk = desk_of(self.lab.plan.pod(pod))
+        if desk is None:
+            return None
+        try:
+            return ticket_summary(DeskClient(desk, self.lab.backend.transport).ticket(int(number)))
+        except DeskError as exc:
+            return {"id": number, "error": exc.message}
+
+    def read_tickets(self, pod: int, iid: str | None = None) -> list[tuple[str, str, dict]]:
+        """(id, variant, ticket) of the pod's active interventions that have one: read before a
+        restore or a reset, so the record keeps what the candidate did in the desk."""
+        out = []
+        for a in self.active(pod):
+            if (iid is None or a.id == iid) and a.ctx.get("ticket"):
+                t = self.read_ticket(pod, a.ctx)
+                if t is not None:
+                    out.append((a.id, a.variant, t))
+        return out
 
     def _wait_broken(self, item: Intervention, var: Variant, ctx: dict) -> list[ProbeResult] | None:
         """The fault must show from the user's machine (a few tries: services take a moment)."""
@@ -353,6 +453,11 @@ class Engine:
         return out
 
     def _verdict(self, a: Active) -> CheckResult:
+        """:meth:`_judge`, with the fault's ticket as the service desk has it now."""
+        res = self._judge(a)
+        return replace(res, ticket=self.read_ticket(a.pod, a.ctx)) if a.ctx.get("ticket") else res
+
+    def _judge(self, a: Active) -> CheckResult:
         """The intervention's checks from every machine concerned, then what a proper repair
         must not leave behind.
 
