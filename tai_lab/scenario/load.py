@@ -263,7 +263,8 @@ class _Checker:
         if self.scenario.interventions is None and extra is None:
             return
         try:
-            ids = load_catalogue(extra=extra).ids
+            catalogue = load_catalogue(extra=extra)
+            ids = catalogue.ids
         except ScenarioError as exc:
             # The scenario's own intervention files, each problem at its file:line.
             self.problems += exc.problems
@@ -275,6 +276,10 @@ class _Checker:
                 close = get_close_matches(iid, ids, n=1)
                 self.add(("interventions", n), f"unknown intervention {iid!r}",
                          f"did you mean {close[0]!r}?" if close else f"valid ids: {', '.join(ids)}")
+            elif catalogue.get(iid).desk and not any("service-desk" in nd.roles for nd in self.pod.nodes.values()):
+                self.add(("interventions", n), f"{iid} is an intervention on the service desk, and the pod has none",
+                         "add a server node with `roles: [service-desk]` (see scenarios/tai-servicedesk.yaml), "
+                         "or remove it from the list")
 
     # Each node on its own.
     def check_nodes(self) -> None:
