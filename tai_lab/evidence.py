@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
-         "note", "criterion", "reset", "seal", "station")
+         "note", "criterion", "reset", "seal", "station", "ticket")
 
 
 def default_actor() -> str:

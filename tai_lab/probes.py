@@ -145,8 +145,10 @@ def health_probes(plan: LabPlan, pod: PodPlan, *, internet: bool) -> list[Probe]
     if pod.nodes_with_role("service-desk") and isinstance(desk, dict):
         url = f"http://{desk.get('name', 'support')}.{pod.domain}/"
         probes.append(Probe("servicedesk", f"le centre de services {url} s'affiche sur {user}", user,
-                            (*FAST_DNS, "curl", "-fsS", "--max-time", "8", "-H", "Accept-Language: fr", url),
-                            must_contain="Request Tracker"))
+                            # RT compiles its pages for some seconds after its node boots (a reset)
+                            (*FAST_DNS, "curl", "-fsS", "--max-time", "8", "--retry", "30", "--retry-delay", "1",
+                             "--retry-connrefused", "--retry-max-time", "45", "-H", "Accept-Language: fr", url),
+                            must_contain="Request Tracker", timeout=60))
     for printer in pod.nodes_with_role("ipp-printer"):
         # As a user adding the printer: find it by name, then talk IPP to its address
         # (ippeveprinter refuses Host: headers other than its own address).

@@ -37,7 +37,7 @@ def _auth() -> str:
     return "Basic " + base64.b64encode(f"tai-lab:{password}".encode()).decode()
 
 
-AUTH = _auth()
+AUTH = ""                    # read at the first call (the checks' logic imports without a desk)
 
 
 class DeskError(Exception):
@@ -45,6 +45,8 @@ class DeskError(Exception):
 
 
 def call(method: str, path: str, body=None, query: dict | None = None):
+    global AUTH
+    AUTH = AUTH or _auth()
     if "/REST/2.0" in path:                       # a hyperlink RT made with its public URL
         path = path.split("/REST/2.0", 1)[1]
     url = BASE + path + (("?" + urllib.parse.urlencode(query)) if query else "")

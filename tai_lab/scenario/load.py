@@ -123,32 +123,40 @@ class _Checker:
 
         from tai_lab.scenario.model import ServiceDesk
         try:
-            desk = ServiceDesk.model_validate(raw)
+            ServiceDesk.model_validate(raw)
         except ValidationError as exc:
             for err in exc.errors():
                 self.add(at + tuple(err["loc"]), err["msg"])
+        if not isinstance(raw, dict):
             return
+        # The rules across the file, on what is there (every problem at once, shape or not).
         node = self.pod.nodes[desks[0]]
-        if desk.name not in node.aliases:
-            self.add(at + ("name",), f"'{desk.name}' is not a DNS name of {desks[0]}",
-                     f"add it to {desks[0]}'s aliases (aliases: [{desk.name}])")
+        name = raw.get("name", "support")
+        if isinstance(name, str) and name not in node.aliases:
+            self.add(at + ("name",), f"'{name}' is not a DNS name of {desks[0]}",
+                     f"add it to {desks[0]}'s aliases (aliases: [{name}])")
         clients = [n for n, nd in self.pod.nodes.items() if nd.kind == "client"]
         logins: list[str] = []
         for part in ("technicians", "users"):
-            for i, person in enumerate(getattr(desk, part)):
-                if person.login in logins or person.login in ("root", "tai-lab", "nobody"):
-                    self.add(at + (part, i, "login"), f"login '{person.login}' is already used",
+            people = raw.get(part)
+            for i, person in enumerate(people if isinstance(people, list) else []):
+                if not isinstance(person, dict):
+                    continue
+                login, machine = person.get("login"), person.get("machine")
+                if login in logins or login in ("root", "tai-lab", "nobody"):
+                    self.add(at + (part, i, "login"), f"login '{login}' is already used",
                              "each technician and user has their own login (root, tai-lab and nobody are RT's)")
-                logins.append(person.login)
-                if part == "users" and person.machine is None:
-                    self.add(at + (part, i), f"user '{person.login}' has no machine",
+                logins.append(str(login))
+                if part == "users" and machine is None:
+                    self.add(at + (part, i), f"user '{login}' has no machine",
                              f"add `machine:` (client machines: {', '.join(clients)})")
-                elif person.machine is not None and person.machine not in clients:
-                    self.add(at + (part, i, "machine"), f"'{person.machine}' is not a client machine of the pod",
+                elif machine is not None and machine not in clients:
+                    self.add(at + (part, i, "machine"), f"'{machine}' is not a client machine of the pod",
                              f"client machines: {', '.join(clients)}")
-        for name in desk.assets:
-            if name not in clients:
-                self.add(at + ("assets", name), f"'{name}' is not a client machine of the pod",
+        assets = raw.get("assets")
+        for machine in assets if isinstance(assets, dict) else {}:
+            if machine not in clients:
+                self.add(at + ("assets", machine), f"'{machine}' is not a client machine of the pod",
                          f"client machines: {', '.join(clients)}")
 
     def check_stations(self) -> None:
