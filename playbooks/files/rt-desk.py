@@ -207,6 +207,8 @@ def open_ticket(payload: dict) -> dict:
 def ticket_set(payload: dict) -> dict:
     """Links, owner and status of a ticket (as the desk's reception would set them)."""
     number = int(payload["id"])
+    if payload.get("comment"):
+        call("POST", f"/ticket/{number}/comment", {"Content": payload["comment"], "ContentType": "text/plain"})
     body: dict = {}
     if payload.get("link"):
         found = live(payload["link"])

@@ -366,6 +366,7 @@ class Engine:
             raise
         if evidence is None:
             self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
+            self._withdraw_ticket(pod, ctx)
             raise LabStateError(f"{iid} ({var.id}) did not take on pod {pod}: the user's checks still pass",
                                 "the pod was put back; try another variant")
         return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2), ticket)
@@ -390,14 +391,29 @@ class Engine:
                 ctx.get("desk_user", ""), subject, body, link=link,
                 status=None if spec.status == "new" else spec.status,
                 owner=ctx.get("desk_technician") if spec.owner else None)
-        except DeskError as exc:
+        except Exception as exc:  # noqa: BLE001 - the desk must not stop a fault elsewhere
             if item.desk:
                 raise
-            self._record("ticket-failed", pod, item.id, var.id, error=exc.message)
-            return {"id": None, "error": exc.message}
+            why = exc.message if isinstance(exc, DeskError) else f"{type(exc).__name__}: {exc}"
+            self._record("ticket-failed", pod, item.id, var.id, error=why)
+            return {"id": None, "error": why}
         ctx["ticket"] = t["id"]
         self._record("ticket", pod, item.id, var.id, ticket=t["id"])
         return ticket_summary(t)
+
+    def _withdraw_ticket(self, pod: int, ctx: dict) -> None:
+        """A fault that did not take has no ticket to work: the user's ticket is rejected, with
+        a comment that says why (kept in the desk, not deleted)."""
+        from ..servicedesk import DeskClient, desk_of
+        desk = desk_of(self.lab.plan.pod(pod))
+        if desk is None or not ctx.get("ticket"):
+            return
+        try:
+            DeskClient(desk, self.lab.backend.transport).call("ticket-set", {
+                "id": ctx["ticket"], "status": "rejected",
+                "comment": "Intervention annulée par tai-lab : la panne n'a pas pu être produite sur ce poste."})
+        except Exception as exc:  # noqa: BLE001 - the inject's own error is what the jury must read
+            self.progress(f"ticket {ctx['ticket']} not withdrawn: {exc}")
 
     def read_ticket(self, pod: int, ctx: dict) -> dict | None:
         """The ticket of an active intervention as its service desk has it now (None: none)."""
