@@ -415,6 +415,9 @@ def _check_table(results) -> Table:
         state = f"[{colour}]{escape(c.label('fr'))}[/{colour}]"
         if c.reboot:
             state += "\n[dim]redémarré : " + escape(", ".join(c.reboot)) + "[/dim]"
+        if getattr(c, "ticket", None):        # the user's ticket in the service desk, as read now
+            from ..jury.sentences import ticket_label
+            state += "\n" + escape(ticket_label(c.ticket) or "")
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
             ("✓ " if r.passed else "✗ ") + escape(f"{r.probe.title} ({r.probe.node}) : {r.evidence}") for r in c.results))
     return t
@@ -437,13 +440,16 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
     if ctx.obj["json"]:
         _json({"pod": res.pod, "id": res.intervention.id, "variant": res.variant.id,
                "symptom": res.intervention.symptom, "seconds": res.seconds,
-               "evidence": [r.as_dict() for r in res.evidence]})
+               "evidence": [r.as_dict() for r in res.evidence], "ticket": getattr(res, "ticket", None)})
         return
     out.print(f"[bold]{res.intervention.title.fr}[/bold] — pod {res.pod}, variante {res.variant.id} "
               f"({res.seconds} s)")
     out.print("[dim]Panne prouvée : " + escape("; ".join(r.evidence for r in res.evidence if not r.passed))
               + "[/dim]")
     out.print(f"\n[bold]À lire à l'utilisateur :[/bold]\n{res.intervention.symptom}")
+    if getattr(res, "ticket", None):
+        from ..jury.sentences import ticket_label
+        out.print("\n" + escape(ticket_label(res.ticket) or ""))
 
 
 @cli.command()
