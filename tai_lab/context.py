@@ -182,5 +182,7 @@ class LabContext:
         """Before a reset/rebuild touches the pod: its interventions go to the evidence log as
         cleared (never "fixed": no check ran on them after this), then leave the journal."""
         cleared = [a.id for a in self.engine().active(pod)]
+        # the service desk's tickets as the candidate left them: the reset puts its database back
+        self.evidence_hook(pod).tickets(self.engine().read_tickets(pod), actor)
         self.evidence_hook(pod).before_reset(command, to, cleared, actor)
         self.engine().clear(pod)

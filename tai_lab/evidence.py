@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("candidate", "timer", "inject-begin", "inject", "inject-failed", "check", "restore",
-         "note", "criterion", "reset", "seal", "station")
+         "note", "criterion", "reset", "seal", "station", "ticket")
 
 
 def default_actor() -> str:
@@ -163,6 +163,7 @@ class Attempt:
     restored_at: float | None = None
     cleared_at: float | None = None         # a reset/rebuild undid it (recorded before it acted)
     inject_evidence: list = field(default_factory=list)
+    ticket: dict | None = None              # the user's ticket in the service desk, as last read
 
     @property
     def seconds_to_fix(self) -> float | None:
@@ -201,7 +202,7 @@ class Attempt:
                 "seconds_to_fix": self.seconds_to_fix, "restored_at": self.restored_at,
                 "cleared_at": self.cleared_at, "outcome": self.outcome,
                 "evidence": self.last_evidence, "inject_evidence": self.inject_evidence,
-                "actor": self.actor, "open": self.open}
+                "actor": self.actor, "open": self.open, "ticket": self.ticket}
 
 
 class Session:
@@ -259,6 +260,7 @@ class Session:
                 a.verdict, a.reason = "broken", None
                 a.inject_evidence = r.get("evidence", [])
                 a.last_evidence = a.inject_evidence
+                a.ticket = r.get("ticket")
             else:
                 a.failed = r.get("error", "?")
         elif k == "check":
@@ -275,6 +277,10 @@ class Session:
                 a.last_evidence = r.get("evidence", [])
                 if a.fixed and a.fixed_at is None:
                     a.fixed_at = t
+        elif k == "ticket":
+            a = self.applied_attempt(r["id"])
+            if a is not None and r.get("ticket"):
+                a.ticket = r["ticket"]
         elif k == "restore":
             for iid in r.get("restored") or []:
                 # the latest attempt that may have changed the pod (applied, or interrupted mid-inject)
@@ -357,6 +363,14 @@ def evidence_dicts(results) -> list[dict]:
     return out
 
 
+def _same_ticket(a: dict | None, b: dict | None) -> bool:
+    """Two reads of a ticket that the record need not both keep (same state, people, links, history)."""
+    if a is None or b is None:
+        return a is b
+    keys = ("id", "status", "owner", "assets", "error")
+    return all(a.get(k) == b.get(k) for k in keys) and len(a.get("history") or []) == len(b.get("history") or [])
+
+
 class LabHook:
     """What :class:`tai_lab.lab.Lab` writes to the log around inject, check and restore."""
 
@@ -372,13 +386,27 @@ class LabHook:
                         error=str(exc) or type(exc).__name__)
 
     def after_inject(self, res, actor: str | None) -> None:
+        extra = {"ticket": res.ticket} if getattr(res, "ticket", None) else {}
         self.log.record("inject", actor=actor, id=res.intervention.id, variant=res.variant.id,
-                        seconds=res.seconds, evidence=evidence_dicts(res.evidence))
+                        seconds=res.seconds, evidence=evidence_dicts(res.evidence), **extra)
+
+    def tickets(self, read: list[tuple[str, str, dict]], actor: str | None) -> None:
+        """Tickets read from the service desk (before a restore or a reset wipes them): each
+        one that changed since the record last saw it."""
+        session = self.log.current()
+        for iid, variant, ticket in read:
+            a = session.applied_attempt(iid)
+            if a is not None and _same_ticket(a.ticket, ticket):
+                continue
+            self.log.record("ticket", actor=actor, id=iid, variant=variant, ticket=ticket)
 
     def after_check(self, results, actor: str | None, record: str) -> None:
         if record == "none":
             return
         session = self.log.current() if record == "changes" else None
+        tickets = [(c.id, c.variant, c.ticket) for c in results if getattr(c, "ticket", None)]
+        if tickets:
+            self.tickets(tickets, actor)
         for c in results:
             if session is not None and getattr(c, "interrupted", False):
                 continue              # no verdict, and nothing new to a console that polls

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import provision
+from . import provision, servicedesk
 from .backends.registry import get_backend
 from .context import BASELINE, INTERNET, PHASES, LabContext, Progress, SessionOpenError, phase_hooks
 from .errors import LabStateError, LockBusyError, NotFoundError, PrerequisiteError
@@ -174,6 +174,8 @@ class Lab(LabContext):
         inv = provision.inventory(plan, [p.number for p in plan.pods], impl.ansible_host_vars,
                                   upstream=True, upstreams=impl.upstream_nodes())
         provision.run_playbook(state.dir / "ansible", "site.yml", inv, progress=progress)
+        with ThreadPoolExecutor(max_workers=4) as pool:      # pods with a service desk: their assets
+            list(pool.map(lambda p: servicedesk.register_inventory(p, impl.transport, progress), plan.pods))
         progress(tr("instantané de départ de chaque pod", "baseline snapshot of every pod"))
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda p: impl.snapshot(p, BASELINE), plan.pods))
@@ -317,6 +319,7 @@ class Lab(LabContext):
             inv = provision.inventory(self.plan, [pod], self.backend.ansible_host_vars, upstream=False)
             provision.run_playbook(self.state.dir / f"ansible-p{pod}", "site.yml", inv,
                                    progress=self.progress)
+            servicedesk.register_inventory(p, self.backend.transport, self.progress)
             self.backend.snapshot(p, BASELINE)
             self.backend.set_upstream(pod, self.internet_allowed(pod))
             self.state.pod(pod)["snapshots"] = [BASELINE]
@@ -386,6 +389,8 @@ class Lab(LabContext):
     def restore(self, pod: int | None = None, iid: str | None = None, *, actor: str | None = None) -> list[str]:
         pod = self.default_pod(pod)
         with lab_lock(self.name, f"tai-lab restore {iid or '--all'} --pod {pod}"):
+            # the tickets as the candidate left them, before the restore ends the interventions
+            self.evidence_hook(pod).tickets(self.engine().read_tickets(pod, iid), actor)
             done = self.engine().restore(pod, iid)
             self.evidence_hook(pod).after_restore(iid, done, actor)
             return done

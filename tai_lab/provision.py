@@ -95,6 +95,8 @@ def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
             records.append({"name": other.name, "address": str(addr)})
             records += [{"name": a, "address": str(addr)} for a in other.aliases]
         v["dns_records"] = records
+    if "service-desk" in node.roles:
+        v["desk_address"] = str(pod.address_of(node.name))
     if "dhcp" in node.roles:
         v["vlans"] = [{
             "name": vl.name, "network": str(vl.subnet.network_address), "netmask": str(vl.subnet.netmask),

@@ -80,6 +80,9 @@ def _check_table(results) -> Table:
         state = f"[{colour}]{escape(c.label(lang.current()))}[/{colour}]"
         if c.reboot:
             state += "\n[dim]" + tr("redémarré : ", "rebooted: ") + escape(", ".join(c.reboot)) + "[/dim]"
+        if getattr(c, "ticket", None):        # the user's ticket in the service desk, as read now
+            from ..jury.sentences import ticket_label
+            state += "\n" + escape(ticket_label(c.ticket, lang.current()) or "")
         t.add_row(str(c.pod), c.id, c.variant, state, "\n".join(
             ("✓ " if r.passed else "✗ ") + escape(f"{r.probe.title} ({r.probe.node}) : {r.evidence}") for r in c.results))
     return t
@@ -102,7 +105,7 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
     if ctx.obj["json"]:
         _json({"pod": res.pod, "id": res.intervention.id, "variant": res.variant.id,
                "symptom": res.intervention.symptom, "seconds": res.seconds,
-               "evidence": [r.as_dict() for r in res.evidence]})
+               "evidence": [r.as_dict() for r in res.evidence], "ticket": getattr(res, "ticket", None)})
         return
     here = lang.current()
     out.print(f"[bold]{getattr(res.intervention.title, here, res.intervention.title.fr)}[/bold] — pod {res.pod}, "
@@ -112,6 +115,9 @@ def inject(ctx: click.Context, intervention: str, pod: int | None, variant: str 
               + escape("; ".join(r.evidence for r in res.evidence if not r.passed)) + "[/dim]")
     out.print("\n[bold]" + tr("À lire à l'utilisateur :", "To read out to the user:")
               + f"[/bold]\n{res.intervention.symptom}")
+    if getattr(res, "ticket", None):
+        from ..jury.sentences import ticket_label
+        out.print("\n" + escape(ticket_label(res.ticket, lang.current()) or ""))
 
 
 @click.command()

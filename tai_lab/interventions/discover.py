@@ -247,4 +247,34 @@ class Discovery:
                 ctx[f"{kind}_service"] = self.active_service(target, kind)
                 ctx.update(self.service_files(target, kind, ctx[f"{kind}_service"]))
         ctx.setdefault("target_is_port", False)
+        ctx.update(self.desk_context(user, uiface.name, item))
         return ctx
+
+    def desk_context(self, user: str, iface: str, item: Intervention) -> dict:
+        """The pod's service desk as the fault's ticket and the desk checks need it: its node,
+        the user who works on the user's machine, that machine's asset as the inventory sees it
+        (its real MAC now) and another client machine (for a wrong record or link)."""
+        from ..servicedesk import desk_of
+        desk = desk_of(self.plan)
+        if desk is None:
+            if item.desk:
+                raise LabStateError(f"pod {self.pod} has no service desk: {item.id} is an intervention on it",
+                                    "use a scenario with a node of role service-desk (scenarios/tai-servicedesk.yaml)")
+            return {}
+        person = desk.user_of(user) or (desk.users() or [{}])[0]
+        others = [n.name for n in self.plan.nodes if n.kind == "client" and n.name != user]
+        other = others[0] if others else ""
+        mac = self.run(user, ["cat", f"/sys/class/net/{iface}/address"]).strip().lower()
+        other_mac = ""
+        if other:
+            other_iface = self.plan.node(other).interfaces[0].name
+            other_mac = self.run(other, ["cat", f"/sys/class/net/{other_iface}/address"]).strip().lower()
+        other_person = desk.user_of(other) if other else None
+        technicians = desk.settings.get("technicians") or [{}]
+        return {"desk_node": desk.node, "desk_url": desk.url, "desk_user": person.get("login", ""),
+                "desk_user_name": person.get("name", ""), "asset_name": user, "asset_mac": mac,
+                "asset_serial": str(desk.asset_data(user).get("serial", "")),
+                "other_machine": other, "other_mac": other_mac,
+                "other_serial": str(desk.asset_data(other).get("serial", "")) if other else "",
+                "other_user": (other_person or {}).get("login", ""),
+                "desk_technician": technicians[0].get("login", "")}

@@ -92,6 +92,9 @@ class CheckResult:
     reason: dict | None = None          # {"fr": …, "en": …}: why it is bypassed / lost
     reboot: tuple[str, ...] | None = None   # a reboot check: the machines restarted
     lost_at_reboot: bool = False
+    # The fault's ticket in the pod's service desk, read during this check (None: no desk or
+    # no ticket; {"id", "error"} when the desk did not answer — never a state that was not read).
+    ticket: dict | None = None
 
     @property
     def state(self) -> str:
@@ -120,6 +123,8 @@ class CheckResult:
              "evidence": [r.as_dict() for r in self.results]}
         if self.reboot is not None:
             d["reboot"] = list(self.reboot)
+        if self.ticket is not None:
+            d["ticket"] = self.ticket
         return d
 
 
@@ -130,6 +135,7 @@ class InjectResult:
     variant: Variant
     evidence: tuple[ProbeResult, ...]
     seconds: float
+    ticket: dict | None = None          # the ticket the user opened (service desk), as read back
 
 
 # Where an intervention's check finds what its spec leaves to the pod: kind → value → the
@@ -146,6 +152,29 @@ POD_VALUES: dict[str, dict[str, Callable[[dict], Any]]] = {
     "dns": {"server": lambda c: c.get("dns_address") or ""},
 }
 POD_VALUES["smb-write"] = POD_VALUES["smb-list"]
+POD_VALUES["desk-ticket"] = {"ticket": lambda c: c.get("ticket")}
+DESK_KINDS = ("desk-asset", "desk-ticket")
+
+
+def ticket_text(item: Intervention, subject: str | None, ctx: dict) -> tuple[str, str]:
+    """What the user writes to the desk: a subject (the intervention's, else the symptom's first
+    sentence, greeting left out) and the symptom in their words, with their machine."""
+    words = item.symptom.strip().strip("«»").strip()
+    if subject is None:
+        first = words
+        for greeting in ("Bonjour,", "Bonjour", "Allô,", "Oui,"):
+            if first.startswith(greeting):
+                first = first[len(greeting):].strip()
+        cut = min((i for i in (first.find(". "), first.find(" ! "), first.find(" ? ")) if i > 0), default=len(first))
+        first = first[:cut].strip(" .")
+        subject = (first[:1].upper() + first[1:]) if first else item.title.fr
+        if len(subject) > 90:
+            subject = subject[:89].rstrip() + "…"
+    body = words + "\n"
+    if ctx.get("asset_name"):
+        body += f"\nMon poste : {ctx['asset_name']}\n"
+    body += f"\n-- \n{ctx.get('desk_user_name') or ctx.get('desk_user', '')}\n"
+    return subject.format(**ctx) if "{" in subject else subject, body
 
 
 def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE_S) -> Probe:
@@ -169,6 +198,8 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     for name, of_pod in POD_VALUES.get(k.name, {}).items():
         if values.get(name) in (None, ""):
             values[name] = of_pod(ctx)
+    if k.name in DESK_KINDS:              # the service desk's own record: read in the desk's node
+        node = ctx.get("desk_node") or node
     return probe_kinds.build(k.name, node, id=f"{spec.probe}#{index}", title=f(spec.title), silence=silence,
                              **values)
 
@@ -208,6 +239,8 @@ class Engine:
                 current[key].step = "applied"
             elif d["step"] == "proven" and key in current:
                 current[key].proven = True
+            elif d["step"] == "ticket" and key in current:
+                current[key].ctx["ticket"] = d["ticket"]
             elif d["step"] in ("restored", "rolled-back", "cleared"):
                 current.pop(key, None)
         return [a for a in current.values() if pod is None or a.pod == pod]
@@ -249,6 +282,7 @@ class Engine:
         try:
             self._playbook(item, var, ctx, "inject")
             self._record("applied", pod, iid, var.id)
+            ticket = self._open_ticket(pod, item, var, ctx)
             evidence = self._wait_broken(item, var, ctx)
             if evidence is not None:
                 self._record("proven", pod, iid, var.id)
@@ -270,12 +304,82 @@ class Engine:
             raise
         if evidence is None:
             self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
+            self._withdraw_ticket(pod, ctx)
             raise LabStateError(tr(f"{iid} ({var.id}) n'a pas pris sur le pod {pod} : les vérifications depuis "
                                    "le poste de l'utilisateur passent encore",
                                    f"{iid} ({var.id}) did not take on pod {pod}: the user's checks still pass"),
                                 tr("le pod a été remis en état ; essayez une autre variante",
                                    "the pod was put back; try another variant"))
-        return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2))
+        return InjectResult(pod, item, var, tuple(evidence), round(time.monotonic() - started, 2), ticket)
+
+    # ------------------------------------------------------------------ service desk
+    def _open_ticket(self, pod: int, item: Intervention, var: Variant, ctx: dict) -> dict | None:
+        """With a service desk: the user concerned writes to it (the symptom in their words,
+        their machine), the ticket set as the intervention says; its number joins the journal
+        so the checks and the jury read that ticket. An intervention on the desk itself fails
+        without its ticket; another one goes on, with the reason kept."""
+        from ..servicedesk import DeskClient, DeskError, desk_of, ticket_summary
+        if not ctx.get("desk_node"):          # discovery found no service desk on the pod
+            return None
+        desk = desk_of(self.lab.plan.pod(pod))
+        if desk is None:
+            return None
+        spec = item.ticket_for(var)
+        link = {"user": ctx.get("asset_name"), "other": ctx.get("other_machine"), "none": None}[spec.link]
+        subject, body = ticket_text(item, spec.subject, ctx)
+        try:
+            t = DeskClient(desk, self.lab.backend.transport).open_ticket(
+                ctx.get("desk_user", ""), subject, body, link=link,
+                status=None if spec.status == "new" else spec.status,
+                owner=ctx.get("desk_technician") if spec.owner else None)
+        except Exception as exc:  # noqa: BLE001 - the desk must not stop a fault elsewhere
+            if item.desk:
+                raise
+            why = exc.message if isinstance(exc, DeskError) else f"{type(exc).__name__}: {exc}"
+            self._record("ticket-failed", pod, item.id, var.id, error=why)
+            return {"id": None, "error": why}
+        ctx["ticket"] = t["id"]
+        self._record("ticket", pod, item.id, var.id, ticket=t["id"])
+        return ticket_summary(t)
+
+    def _withdraw_ticket(self, pod: int, ctx: dict) -> None:
+        """A fault that did not take has no ticket to work: the user's ticket is rejected, with
+        a comment that says why (kept in the desk, not deleted)."""
+        from ..servicedesk import DeskClient, desk_of
+        desk = desk_of(self.lab.plan.pod(pod))
+        if desk is None or not ctx.get("ticket"):
+            return
+        try:
+            DeskClient(desk, self.lab.backend.transport).call("ticket-set", {
+                "id": ctx["ticket"], "status": "rejected",
+                "comment": "Intervention annulée par tai-lab : la panne n'a pas pu être produite sur ce poste."})
+        except Exception as exc:  # noqa: BLE001 - the inject's own error is what the jury must read
+            self.progress(f"ticket {ctx['ticket']} not withdrawn: {exc}")
+
+    def read_ticket(self, pod: int, ctx: dict) -> dict | None:
+        """The ticket of an active intervention as its service desk has it now (None: none)."""
+        from ..servicedesk import DeskClient, DeskError, desk_of, ticket_summary
+        number = ctx.get("ticket")
+        if not number:
+            return None
+        desk = desk_of(self.lab.plan.pod(pod))
+        if desk is None:
+            return None
+        try:
+            return ticket_summary(DeskClient(desk, self.lab.backend.transport).ticket(int(number)))
+        except DeskError as exc:
+            return {"id": number, "error": exc.message}
+
+    def read_tickets(self, pod: int, iid: str | None = None) -> list[tuple[str, str, dict]]:
+        """(id, variant, ticket) of the pod's active interventions that have one: read before a
+        restore or a reset, so the record keeps what the candidate did in the desk."""
+        out = []
+        for a in self.active(pod):
+            if (iid is None or a.id == iid) and a.ctx.get("ticket"):
+                t = self.read_ticket(pod, a.ctx)
+                if t is not None:
+                    out.append((a.id, a.variant, t))
+        return out
 
     def _wait_broken(self, item: Intervention, var: Variant, ctx: dict) -> list[ProbeResult] | None:
         """The fault must show from the user's machine (a few tries: services take a moment)."""
@@ -307,6 +411,11 @@ class Engine:
         return out
 
     def _verdict(self, a: Active) -> CheckResult:
+        """:meth:`_judge`, with the fault's ticket as the service desk has it now."""
+        res = self._judge(a)
+        return replace(res, ticket=self.read_ticket(a.pod, a.ctx)) if a.ctx.get("ticket") else res
+
+    def _judge(self, a: Active) -> CheckResult:
         """The intervention's checks from every machine concerned, then what a proper repair
         must not leave behind.
 

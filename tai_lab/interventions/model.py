@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address",
-                    "dns", "dhcp-offer", "state"]
+                    "dns", "dhcp-offer", "state", "desk-asset", "desk-ticket"]
+TicketStatus = Literal["new", "open", "stalled", "resolved", "rejected"]
 
 
 class Text(BaseModel):
@@ -45,11 +46,27 @@ class ProbeSpec(BaseModel):
     # if given). For what a proper repair must not leave behind: a state the user cannot see.
     run: str | None = None
     title: str | None = None         # French, shown as the check's title (state probes need one)
+    # desk-asset: an asset named `name` in the service desk's inventory, with these values
+    # (placeholders: {user_node}, {asset_mac}, {asset_serial}, {desk_user}…); run on the desk node.
+    mac: str | None = None
+    serial: str | None = None
+    held_by: str | None = None
+    # desk-ticket: the intervention's ticket linked to the asset `asset` (only to it with
+    # `only_asset`), given an owner, answered to the user, in one of `status`.
+    asset: str | None = None
+    only_asset: bool = False
+    owner: bool = False
+    reply: bool = False
+    status: tuple[TicketStatus, ...] = ()
 
     @model_validator(mode="after")
     def _state_has_a_command(self) -> "ProbeSpec":
         if self.probe == "state" and not (self.run and self.title):
             raise ValueError("a state check needs `run` (a shell command) and `title` (French)")
+        if self.probe == "desk-asset" and not self.name:
+            raise ValueError("a desk-asset check needs `name` (the asset's name, e.g. \"{user_node}\")")
+        if self.probe == "desk-ticket" and not (self.asset or self.owner or self.reply or self.status):
+            raise ValueError("a desk-ticket check needs at least one of asset, owner, reply, status")
         return self
 
 
@@ -92,6 +109,20 @@ class Saves(BaseModel):
     services: tuple[str, ...] = ()
 
 
+class TicketSpec(BaseModel):
+    """The ticket the user opens when the fault is injected on a pod with a service desk.
+
+    ``link``: the asset linked to it — the user's machine (``user``), none (the candidate links
+    it), or another machine's (a wrong link to correct); ``status`` and ``owner`` (the first
+    technician) as the desk's reception left it."""
+
+    model_config = _STRICT
+    link: Literal["user", "none", "other"] = "user"
+    status: Literal["new", "open", "stalled"] = "new"
+    owner: bool = False
+    subject: str | None = None       # French, as the user writes it (default: the symptom's first sentence)
+
+
 class Variant(BaseModel):
     model_config = _STRICT
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
@@ -107,6 +138,7 @@ class Variant(BaseModel):
     # The machines a reboot check restarts (the ones the repair touches): node names,
     # "target" or "users"; default: the target when it is a machine.
     reboot: tuple[str, ...] | None = None
+    ticket: TicketSpec | None = None             # overrides the intervention's ticket
 
 
 class JuryNotes(BaseModel):
@@ -124,7 +156,7 @@ class Intervention(BaseModel):
     symptom: str                                 # what the jury member says, in French
     competencies: tuple[str, ...] = Field(min_length=1)
     difficulty: StrictInt = Field(ge=1, le=3)
-    category: Literal["réseau", "serveur", "poste", "sécurité", "impression"]
+    category: Literal["réseau", "serveur", "poste", "sécurité", "impression", "centre de services"]
     user: str = "client"                         # the user's machine: a node name or "client" (the first)
     # The machines the symptom concerns: "user" (one machine: a client-side fault) or
     # "clients" (every client of the pod: a server- or network-side fault). Checks ``on: users``
@@ -135,6 +167,8 @@ class Intervention(BaseModel):
     variants: tuple[Variant, ...] = Field(min_length=1)
     jury: JuryNotes
     playbook: str | None = None                  # default: interventions/<id>.yml
+    ticket: TicketSpec = TicketSpec()            # with a service desk: the ticket the user opens
+    desk: bool = False                           # needs the pod's service desk (an intervention on it)
 
     def variant(self, vid: str) -> Variant:
         for v in self.variants:
@@ -144,6 +178,9 @@ class Intervention(BaseModel):
 
     def checks_for(self, variant: Variant) -> tuple[ProbeSpec, ...]:
         return variant.check if variant.check is not None else self.check
+
+    def ticket_for(self, variant: Variant) -> TicketSpec:
+        return variant.ticket if variant.ticket is not None else self.ticket
 
     def bypasses_for(self, variant: Variant) -> tuple[Bypass, ...]:
         return self.bypass + variant.bypass

@@ -7,6 +7,7 @@ like a lab here.
 """
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .. import referentiel
 from ..errors import NotFoundError, PrerequisiteError
 from ..evidence import EvidenceLog, Session
+from .sentences import ticket_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -45,7 +47,7 @@ WORDS = {
            "competencies": "Compétences", "injected_at": "Injectée à",
            "asked": "{at} (demandée à {began} par {who})", "fixed_at": "à {at}, en {t}",
            "cleared_at": "Remise à zéro du pod à", "restored_at": "Restaurée à", "error": "Erreur",
-           "last_check": "Dernière vérification", "notes": "Notes du jury", "no_notes": "(aucune)",
+           "last_check": "Dernière vérification", "ticket": "Ticket de l'utilisateur", "notes": "Notes du jury", "no_notes": "(aucune)",
            "criteria": "Critères observés", "none_ticked": "(aucun critère coché)",
            "details": "Détails techniques de la dernière vérification :",
            "no_items": "Aucune intervention n'a été injectée pour ce candidat.",
@@ -65,7 +67,7 @@ WORDS = {
            "competencies": "Competencies", "injected_at": "Injected at",
            "asked": "{at} (requested at {began} by {who})", "fixed_at": "at {at}, in {t}",
            "cleared_at": "Pod reset at", "restored_at": "Restored at", "error": "Error",
-           "last_check": "Last check", "notes": "Jury notes", "no_notes": "(none)",
+           "last_check": "Last check", "ticket": "The user's ticket", "notes": "Jury notes", "no_notes": "(none)",
            "criteria": "Criteria observed", "none_ticked": "(no criterion ticked)",
            "details": "Technical details of the last check:",
            "no_items": "No intervention was injected for this candidate.",
@@ -181,6 +183,7 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                       "cleared": _clock(a.cleared_at) if a.cleared_at else None, "outcome": a.outcome,
                       "fixed": a.outcome == "fixed", "error": a.failed, "notes": session.notes.get(a.id, []),
                       "criteria": criteria, "evidence": a.last_evidence,
+                      "ticket": ticket_label(a.ticket, lang), "ticket_history": ticket_history(a.ticket),
                       "sentences": sentences.render(a.last_evidence, lang)})
     first = session.records[0]["t"] if session.records else time.time()
     last = session.records[-1]["t"] if session.records else time.time()
@@ -201,6 +204,37 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             "used": session.used(), "n_fixed": sum(1 for i in items if i["fixed"]), "seal": seal,
             "terminals": terminals(log, session, lang), "tw": TERMINAL_WORDS.get(lang, TERMINAL_WORDS["fr"]),
             "summary": summary(items, ref), "full_grid": full_grid}
+
+
+# Request Tracker's transactions, as the report names them.
+_TICKET_STEPS = {"Create": "ticket ouvert", "Correspond": "réponse", "Comment": "commentaire interne",
+                 "Status": "état : {old} → {new}", "Take": "pris en charge", "Steal": "repris",
+                 "Give": "attribué", "Untake": "rendu", "AddLink": "lien ajouté ({field})",
+                 "DeleteLink": "lien retiré ({field})", "CustomField": "champ modifié",
+                 "AddWatcher": "intervenant ajouté", "DelWatcher": "intervenant retiré",
+                 "Set": "{field} modifié", "SetWatcher": "intervenants modifiés"}
+_TICKET_STATES = {"new": "nouveau", "open": "ouvert", "stalled": "en attente", "resolved": "résolu",
+                  "rejected": "rejeté", "deleted": "supprimé"}
+
+
+def ticket_history(t: dict | None) -> list[str]:
+    """The ticket's history in French, one line per step: "09:12:04 — alice : ticket ouvert"."""
+    out = []
+    requestors = set((t or {}).get("requestors") or [])
+    for h in (t or {}).get("history") or []:
+        kind = h.get("type", "")
+        what = _TICKET_STEPS.get(kind, kind)
+        if kind == "Correspond":
+            what = "message du demandeur" if h.get("creator") in requestors else "réponse au demandeur"
+        what = what.format(old=_TICKET_STATES.get(h.get("old", ""), h.get("old", "")),
+                           new=_TICKET_STATES.get(h.get("new", ""), h.get("new", "")), field=h.get("field", ""))
+        when = str(h.get("created", ""))
+        try:
+            when = time.strftime("%H:%M:%S", time.localtime(calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%SZ"))))
+        except ValueError:
+            pass
+        out.append(f"{when} — {h.get('creator', '')} : {what}")
+    return out
 
 
 def summary(items: list[dict], ref) -> list[dict]:

@@ -11,6 +11,8 @@ in braces are the keys the probe puts in ``about`` (``node`` is always there).
 """
 from __future__ import annotations
 
+from .i18n import translate
+
 # kind → language → (when it works for the user, when it does not)
 SENTENCES: dict[str, dict[str, tuple[str, str]]] = {
     "resolve": {"fr": ("Le nom {name} se résout depuis {node}", "Le nom {name} ne se résout pas depuis {node}"),
@@ -43,6 +45,17 @@ SENTENCES: dict[str, dict[str, tuple[str, str]]] = {
     # a state check's title is the intervention data's own sentence (what a proper repair leaves)
     "state": {"fr": ("Vérifié sur {node} : {title}", "Pas le cas sur {node} : {title}"),
               "en": ("Checked on {node}: {title}", "Not so on {node}: {title}")},
+    # read in the service desk's own record (on the node that runs it)
+    "desk-asset": {"fr": ("La fiche du poste {asset} est juste dans le parc (centre de services sur {node})",
+                          "La fiche du poste {asset} manque ou est fausse dans le parc (centre de services sur {node})"),
+                   "en": ("The record of the machine {asset} is right in the inventory (service desk on {node})",
+                          "The record of the machine {asset} is missing or wrong in the inventory "
+                          "(service desk on {node})")},
+    "desk-ticket": {"fr": ("Le ticket n°{ticket} est traité comme la procédure le demande (centre de services sur {node})",
+                           "Le ticket n°{ticket} n’est pas encore traité comme la procédure le demande "
+                           "(centre de services sur {node})"),
+                    "en": ("Ticket #{ticket} is handled as the procedure requires (service desk on {node})",
+                           "Ticket #{ticket} is not yet handled as the procedure requires (service desk on {node})")},
     "unique-address": {"fr": ("Aucune autre machine n’utilise l’adresse de {node}",
                               "Une autre machine répond à l’adresse de {node}"),
                        "en": ("No other machine uses the address of {node}",
@@ -83,3 +96,27 @@ def render(evidence: list[dict] | None, lang: str = "fr") -> list[dict]:
     """Evidence as the consoles and the report show it: the sentence first, the raw line apart."""
     return [{"passed": bool(e.get("passed")), "sentence": sentence(e, lang), "raw": e.get("evidence", "")}
             for e in (evidence or [])]
+
+
+def ticket_label(t: dict | None, lang: str = "fr") -> str | None:
+    """The user's ticket in words, for the jury: "Ticket n°12 : résolu — responsable : technicien
+    — poste lié : pc1 — 1 réponse(s) au demandeur" (None: no ticket). Only what a read gave."""
+    if not t:
+        return None
+    if t.get("error"):
+        return translate("ticket_unread" if t.get("id") else "ticket_not_opened", lang).format(id=t.get("id"))
+    status = str(t.get("status") or "")
+    word = translate(f"ticket_{status}", lang) if status in ("new", "open", "stalled", "resolved", "rejected",
+                                                             "deleted") else status
+    owner = t.get("owner") or ""
+    parts = [translate("ticket", lang).format(id=t.get("id")) + " : " + word,
+             translate("ticket_owner", lang).format(
+                 owner=translate("ticket_nobody", lang) if owner in ("", "Nobody") else owner)]
+    assets = [a for a in t.get("assets") or [] if a]
+    parts.append(translate("ticket_asset", lang).format(assets=", ".join(assets)) if assets
+                 else translate("ticket_no_asset", lang))
+    requestors = set(t.get("requestors") or [])
+    replies = sum(1 for h in t.get("history") or [] if h.get("type") == "Correspond"
+                  and h.get("creator") not in requestors | {"tai-lab", "RT_System"})
+    parts.append(translate("ticket_replies", lang).format(n=replies))
+    return " — ".join(parts)

@@ -20,6 +20,7 @@ from ..errors import LockBusyError, TaiLabError
 from ..evidence import Session, evidence_dicts
 from ..lang import in_lang, tr
 from . import sentences
+from .sentences import ticket_label
 from .i18n import translate
 
 LabFactory = Callable[[], Any]
@@ -261,6 +262,8 @@ class JuryService:
             if d["active"] and lv and a.applied is not None and lv["t"] >= a.applied and not lv.get("interrupted"):
                 d["fixed"], d["evidence"], d["checked_at"] = lv["fixed"], lv["evidence"], lv["t"]
                 d["verdict"], d["reason"] = lv.get("verdict"), lv.get("reason")
+                if lv.get("ticket"):
+                    d["ticket"] = lv["ticket"]        # read by the check that gave this verdict
             if a.open and a.applied is None:
                 # killed mid-inject: restorable if the engine journalled it, else nothing changed
                 d["status"] = "injecting" if a.id in busy else ("interrupted" if a.id in active else "aborted")
@@ -286,6 +289,7 @@ class JuryService:
             d["repaired"] = a.fixed_at is not None
             d["sentences"] = sentences.render(d.get("evidence"), lang)
             d["status_label"] = _status_label(d["status"], d["repaired"], a.seconds_to_fix, lang)
+            d["ticket_label"] = ticket_label(d.get("ticket"), lang)
             attempts.append(d)
         phase = self.phase(pod)
         busy_text = None
@@ -453,7 +457,7 @@ class JuryService:
             self._live[pod] = live
             return live
         live = {"t": t, "checks": {c.id: {"t": t, "fixed": c.fixed, "interrupted": c.interrupted,
-                                          "verdict": c.state, "reason": c.reason,
+                                          "verdict": c.state, "reason": c.reason, "ticket": getattr(c, "ticket", None),
                                           "evidence": evidence_dicts(c.results)} for c in results}}
 
         self._live[pod] = live

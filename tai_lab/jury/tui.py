@@ -77,6 +77,8 @@ class JuryTUI:
             latest[a["id"]] = a
         for a in latest.values():
             ev = "\n".join(("✓ " if e["passed"] else "✗ ") + escape(e["sentence"]) for e in a.get("sentences") or [])
+            if a.get("ticket_label"):          # the user's ticket in the service desk, as last read
+                ev = (ev + "\n" if ev else "") + escape(a["ticket_label"])
             style = STYLE.get(a["status"], "")
             label = a["status_label"]
             if a.get("reason") and a["status"] in ("bypassed", "lost-at-reboot"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..plan import LabPlan, PodPlan
 from .kinds import build
-from .model import Probe
+from .model import FAST_DNS, Probe
 
 
 def _user_node(pod: PodPlan) -> str | None:
@@ -44,6 +44,14 @@ def health_probes(plan: LabPlan, pod: PodPlan, *, internet: bool) -> list[Probe]
         probes.append(build("smb-list", user, id="fileshare", title=f"le partage {share['share']} s'ouvre depuis {user}",
                             share=f"//{srv.fqdn}/{share['share']}", label=share["share"], user=share["user"],
                             password=share["password"], contains="LISEZMOI.txt", timeout=10))
+    desk = pod.services.get("servicedesk")
+    if pod.nodes_with_role("service-desk") and isinstance(desk, dict):
+        url = f"http://{desk.get('name', 'support')}.{pod.domain}/"
+        probes.append(Probe("servicedesk", f"le centre de services {url} s'affiche sur {user}", user,
+                            # RT compiles its pages for some seconds after its node boots (a reset)
+                            (*FAST_DNS, "curl", "-fsS", "--max-time", "8", "--retry", "30", "--retry-delay", "1",
+                             "--retry-connrefused", "--retry-max-time", "45", "-H", "Accept-Language: fr", url),
+                            must_contain="Request Tracker", timeout=60))
     for printer in pod.nodes_with_role("ipp-printer"):
         probes.append(build("ipp", user, id="printer", title=f"l'imprimante {printer.fqdn} répond en IPP",
                             printer=printer.fqdn))

@@ -294,3 +294,30 @@ def _state(a: Ask) -> Probe:
         raise ValueError("a state probe needs a title (the French sentence of what it checks)")
     return Probe(a.id, a.title, a.node, ("sh", "-c", a["run"]), must_contain=a.get("contains"),
                  timeout=10, about=a.about(title=a.title))
+
+
+# --- the service desk's own record -----------------------------------------------------------
+
+def _desk(a: Ask, action: str, payload: dict[str, Any], title: str, **about: Any) -> Probe:
+    """Read through Request Tracker's REST 2 API inside the desk's node (``rt-desk.py``)."""
+    import json
+    script = (paths.data_dir("playbooks") / "files" / "rt-desk.py").read_text()
+    payload = {k: v for k, v in payload.items() if v not in (None, "", [], (), False)}
+    return Probe(a.id, a.title or title, a.node, ("python3", "-", action, json.dumps(payload, ensure_ascii=False)),
+                 stdin=script, must_contain="DESK-OK", timeout=30, about=a.about(**about))
+
+
+@kind("desk-asset", needs=("name",), takes=("mac", "serial", "held_by"))
+def _desk_asset(a: Ask) -> Probe:
+    """The machine's record in the desk's inventory is right (name, MAC, serial, holder)."""
+    return _desk(a, "check-asset", {k: a.get(k) for k in ("name", "mac", "serial", "held_by")},
+                 f"la fiche du poste {a['name']} est juste dans le parc", asset=a["name"])
+
+
+@kind("desk-ticket", takes=("ticket", "asset", "only_asset", "owner", "reply", "status"))
+def _desk_ticket(a: Ask) -> Probe:
+    """The fault's ticket is handled as it should be (linked asset, owner, reply, status)."""
+    payload = {"id": a.get("ticket"), "asset": a.get("asset"), "only_asset": a.get("only_asset"),
+               "owner": a.get("owner"), "reply": a.get("reply"), "status": list(a.get("status") or [])}
+    return _desk(a, "check-ticket", payload, f"le ticket n°{a.get('ticket')} est traité comme il faut",
+                 ticket=a.get("ticket"), **({"asset": a["asset"]} if a.get("asset") else {}))

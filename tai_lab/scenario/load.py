@@ -131,6 +131,7 @@ class _Checker:
         self.check_jury()
         self.check_prep()
         self.check_stations()
+        self.check_service_desk()
         return self.problems
 
     def check_images(self) -> None:
@@ -155,6 +156,65 @@ class _Checker:
             if pkgs is not None and DESKTOP_PACKAGE not in pkgs:
                 self.add(("stations", "desktops", i), f"'{desk}' shows a desktop but its image {nd.image!r} has none",
                          "give it one of these images: " + ", ".join(desktop_images))
+
+    def check_service_desk(self) -> None:
+        """One service desk per pod, its settings (``services.servicedesk``) complete: its name
+        an alias of its node, each user on a client machine, logins unique."""
+        desks = [n for n, nd in self.pod.nodes.items() if "service-desk" in nd.roles]
+        raw = self.pod.services.get("servicedesk")
+        for name in desks[1:]:
+            self.add(("pod", "nodes", name, "roles", self.pod.nodes[name].roles.index("service-desk")),
+                     f"a second service desk (the first is on {desks[0]})", "one node per pod has the role")
+        if not desks:
+            if raw is not None:
+                self.add(("pod", "services", "servicedesk"), "service desk settings but no node with the "
+                         "service-desk role", "add `roles: [service-desk]` to a server node, or remove them")
+            return
+        at: Loc = ("pod", "services", "servicedesk")
+        if raw is None:
+            self.add(("pod", "nodes", desks[0], "roles"), "the service-desk role needs its settings",
+                     "add pod.services.servicedesk: {technicians: [...], users: [...]} "
+                     "(see scenarios/tai-servicedesk.yaml)")
+            return
+        from pydantic import ValidationError
+
+        from tai_lab.scenario.model import ServiceDesk
+        try:
+            ServiceDesk.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                self.add(at + tuple(err["loc"]), err["msg"])
+        if not isinstance(raw, dict):
+            return
+        # The rules across the file, on what is there (every problem at once, shape or not).
+        node = self.pod.nodes[desks[0]]
+        name = raw.get("name", "support")
+        if isinstance(name, str) and name not in node.aliases:
+            self.add(at + ("name",), f"'{name}' is not a DNS name of {desks[0]}",
+                     f"add it to {desks[0]}'s aliases (aliases: [{name}])")
+        clients = [n for n, nd in self.pod.nodes.items() if nd.kind == "client"]
+        logins: list[str] = []
+        for part in ("technicians", "users"):
+            people = raw.get(part)
+            for i, person in enumerate(people if isinstance(people, list) else []):
+                if not isinstance(person, dict):
+                    continue
+                login, machine = person.get("login"), person.get("machine")
+                if login in logins or login in ("root", "tai-lab", "nobody"):
+                    self.add(at + (part, i, "login"), f"login '{login}' is already used",
+                             "each technician and user has their own login (root, tai-lab and nobody are RT's)")
+                logins.append(str(login))
+                if part == "users" and machine is None:
+                    self.add(at + (part, i), f"user '{login}' has no machine",
+                             f"add `machine:` (client machines: {', '.join(clients)})")
+                elif machine is not None and machine not in clients:
+                    self.add(at + (part, i, "machine"), f"'{machine}' is not a client machine of the pod",
+                             f"client machines: {', '.join(clients)}")
+        assets = raw.get("assets")
+        for machine in assets if isinstance(assets, dict) else {}:
+            if machine not in clients:
+                self.add(at + ("assets", machine), f"'{machine}' is not a client machine of the pod",
+                         f"client machines: {', '.join(clients)}")
 
     def check_stations(self) -> None:
         """The portal's machines are machines of the pod (never a switch or an access point)."""
@@ -268,7 +328,8 @@ class _Checker:
         if self.scenario.interventions is None and extra is None:
             return
         try:
-            ids = load_catalogue(extra=extra).ids
+            catalogue = load_catalogue(extra=extra)
+            ids = catalogue.ids
         except ScenarioError as exc:
             # The scenario's own intervention files, each problem at its file:line.
             self.problems += exc.problems
@@ -280,6 +341,10 @@ class _Checker:
                 close = get_close_matches(iid, ids, n=1)
                 self.add(("interventions", n), f"unknown intervention {iid!r}",
                          f"did you mean {close[0]!r}?" if close else f"valid ids: {', '.join(ids)}")
+            elif catalogue.get(iid).desk and not any("service-desk" in nd.roles for nd in self.pod.nodes.values()):
+                self.add(("interventions", n), f"{iid} is an intervention on the service desk, and the pod has none",
+                         "add a server node with `roles: [service-desk]` (see scenarios/tai-servicedesk.yaml), "
+                         "or remove it from the list")
 
     # Each node on its own.
     def check_nodes(self) -> None:

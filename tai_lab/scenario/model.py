@@ -47,7 +47,7 @@ def _address_text(value: Any) -> Any:
 Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
 
 NodeKind = Literal["router", "switch", "ap", "server", "client", "printer"]
-Role = Literal["router", "dns", "dhcp", "fileshare", "intranet", "ipp-printer"]
+Role = Literal["router", "dns", "dhcp", "fileshare", "intranet", "ipp-printer", "service-desk"]
 
 # Kinds without an operating system image (namespace-only network devices).
 NETWORK_DEVICE_KINDS: frozenset[str] = frozenset({"switch", "ap"})
@@ -60,6 +60,7 @@ ROLE_KINDS: dict[str, frozenset[str]] = {
     "fileshare": frozenset({"server"}),
     "intranet": frozenset({"server"}),
     "ipp-printer": frozenset({"printer"}),
+    "service-desk": frozenset({"server"}),
 }
 
 
@@ -148,6 +149,38 @@ class Node(_Strict):
     roles: list[Role] = Field(default_factory=list)
     aliases: list[DnsLabel] = Field(default_factory=list, description="Extra DNS names")
     wireless: Wireless | None = Field(None, description="Only on kind ap")
+
+
+DESK_LOGIN_PATTERN = r"^[a-z][a-z0-9._-]{0,31}$"
+DeskLogin = Annotated[str, StringConstraints(pattern=DESK_LOGIN_PATTERN)]
+DeskPassword = Annotated[str, StringConstraints(min_length=8, max_length=64, pattern=r"^[^\n\r'\\]*$")]
+
+
+class DeskPerson(_Strict):
+    """An account of the service desk (Request Tracker): a user of the pod or a technician."""
+
+    login: DeskLogin = Field(description="The login, e.g. alice (the directory's account name where there is one)")
+    name: str = Field(min_length=1, max_length=80, description="Full name, e.g. Alice Martin")
+    password: DeskPassword = Field(description="Password of the desk's web interface ({pod} allowed)")
+    machine: NodeName | None = Field(None, description="users: the client machine this user works on")
+
+
+class DeskAsset(_Strict):
+    """What the inventory cannot read on a container (no DMI): given by the trainer."""
+
+    serial: str = Field(min_length=1, max_length=60, description="Serial number, e.g. TAI{pod}-PC1")
+    model: str = Field("", max_length=80, description="Model, e.g. Poste fixe")
+
+
+class ServiceDesk(_Strict):
+    """``pod.services.servicedesk``: the service desk of the node with the ``service-desk`` role."""
+
+    name: DnsLabel = Field("support", description="Its DNS name in the pod's domain: one of the node's aliases")
+    organisation: str = Field("Atelier {pod}", max_length=80, description="The organisation's name in RT")
+    technicians: list[DeskPerson] = Field(min_length=1, description="The candidate's accounts (technicians)")
+    users: list[DeskPerson] = Field(min_length=1, description="The pod's users, each on their machine")
+    assets: dict[NodeName, DeskAsset] = Field(default_factory=dict,
+                                              description="Per client machine: serial number and model")
 
 
 class Pod(_Strict):

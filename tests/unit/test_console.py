@@ -54,6 +54,7 @@ class FakeCheck:
     bypassed: bool = False
     reason: dict | None = None
     reboot: tuple | None = None
+    ticket: dict | None = None
 
     @property
     def state(self) -> str:
@@ -74,6 +75,7 @@ class FakeLab:
         self.inject_seconds = inject_seconds
         self.gate = threading.Event()
         self.gate.set()
+        self.ticket: dict | None = None          # the service desk's ticket the checks read, if any
 
     def default_pod(self, pod):
         if pod not in (None, 1):
@@ -115,7 +117,7 @@ class FakeLab:
         return iid not in self.broken or (self.dir / f"fixed-{iid}").exists()
 
     def check(self, pod=None, iid=None, *, actor=None, record="all", wait=None):
-        out = [FakeCheck(1, a.id, a.variant, self.fixed(a.id), (FakeResult(self.fixed(a.id)),))
+        out = [FakeCheck(1, a.id, a.variant, self.fixed(a.id), (FakeResult(self.fixed(a.id)),), ticket=self.ticket)
                for a in self.actives.values() if iid in (None, a.id)]
         LabHook(self.evidence(pod)).after_check(out, actor, record)
         return out
@@ -503,3 +505,27 @@ def test_a_recording_named_outside_the_pods_directory_is_not_replayed(client, la
     for url in ("/pod/1/terminal/3", "/api/pod/1/terminal/3/cast"):
         r = client.get(url)
         assert r.status_code == 404 and b"other pod" not in r.data
+
+
+def test_the_users_ticket_shows_next_to_the_verdict_as_read_and_stays_in_the_record(client, lab):
+    job = wait_job(client, post(client, "/api/pod/1/inject", {"id": "intranet-down"}).get_json())
+    assert job["state"] == "done"
+    (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
+    assert a["ticket_label"] is None                     # no desk on this plateau: nothing claimed
+    lab.ticket = {"id": 7, "status": "open", "owner": "technicien", "requestors": ["alice"], "assets": ["pc1"],
+                  "history": [{"type": "Create", "creator": "alice"}]}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not a.get("ticket_label"):
+        (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
+        time.sleep(0.05)
+    assert a["ticket_label"] == ("Ticket n°7 : ouvert — responsable : technicien — poste lié : pc1 — "
+                                 "0 réponse(s) au demandeur")
+    # the desk stops answering: the console says so, it does not keep showing an old state as current
+    lab.ticket = {"id": 7, "error": "no answer"}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "n'a pas répondu" not in (a.get("ticket_label") or ""):
+        (a,) = client.get("/api/pod/1/state").get_json()["attempts"]
+        time.sleep(0.05)
+    assert "le centre de services n'a pas répondu" in a["ticket_label"]
+    kept = [r["ticket"] for r in lab.evidence(1).records() if r["kind"] == "ticket"]
+    assert kept[0]["status"] == "open" and kept[-1].get("error")   # each new read, once

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios" / "interventions"
 PLAYBOOKS = ROOT / "playbooks"
 STD = ROOT / "scenarios" / "tai-standard.yaml"
+DESK = ROOT / "scenarios" / "tai-servicedesk.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -64,10 +65,13 @@ BASE_KEYS = {
     "intranet_marker", "target_node", "target_is_port",
 }
 PORT_KEYS = {"port_device", "port_netns", "port_name", "port_bridge", "other_bridge", "port_node"}
+# On a pod with a service desk (an intervention on the desk needs one).
+DESK_KEYS = {"desk_node", "desk_url", "desk_user", "desk_user_name", "asset_name", "asset_mac", "asset_serial",
+             "other_machine", "other_mac", "other_serial", "other_user", "desk_technician"}
 
 
-def context_keys(var: Variant) -> set[str]:
-    keys = set(BASE_KEYS)
+def context_keys(var: Variant, item: Intervention | None = None) -> set[str]:
+    keys = set(BASE_KEYS) | (DESK_KEYS if item is not None and item.desk else set())
     if var.target.port is not None:
         keys |= PORT_KEYS
     else:
@@ -123,7 +127,7 @@ def test_every_placeholder_can_be_filled_from_the_discovered_context():
     checked = 0
     for item in cat.interventions.values():
         for var in item.variants:
-            ctx = {k: f"<{k}>" for k in context_keys(var)}
+            ctx = {k: f"<{k}>" for k in context_keys(var, item)}
             for where, text in _templates(item, var):
                 try:
                     text.format(**ctx)
@@ -148,11 +152,15 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
                               port_namespace=lambda pod, device: f"tai-std-p{pod}-{device}",
                               require=lambda capability, feature: None)
     lab = SimpleNamespace(plan=plan, backend=backend)
+    desk_lab = SimpleNamespace(plan=load_plan(DESK, pods=1), backend=backend)
     cat = load_catalogue()
     for item in cat.interventions.values():
         for var in item.variants:
-            ctx = Discovery(lab, 1).context(item, var)
-            missing = context_keys(var) - set(ctx)
+            if item.desk:      # an intervention on the service desk: refused where there is none
+                with pytest.raises(LabStateError, match="service.desk"):
+                    Discovery(lab, 1).context(item, var)
+            ctx = Discovery(desk_lab if item.desk else lab, 1).context(item, var)
+            missing = context_keys(var, item) - set(ctx)
             assert not missing, f"{item.id}/{var.id}: discovery lacks {missing}"
             for _where, text in _templates(item, var):
                 text.format(**ctx)                    # no KeyError with the real values

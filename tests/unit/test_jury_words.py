@@ -23,7 +23,8 @@ KINDS = typing.get_args(ProbeKind)
 SPECS = {"resolve": {"name": "intranet.{domain}"}, "fetch": {"url": "{intranet_url}"}, "lease": {},
          "ipp": {}, "smb-list": {}, "smb-write": {}, "ping": {"target": "{gateway}"}, "clock": {},
          "unique-address": {}, "dns": {"name": "intranet.{domain}"}, "dhcp-offer": {},
-         "state": {"run": "! grep -q intranet /etc/hosts", "title": "le nom n'est pas dans /etc/hosts"}}
+         "state": {"run": "! grep -q intranet /etc/hosts", "title": "le nom n'est pas dans /etc/hosts"},
+         "desk-asset": {"name": "{user_node}"}, "desk-ticket": {"owner": True}}
 
 
 def test_every_kind_of_intervention_check_has_its_sentences():

@@ -279,6 +279,7 @@ if (root) {
     const fixes = el("ul", {class: "fixes"});
     c = el("article", {class: "attempt", id: `card-${iid}`, "data-id": iid},
       el("header", {}, el("h3", {}, item.title), el("span", {class: "badge"})),
+      el("p", {class: "ticket", hidden: true}),
       el("p", {class: "symptom"}, `${words.symptom} : ${item.symptom}`),
       el("p", {class: "meta"}),
       el("p", {class: "next", hidden: ""}, words.fixed_next),
@@ -333,6 +334,9 @@ if (root) {
       const reason = a.reason ? " — " + (a.reason[document.body.dataset.lang] || a.reason.fr) : "";
       $(".badge", c).replaceChildren(el("span", {class: `status st-${a.status}`, "data-status": a.status}, a.status_label + reason));
       c.dataset.status = a.status;
+      // the user's ticket in the service desk, next to the verdict (as the last read saw it)
+      $(".ticket", c).hidden = !a.ticket_label;
+      $(".ticket", c).textContent = a.ticket_label || "";
       const meta = [`${words.variant} : ${a.variant_title || "—"}`];
       if (a.status === "broken" && a.seconds_since_inject !== null) meta.push(`${words.since_inject} : ${mmss(a.seconds_since_inject)}`);
       if (a.failed) meta.push(a.failed);
