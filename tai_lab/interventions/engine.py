@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING, Callable
 
 from .. import paths, provision
 from ..errors import LabStateError, NotFoundError, TaiLabError
-from ..probes import FAST_DNS, Probe, ProbeResult, first_failure, run_probes
+from ..probes import (
+    FAST_DNS,
+    Probe,
+    ProbeResult,
+    domain_login_script,
+    first_failure,
+    kinit_script,
+    run_probes,
+    smb_ticket_script,
+)
 from .catalogue import Catalogue, catalogue_of
 from .discover import Discovery
 from .model import Intervention, ProbeSpec, Variant
@@ -229,6 +238,27 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
         return Probe(pid, f"l'adresse de {node} n'est utilisée par aucune autre machine", node,
                      (*FAST_DNS, "sh", "-c", shell), stdin=script,
                      must_contain=f(spec.contains) or "UNIQUE", timeout=10, about=about())
+    if spec.probe in ("domain-login", "kinit", "smb-ticket"):
+        if "ad_realm" not in ctx:
+            raise LabStateError(f"pod {ctx.get('pod')} has no directory: a {spec.probe} check needs one",
+                                "pick an intervention that fits this plateau (no ad-dc role here)")
+        account = f(spec.account) or ctx["ad_user"]
+        passwords = tuple(fs(p) for p in spec.passwords) or (ctx["ad_password"],)
+        if spec.probe == "domain-login":
+            return Probe(pid, f"{account} ouvre sa session du domaine sur {node}", node,
+                         ("sh", "-c", domain_login_script(account, passwords)), timeout=20,
+                         about=about(account=account))
+        if spec.probe == "kinit":
+            return Probe(pid, f"{account} obtient son ticket Kerberos depuis {node}", node,
+                         ("sh", "-c", kinit_script(account, ctx["ad_realm"], passwords)), timeout=15,
+                         about=about(account=account))
+        share = f"//{ctx['ad_share_server']}/{ctx['ad_share']}"
+        title = (f"le partage {ctx['ad_share']} refuse {account}" if spec.denied
+                 else f"{account} enregistre un fichier dans le partage {ctx['ad_share']}")
+        return Probe(pid, title, node,
+                     (*FAST_DNS, "sh", "-c", smb_ticket_script(account, ctx["ad_realm"], passwords, share,
+                                                                spec.denied)),
+                     timeout=20, about=about(account=account, share=ctx["ad_share"], title=title))
     raise ValueError(spec.probe)
 
 

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address",
-                    "dns", "dhcp-offer", "state"]
+                    "dns", "dhcp-offer", "state", "domain-login", "kinit", "smb-ticket"]
+
+# Checks that need the pod's domain (tai_lab.probes: domain_login_script…).
+DOMAIN_PROBES = frozenset({"domain-login", "kinit", "smb-ticket"})
 
 
 class Text(BaseModel):
@@ -45,6 +48,12 @@ class ProbeSpec(BaseModel):
     # if given). For what a proper repair must not leave behind: a state the user cannot see.
     run: str | None = None
     title: str | None = None         # French, shown as the check's title (state probes need one)
+    # domain-login, kinit, smb-ticket (a pod with a directory): the domain account (default the
+    # incident user, {ad_user}) and the passwords tried in turn, the next one only after "wrong
+    # password" (default {ad_password}); smb-ticket: ``denied`` = the share must refuse this account.
+    account: str | None = None
+    passwords: tuple[str, ...] = ()
+    denied: bool = False
 
     @model_validator(mode="after")
     def _state_has_a_command(self) -> "ProbeSpec":
@@ -147,6 +156,14 @@ class Intervention(BaseModel):
 
     def bypasses_for(self, variant: Variant) -> tuple[Bypass, ...]:
         return self.bypass + variant.bypass
+
+    @property
+    def needs_directory(self) -> bool:
+        """It acts on the pod's Active Directory domain (a pod with the roles ad-dc/ad-client)."""
+        specs = list(self.check) + [b.check for b in self.bypass] + [
+            s for v in self.variants for s in (v.check or ()) + tuple(b.check for b in v.bypass)]
+        return any(v.target.role == "ad-dc" for v in self.variants) or any(
+            s.probe in DOMAIN_PROBES for s in specs)
 
     @property
     def playbook_path(self) -> str:

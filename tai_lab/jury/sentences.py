@@ -43,6 +43,17 @@ SENTENCES: dict[str, dict[str, tuple[str, str]]] = {
     # a state check's title is the intervention data's own sentence (what a proper repair leaves)
     "state": {"fr": ("Vérifié sur {node} : {title}", "Pas le cas sur {node} : {title}"),
               "en": ("Checked on {node}: {title}", "Not so on {node}: {title}")},
+    "domain-login": {"fr": ("{account} ouvre sa session du domaine sur {node}",
+                            "{account} ne peut pas ouvrir sa session du domaine sur {node}"),
+                     "en": ("{account} logs on to the domain on {node}",
+                            "{account} cannot log on to the domain on {node}")},
+    "kinit": {"fr": ("{account} obtient son ticket Kerberos depuis {node}",
+                     "{account} n’obtient pas de ticket Kerberos depuis {node}"),
+              "en": ("{account} gets a Kerberos ticket from {node}",
+                     "{account} gets no Kerberos ticket from {node}")},
+    # the probe's own title says whether the share must accept or refuse the account
+    "smb-ticket": {"fr": ("Vérifié depuis {node} : {title}", "Pas le cas depuis {node} : {title}"),
+                   "en": ("Checked from {node}: {title}", "Not so from {node}: {title}")},
     "unique-address": {"fr": ("Aucune autre machine n’utilise l’adresse de {node}",
                               "Une autre machine répond à l’adresse de {node}"),
                        "en": ("No other machine uses the address of {node}",
