@@ -142,6 +142,18 @@ def health_probes(plan: LabPlan, pod: PodPlan, *, internet: bool) -> list[Probe]
                             (*FAST_DNS, "smbclient", f"//{srv.fqdn}/{share['share']}",
                              "-U", f"{share['user']}%{share['password']}", "-c", "ls"),
                             must_contain="LISEZMOI.txt"))
+    d = pod.directory
+    if d is not None and user in d.members:
+        # A member that booted before its controller answers comes back online within seconds
+        # (sssd's offline_timeout): wait for the account, then log in as the user would.
+        account = d.user(d.incident_user)
+        login = domain_login_script(account.name, (account.password,))
+        # offline (the controller not answering yet): "cannot retrieve authentication info"
+        wait = (f"for i in $(seq 1 30); do out=$(sh -c {shlex.quote(login)} 2>&1); rc=$?; "
+                "[ $rc -eq 0 ] && break; printf '%s' \"$out\" | grep -qE 'retrieve authentication info|inconnu' || break; "
+                "sleep 1; done; printf '%s\\n' \"$out\"; exit $rc")
+        probes.append(Probe("domain", f"{account.name} ouvre sa session du domaine sur {user}", user,
+                            ("sh", "-c", wait), timeout=60))
     for printer in pod.nodes_with_role("ipp-printer"):
         # As a user adding the printer: find it by name, then talk IPP to its address
         # (ippeveprinter refuses Host: headers other than its own address).

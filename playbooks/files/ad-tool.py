@@ -10,7 +10,7 @@ Operations (each one argument, fields separated by ':'):
   must-change:USER  setpassword:USER:PASSWORD  setpassword-must-change:USER:PASSWORD
   password-expires:USER  pso-expire:USER  pso-remove
   remove-member:GROUP:USER  add-member:GROUP:USER  distribution:GROUP  security:GROUP
-  move:USER:OU_DN  sid:USER
+  move:USER:OU_DN  delete:ACCOUNT  random-password:ACCOUNT  sid:USER
 """
 from __future__ import annotations
 
@@ -117,6 +117,13 @@ def main(argv: list[str]) -> int:
             target = ldb.Dn(db, f"CN={args[0]},{args[1]}")
             if str(msg.dn).lower() != str(target).lower():
                 db.rename(msg.dn, target)
+        elif kind == "delete":
+            msg = find(args[0])
+            db.delete(msg.dn, ["tree_delete:1"])
+        elif kind == "random-password":             # a machine account's secret, no longer the member's
+            import secrets
+            db.setpassword(f"(sAMAccountName={ldb.binary_encode(args[0])})", secrets.token_urlsafe(24) + "aA1-",
+                           force_change_at_next_login=False)
         elif kind == "sid":
             print(db.schema_format_value("objectSid", find(args[0], ["objectSid"])["objectSid"][0]).decode())
         else:

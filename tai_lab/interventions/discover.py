@@ -189,6 +189,8 @@ class Discovery:
             return {}
         user, control = d.user(d.incident_user), d.user(d.control_user)
         share = next((s for s in d.shares if s.group in user.groups), d.shares[0] if d.shares else None)
+        # an account that lives outside the login OU: it must stay unable to log in
+        outside = next((u for u in d.users if u.ou != d.login_ou), None)
         policy = d.policy
         return {
             "ad_realm": d.realm, "ad_domain": self.plan.domain, "ad_base": d.base_dn, "ad_netbios": d.netbios,
@@ -196,7 +198,8 @@ class Discovery:
             "ad_user": user.name, "ad_password": user.password, "ad_new_password": d.new_password,
             "ad_user_ou": d.ou_dn(user.ou), "ad_user_groups": ",".join(user.groups),
             "ad_control": control.name, "ad_control_password": control.password,
-            "ad_login_base": d.ou_dn(d.login_ou),
+            "ad_login_base": d.ou_dn(d.login_ou), "ad_outside": outside.name if outside else "",
+            "ad_other_ou": d.ou_dn(next((o for o in d.ous if o != user.ou and o != d.login_ou), None)),
             "ad_share": share.name if share else "", "ad_share_group": share.group if share else "",
             "ad_share_path": share.path if share else "",
             "ad_share_gid": next((g.gid for g in d.groups if share and g.name == share.group), ""),
@@ -248,6 +251,8 @@ class Discovery:
         }
         ctx["clients"] = self.clients()
         ctx.update(self.directory())
+        if "ad_realm" in ctx:
+            ctx["ad_computer"] = user.upper()        # the user's machine account (adcli's name)
         ctx["dns_address"] = self.dns_address(user)
         ctx["intranet_url"] = f"http://intranet.{self.plan.domain}/"
         ctx["intranet_marker"] = f"TAI-INTRANET-POD{self.pod}"

@@ -69,7 +69,7 @@ AD_KEYS = {
     "ad_realm", "ad_domain", "ad_base", "ad_netbios", "ad_dc", "ad_dc_fqdn", "ad_admin_password", "ad_user",
     "ad_password", "ad_new_password", "ad_user_ou", "ad_user_groups", "ad_control", "ad_control_password",
     "ad_login_base", "ad_share", "ad_share_group", "ad_share_path", "ad_share_gid", "ad_temp_password",
-    "ad_share_server", "ad_lockout_threshold", "ad_policy_args",
+    "ad_share_server", "ad_lockout_threshold", "ad_policy_args", "ad_outside", "ad_other_ou", "ad_computer",
 }
 DOMAIN = ROOT / "scenarios/tai-domaine.yaml"
 
