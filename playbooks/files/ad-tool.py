@@ -7,10 +7,10 @@ sAMAccountName wherever the candidate moved them, so a restore works whatever th
 
 Operations (each one argument, fields separated by ':'):
   disable:USER  enable:USER  expire:USER  noexpiry:USER  unlock:USER
-  must-change:USER  setpassword:USER:PASSWORD  setpassword-must-change:USER:PASSWORD
+  must-change:USER  setpassword:USER:PASSWORD  setpassword-fresh:USER:PASSWORD  setpassword-must-change:USER:PASSWORD
   password-expires:USER  pso-expire:USER  pso-remove
   remove-member:GROUP:USER  add-member:GROUP:USER  distribution:GROUP  security:GROUP
-  move:USER:OU_DN  delete:ACCOUNT  random-password:ACCOUNT  sid:USER
+  move:USER:OU_DN  dns-delete:ZONE:NAME (NAME _* = every SRV record)  delete:ACCOUNT  random-password:ACCOUNT  sid:USER
 """
 from __future__ import annotations
 
@@ -77,6 +77,19 @@ def main(argv: list[str]) -> int:
         elif kind in ("setpassword", "setpassword-must-change"):
             db.setpassword(f"(sAMAccountName={ldb.binary_encode(args[0])})", args[1],
                            force_change_at_next_login=kind == "setpassword-must-change")
+        elif kind == "setpassword-fresh":
+            # the scenario's password with an empty history: the next change by the user (the
+            # password the jury asks for) is accepted again, as the first time
+            domain = db.search(base=base, scope=ldb.SCOPE_BASE, attrs=["pwdHistoryLength"])[0]
+            length = str(domain["pwdHistoryLength"][0])
+            # a history of one, set twice: only the scenario's password is remembered
+            replace(domain.dn, "pwdHistoryLength", "1")
+            try:
+                for _ in range(2):
+                    db.setpassword(f"(sAMAccountName={ldb.binary_encode(args[0])})", args[1],
+                                   force_change_at_next_login=False)
+            finally:
+                replace(domain.dn, "pwdHistoryLength", length)
         elif kind == "password-expires":            # clear "password never expires"
             uac(args[0], clear_bits=DONT_EXPIRE_PASSWORD)
         elif kind == "pso-expire":
@@ -124,6 +137,18 @@ def main(argv: list[str]) -> int:
             import secrets
             db.setpassword(f"(sAMAccountName={ldb.binary_encode(args[0])})", secrets.token_urlsafe(24) + "aA1-",
                            force_change_at_next_login=False)
+        elif kind == "dns-delete":                  # dns-delete:ZONE:NAME, NAME "_*" = every SRV
+            zone, name = args[0], args[1]
+            dns_bases = [f"DC={zone},CN=MicrosoftDNS,DC=DomainDnsZones,{base}",
+                         f"DC=_msdcs.{zone},CN=MicrosoftDNS,DC=ForestDnsZones,{base}"]
+            for dns_base in dns_bases:
+                if not _exists(db, dns_base):
+                    continue
+                for node in db.search(base=dns_base, scope=ldb.SCOPE_ONELEVEL,
+                                      expression="(objectClass=dnsNode)", attrs=["dc"]):
+                    label = str(node["dc"][0])
+                    if (name == "_*" and label.startswith("_")) or label.lower() == name.lower():
+                        db.delete(node.dn)
         elif kind == "sid":
             print(db.schema_format_value("objectSid", find(args[0], ["objectSid"])["objectSid"][0]).decode())
         else:

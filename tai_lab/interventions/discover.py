@@ -199,7 +199,9 @@ class Discovery:
             "ad_user_ou": d.ou_dn(user.ou), "ad_user_groups": ",".join(user.groups),
             "ad_control": control.name, "ad_control_password": control.password,
             "ad_login_base": d.ou_dn(d.login_ou), "ad_outside": outside.name if outside else "",
-            "ad_other_ou": d.ou_dn(next((o for o in d.ous if o != user.ou and o != d.login_ou), None)),
+            # where the wrong-OU fault puts the user: the outside account's OU (former staff)
+            "ad_other_ou": d.ou_dn(outside.ou if outside else next(
+                (o for o in d.ous if o != user.ou and o != d.login_ou), None)),
             "ad_share": share.name if share else "", "ad_share_group": share.group if share else "",
             "ad_share_path": share.path if share else "",
             "ad_share_gid": next((g.gid for g in d.groups if share and g.name == share.group), ""),

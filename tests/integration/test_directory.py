@@ -31,8 +31,9 @@ def _ldif(*lines: str) -> str:
 
 
 REJOIN = ("printf 'Admin-1-Domaine' | adcli join --domain=pod1.tai.lan -U Administrator --stdin-password && "
-          "systemctl restart sssd")
-SEARCH_BASE = "sed -i 's/^ldap_user_search_base = .*/ldap_user_search_base = {}/' /etc/sssd/sssd.conf && systemctl restart sssd"
+          "systemctl reset-failed sssd; systemctl restart sssd")
+SEARCH_BASE = ("sed -i 's/^ldap_user_search_base = .*/ldap_user_search_base = {}/' /etc/sssd/sssd.conf && "
+               "systemctl reset-failed sssd; systemctl restart sssd")
 
 # Repairs as a technician would make them: (node, shell command) steps, one list per way.
 FIXES: dict[tuple[str, str], list[list[tuple[str, str]]]] = {
@@ -68,6 +69,11 @@ FIXES: dict[tuple[str, str], list[list[tuple[str, str]]]] = {
         [("srv", "samba-tool user move alice OU=Utilisateurs"), ("pc1", "sss_cache -E")]],
     ("ad-trust-broken", "machine-password"): [[("pc1", REJOIN)]],
     ("ad-trust-broken", "computer-deleted"): [[("pc1", REJOIN)]],
+    ("ad-dns-records", "srv-deleted"): [
+        [("srv", "samba_dnsupdate && sed -i '/dns update command/d' /etc/samba/smb.conf")]],
+    ("ad-dns-records", "dc-host-deleted"): [
+        [("srv", "samba-tool dns add 127.0.0.1 pod1.tai.lan srv A 10.1.20.10 -U Administrator "
+                 "--password=Admin-1-Domaine && sed -i '/dns update command/d' /etc/samba/smb.conf")]],
 }
 
 # Workarounds: (steps, the verdicts that refuse them).
@@ -95,8 +101,13 @@ WORKAROUNDS: dict[tuple[str, str], tuple[list[tuple[str, str]], set[str]]] = {
     ("ad-trust-broken", "machine-password"): (
         [("pc1", "echo 'alice:x:2001:2001::/root:/bin/sh' >> /etc/passwd && "
                  "echo 'alice:$6$x$x:19000:0:99999:7:::' >> /etc/shadow")], {"broken"}),
+    # the controller written by hand on the machine: the domain's DNS stays broken
+    ("ad-dns-records", "srv-deleted"): (
+        [("pc1", "sed -i 's/^ad_gpo_access_control = disabled$/&\\nad_server = srv.pod1.tai.lan/' "
+                 "/etc/sssd/sssd.conf && systemctl reset-failed sssd; systemctl restart sssd")], {"broken", "bypassed"}),
 }
 UNDO_WORKAROUND = {
+    ("ad-dns-records", "srv-deleted"): [("pc1", "sed -i '/^ad_server/d' /etc/sssd/sssd.conf")],
     ("ad-account-disabled", "disabled"): [("pc1", "sed -i '/^alice:/d' /etc/passwd /etc/shadow")],
     ("ad-trust-broken", "machine-password"): [("pc1", "sed -i '/^alice:/d' /etc/passwd /etc/shadow")],
     ("ad-wrong-ou", "former-staff"): [("pc1", SEARCH_BASE.format("OU=Utilisateurs,DC=pod1,DC=tai,DC=lan"))],
