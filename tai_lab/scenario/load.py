@@ -136,7 +136,8 @@ class _Checker:
                            if role == "dns" else "the domain controller serves the shares (directory.shares)")
                     self.add(("pod", "nodes", n, "roles", nd.roles.index(role)),
                              f"role {role} does not go with a directory: {why}",
-                             f"remove {role}; declare shares under pod.directory.shares")
+                             "remove dns: the pod's names are served by the controller" if role == "dns"
+                             else "remove fileshare; declare the shares under pod.directory.shares")
         ous = list(d.ous)
         for i, ou in enumerate(ous):
             if ous.index(ou) != i:
