@@ -339,6 +339,9 @@ def domain_login_script(account: str, passwords: tuple[str, ...]) -> str:
     local one), then a PAM login through pam_sss alone (authenticate and account: disabled,
     locked, expired, must-change and not allowed all refuse here)."""
     return "\n".join([
+        # the tool's own PAM service, written again each time: pam_sss and nothing else
+        "printf 'auth required pam_sss.so\\naccount required pam_sss.so\\npassword required pam_sss.so\\n' "
+        "> /etc/pam.d/tai-domaine",
         f"sss_cache -u {shlex.quote(account)} >/dev/null 2>&1",
         f"if ! getent -s sss passwd {shlex.quote(account)} >/dev/null; then",
         f"  echo \"{account} : compte inconnu du domaine sur ce poste\"; exit 3",

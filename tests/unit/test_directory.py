@@ -84,8 +84,12 @@ def test_the_login_check_refuses_an_account_the_domain_does_not_know(tmp_path: P
     (tmp_path / "sss_cache").write_text("#!/bin/sh\nexit 0\n")
     for tool in ("getent", "pamtester", "sss_cache"):
         (tmp_path / tool).chmod(0o755)
-    res = _run(domain_login_script("alice", ("good",)), tmp_path)
+    script = domain_login_script("alice", ("good",))
+    assert "> /etc/pam.d/tai-domaine" in script               # the PAM service is the tool's, every time
+    res = _run(script.replace("/etc/pam.d/tai-domaine", str(tmp_path / "pam")), tmp_path)
     assert res.returncode == 3 and "inconnu du domaine" in res.stdout
+    assert (tmp_path / "pam").read_text().split("\n")[:2] == ["auth required pam_sss.so",
+                                                               "account required pam_sss.so"]
 
 
 def test_the_share_check_denied_needs_a_ticket_and_the_servers_refusal():
