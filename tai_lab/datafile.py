@@ -226,6 +226,26 @@ _NAME_HINTS: dict[str, tuple[str, str]] = {
     "aliases": ("DNS name", "lowercase letters, digits and '-', e.g. intranet"),
 }
 
+# The same for a scenario's directory (pod.directory), keyed by the field: (what it is, how to write it).
+_DIRECTORY_HINTS: dict[str, tuple[str, str]] = {
+    "name": ("account or share name", "lowercase letters, digits, '.', '_' or '-', up to 20, {pod} allowed, "
+                                      "e.g. alice (a share: a DNS label, e.g. compta)"),
+    "groups": ("group name", "the name of one of directory.groups, e.g. compta"),
+    "group": ("group name", "the name of one of directory.groups, e.g. compta"),
+    "incident_user": ("user name", "the name of one of directory.users, e.g. alice"),
+    "control_user": ("user name", "the name of one of directory.users, e.g. chloe"),
+    "ou": ("OU name", "letters, digits, spaces, '_' or '-', e.g. Utilisateurs"),
+    "ous": ("OU name", "letters, digits, spaces, '_' or '-', e.g. Utilisateurs"),
+    "login_ou": ("OU name", "one of directory.ous, e.g. Utilisateurs"),
+    "netbios": ("NetBIOS name", "uppercase, up to 15 characters, {pod} allowed, e.g. POD{pod}"),
+    "path": ("share path", "a directory right under /srv, e.g. /srv/compta"),
+    "uid": ("unix id", "a whole number from 10000 to 19999 (a node maps 65536 ids; Samba keeps 20000-59999)"),
+    "gid": ("unix id", "a whole number from 10000 to 19999 (a node maps 65536 ids; Samba keeps 20000-59999)"),
+    "password": ("password", "1 to 64 characters, no quote, backslash or line break; {pod} allowed"),
+    "admin_password": ("password", "1 to 64 characters, no quote, backslash or line break; {pod} allowed"),
+    "new_password": ("password", "1 to 64 characters, no quote, backslash or line break; {pod} allowed"),
+}
+
 _TYPE_HINTS: dict[str, str] = {
     "interface_segment": "give exactly one of `vlan: <name>`, `wireless: <ap node>` or `upstream: true`",
     "interface_address": "give `host: <number>` for a static address or `dhcp: true`, not both",
@@ -257,7 +277,8 @@ def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
     elif kind == "string_pattern_mismatch":
         # A dict key (node, vlan name) is reported as (…, "nodes", key, "[key]").
         holder = raw[-3] if raw[-1] == "[key]" and len(raw) >= 3 else field
-        what, hint = _NAME_HINTS.get(str(holder), ("value", None))
+        names = _DIRECTORY_HINTS if "directory" in loc else _NAME_HINTS
+        what, hint = names.get(str(holder), ("value", None))
         message = f"invalid {what} '{err['input']}'"
     elif kind == "literal_error":
         message = f"'{err['input']}' is not a valid {field}"
@@ -266,6 +287,8 @@ def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
         message = f"expected a {'whole ' if kind == 'int_type' else ''}number, got {_as_yaml(err['input'])}"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
+    if hint is None and "directory" in loc and field in _DIRECTORY_HINTS:
+        hint = _DIRECTORY_HINTS[field][1]
     return smap.problem(loc, message[:1].lower() + message[1:], hint)
 
 

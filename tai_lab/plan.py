@@ -146,6 +146,64 @@ class StationsPlan:
 
 
 @dataclass(frozen=True)
+class DirectoryUserPlan:
+    name: str                           # the login (sAMAccountName), this pod's
+    first_name: str
+    last_name: str
+    password: str
+    ou: str
+    groups: tuple[str, ...]
+    uid: int
+    gid: int                            # primary group (rfc2307): Domain Users
+
+
+@dataclass(frozen=True)
+class DirectoryGroupPlan:
+    name: str
+    ou: str | None                      # None: the Users container
+    description: str
+    gid: int
+
+
+@dataclass(frozen=True)
+class DirectorySharePlan:
+    name: str
+    path: str
+    group: str                          # members read and write; nobody else
+
+
+@dataclass(frozen=True)
+class DirectoryPlan:
+    """One pod's Active Directory domain: every name and password is this pod's."""
+
+    realm: str                          # POD1.TAI.LAN: the pod's domain, uppercase
+    netbios: str
+    base_dn: str                        # DC=pod1,DC=tai,DC=lan
+    admin_password: str
+    dc: str                             # the node with the role ad-dc
+    members: tuple[str, ...]            # the nodes with the role ad-client
+    policy: dict = field(hash=False, compare=False)
+    ous: tuple[str, ...] = ()
+    login_ou: str = ""
+    groups: tuple[DirectoryGroupPlan, ...] = ()
+    users: tuple[DirectoryUserPlan, ...] = ()
+    shares: tuple[DirectorySharePlan, ...] = ()
+    incident_user: str = ""
+    control_user: str = ""
+    new_password: str = ""
+    domain_users_gid: int = 15000
+
+    def user(self, name: str) -> DirectoryUserPlan:
+        for u in self.users:
+            if u.name == name:
+                return u
+        raise KeyError(name)
+
+    def ou_dn(self, ou: str | None) -> str:
+        return f"OU={ou},{self.base_dn}" if ou else f"CN=Users,{self.base_dn}"
+
+
+@dataclass(frozen=True)
 class PodPlan:
     number: int
     domain: str
@@ -155,6 +213,7 @@ class PodPlan:
     services: dict = field(default_factory=dict, hash=False, compare=False)
     prep: PrepPlan | None = field(default=None, compare=False)
     stations: StationsPlan | None = field(default=None, compare=False)
+    directory: DirectoryPlan | None = field(default=None, compare=False)
 
     def node(self, name: str) -> NodePlan:
         for n in self.nodes:

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from . import paths
+from . import directory, paths
 from .errors import CommandFailed
 from .lang import tr
 from .plan import LabPlan, NodePlan, PodPlan
@@ -68,7 +68,8 @@ def _iface_vars(node: NodePlan) -> list[dict]:
 
 def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
     """What the playbooks need to configure one node, derived from the plan only."""
-    dns = pod.nodes_with_role("dns")
+    # With a directory, the domain controller's DNS is the pod's (the realm is the pod's domain).
+    dns = pod.nodes_with_role("dns") or pod.nodes_with_role("ad-dc")
     dns_addr = str(pod.address_of(dns[0].name)) if dns else str(plan.upstream.resolver)
     v: dict = {
         "pod": pod.number, "inventory_node": node.name, "kind": node.kind,
@@ -79,6 +80,8 @@ def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
     }
     if not any(i.dhcp for i in node.interfaces):
         v["resolver"] = "127.0.0.1" if "dns" in node.roles else dns_addr
+    if pod.directory is not None and ("ad-dc" in node.roles or "ad-client" in node.roles):
+        v["directory"] = directory_vars(plan, pod, node)
     if node.kind == "router":
         wan = next(i for i in node.interfaces if i.segment.kind == "upstream")
         v["wan_interface"] = wan.name
@@ -104,6 +107,35 @@ def node_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
             "dhcp_first": str(vl.dhcp_range[0]) if vl.dhcp_range else None,
             "dhcp_last": str(vl.dhcp_range[1]) if vl.dhcp_range else None,
         } for vl in pod.vlans]
+    return v
+
+
+def directory_vars(plan: LabPlan, pod: PodPlan, node: NodePlan) -> dict:
+    """What the ad-dc and ad-client roles need: the domain, and on the controller its objects."""
+    d = pod.directory
+    assert d is not None
+    dc = pod.node(d.dc)
+    v: dict = {"realm": d.realm, "netbios": d.netbios, "base_dn": d.base_dn, "domain": pod.domain,
+               "admin_password": d.admin_password, "dc_fqdn": dc.fqdn, "dc_name": dc.name,
+               "login_base": d.ou_dn(d.login_ou), "computer_name": node.name.upper(),
+               "probe_user": d.incident_user}
+    if "ad-dc" not in node.roles:
+        return v
+    gids = {g.name: g.gid for g in d.groups}
+    records = []
+    for other in pod.nodes:
+        addr = pod.address_of(other.name)
+        if addr is None:
+            continue
+        if other.name != node.name:
+            records.append({"name": other.name, "address": str(addr)})
+        records += [{"name": a, "address": str(addr)} for a in other.aliases]
+    v.update({
+        "host_ip": str(pod.address_of(node.name)), "forwarder": str(plan.upstream.resolver),
+        "policy": dict(d.policy), "objects_ldif": directory.objects_ldif(d, pod.domain),
+        "members_ldif": directory.members_ldif(d), "dns_records": records,
+        "shares": [{"name": s.name, "path": s.path, "group": s.group, "gid": gids[s.group]} for s in d.shares],
+    })
     return v
 
 

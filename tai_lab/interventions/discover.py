@@ -189,6 +189,40 @@ class Discovery:
         return {"port_device": device, "port_netns": netns, "port_name": port,
                 "port_bridge": current or "", "other_bridge": other or ""}
 
+    def directory(self) -> dict:
+        """The pod's domain for the directory interventions: the incident user (the account the
+        jury member plays) and what the scenario gave them, the control account, the share."""
+        d = self.plan.directory
+        if d is None:
+            return {}
+        user, control = d.user(d.incident_user), d.user(d.control_user)
+        share = next((s for s in d.shares if s.group in user.groups), d.shares[0] if d.shares else None)
+        # an account that lives outside the login OU: it must stay unable to log in
+        outside = next((u for u in d.users if u.ou != d.login_ou), None)
+        policy = d.policy
+        return {
+            "ad_realm": d.realm, "ad_domain": self.plan.domain, "ad_base": d.base_dn, "ad_netbios": d.netbios,
+            "ad_dc": d.dc, "ad_dc_fqdn": self.plan.node(d.dc).fqdn, "ad_admin_password": d.admin_password,
+            "ad_user": user.name, "ad_password": user.password, "ad_new_password": d.new_password,
+            "ad_user_ou": d.ou_dn(user.ou), "ad_user_groups": ",".join(user.groups),
+            "ad_control": control.name, "ad_control_password": control.password,
+            "ad_login_base": d.ou_dn(d.login_ou), "ad_outside": outside.name if outside else "",
+            # where the wrong-OU fault puts the user: the outside account's OU (former staff)
+            "ad_other_ou": d.ou_dn(outside.ou if outside else next(
+                (o for o in d.ous if o != user.ou and o != d.login_ou), None)),
+            "ad_share": share.name if share else "", "ad_share_group": share.group if share else "",
+            "ad_share_path": share.path if share else "",
+            "ad_share_gid": next((g.gid for g in d.groups if share and g.name == share.group), ""),
+            "ad_temp_password": f"Provisoire-{self.pod}-{d.netbios.capitalize()}", "ad_share_server": self.plan.node(d.dc).fqdn,
+            "ad_lockout_threshold": policy["lockout_threshold"],
+            "ad_policy_args": (f"--complexity={'on' if policy['complexity'] else 'off'} "
+                               f"--history-length={policy['history']} --min-pwd-length={policy['min_length']} "
+                               f"--min-pwd-age=0 --max-pwd-age={policy['max_age_days']} "
+                               f"--account-lockout-threshold={policy['lockout_threshold']} "
+                               f"--account-lockout-duration={policy['lockout_minutes']} "
+                               f"--reset-account-lockout-after={policy['lockout_minutes'] or 30}"),
+        }
+
     def context(self, item: Intervention, var: Variant) -> dict:
         """Everything the playbooks and probes need, as the pod is now."""
         if var.target.port is not None:
@@ -226,6 +260,9 @@ class Discovery:
             "timezone": self.lab.plan.timezone,
         }
         ctx["clients"] = self.clients()
+        ctx.update(self.directory())
+        if "ad_realm" in ctx:
+            ctx["ad_computer"] = user.upper()        # the user's machine account (adcli's name)
         ctx["dns_address"] = self.dns_address(user)
         ctx["intranet_url"] = f"http://intranet.{self.plan.domain}/"
         ctx["intranet_marker"] = f"TAI-INTRANET-POD{self.pod}"

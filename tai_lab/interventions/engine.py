@@ -30,7 +30,7 @@ from ..probes import kinds as probe_kinds
 from ..probes import SILENCE_S, Probe, ProbeResult, first_failure, run_probes
 from .catalogue import Catalogue, catalogue_of
 from .discover import Discovery
-from .model import Intervention, ProbeSpec, Variant
+from .model import DOMAIN_PROBES, Intervention, ProbeSpec, Variant
 
 if TYPE_CHECKING:
     from ..context import LabContext as Lab   # what a feature receives of the lab, not the API
@@ -154,6 +154,12 @@ POD_VALUES: dict[str, dict[str, Callable[[dict], Any]]] = {
 POD_VALUES["smb-write"] = POD_VALUES["smb-list"]
 POD_VALUES["desk-ticket"] = {"ticket": lambda c: c.get("ticket")}
 DESK_KINDS = ("desk-asset", "desk-ticket")
+# The domain's checks: the incident user's account and password unless the check names others.
+for _k in DOMAIN_PROBES:
+    POD_VALUES[_k] = {"account": lambda c: c["ad_user"], "passwords": lambda c: (c["ad_password"],),
+                      **({} if _k == "domain-login" else {"realm": lambda c: c["ad_realm"]})}
+POD_VALUES["smb-ticket"].update({"share": lambda c: f"//{c['ad_share_server']}/{c['ad_share']}",
+                                 "label": lambda c: c["ad_share"]})
 
 
 def ticket_text(item: Intervention, subject: str | None, ctx: dict) -> tuple[str, str]:
@@ -194,7 +200,11 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
                  "target": ctx.get("target_node", "")}.get(spec.on) or f(spec.on) or ""
     k = probe_kinds.lookup(spec.probe)
     fields = spec.model_dump(exclude={"probe", "on", "title"})
-    values = {name: f(fields[name]) for name in (*k.needs, *k.takes) if fields.get(name) not in (None, "")}
+    if k.name in DOMAIN_PROBES and "ad_realm" not in ctx:
+        raise LabStateError(f"pod {ctx.get('pod')} has no directory: a {k.name} check needs one",
+                            "pick an intervention that fits this plateau (no ad-dc role here)")
+    values: dict[str, Any] = {name: (tuple(f(x) for x in fields[name]) if isinstance(fields[name], (list, tuple)) else f(fields[name]))
+              for name in (*k.needs, *k.takes) if fields.get(name) not in (None, "", (), [])}
     for name, of_pod in POD_VALUES.get(k.name, {}).items():
         if values.get(name) in (None, ""):
             values[name] = of_pod(ctx)

@@ -13,8 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address",
-                    "dns", "dhcp-offer", "state", "desk-asset", "desk-ticket"]
+                    "dns", "dhcp-offer", "state", "desk-asset", "desk-ticket", "domain-login", "kinit",
+                    "smb-ticket"]
 TicketStatus = Literal["new", "open", "stalled", "resolved", "rejected"]
+
+# Checks that need the pod's domain (tai_lab.probes.domain: domain_login_script…).
+DOMAIN_PROBES = frozenset({"domain-login", "kinit", "smb-ticket"})
 
 
 class Text(BaseModel):
@@ -58,6 +62,12 @@ class ProbeSpec(BaseModel):
     owner: bool = False
     reply: bool = False
     status: tuple[TicketStatus, ...] = ()
+    # domain-login, kinit, smb-ticket (a pod with a directory): the domain account (default the
+    # incident user, {ad_user}) and the passwords tried in turn, the next one only after "wrong
+    # password" (default {ad_password}); smb-ticket: ``denied`` = the share must refuse this account.
+    account: str | None = None
+    passwords: tuple[str, ...] = ()
+    denied: bool = False
 
     @model_validator(mode="after")
     def _state_has_a_command(self) -> "ProbeSpec":
@@ -184,6 +194,14 @@ class Intervention(BaseModel):
 
     def bypasses_for(self, variant: Variant) -> tuple[Bypass, ...]:
         return self.bypass + variant.bypass
+
+    @property
+    def needs_directory(self) -> bool:
+        """It acts on the pod's Active Directory domain (a pod with the roles ad-dc/ad-client)."""
+        specs = list(self.check) + [b.check for b in self.bypass] + [
+            s for v in self.variants for s in (v.check or ()) + tuple(b.check for b in v.bypass)]
+        return any(v.target.role == "ad-dc" for v in self.variants) or any(
+            s.probe in DOMAIN_PROBES for s in specs)
 
     @property
     def playbook_path(self) -> str:

@@ -3,7 +3,10 @@ on every pod (leases, names, the intranet, the share, the printer, the Internet 
 wants it, the other pods out of reach). Each check is a probe of :mod:`tai_lab.probes.kinds`."""
 from __future__ import annotations
 
+import shlex
+
 from ..plan import LabPlan, PodPlan
+from .domain import domain_login_script
 from .kinds import build
 from .model import FAST_DNS, Probe
 
@@ -44,6 +47,18 @@ def health_probes(plan: LabPlan, pod: PodPlan, *, internet: bool) -> list[Probe]
         probes.append(build("smb-list", user, id="fileshare", title=f"le partage {share['share']} s'ouvre depuis {user}",
                             share=f"//{srv.fqdn}/{share['share']}", label=share["share"], user=share["user"],
                             password=share["password"], contains="LISEZMOI.txt", timeout=10))
+    d = pod.directory
+    if d is not None and user in d.members:
+        # A member that booted before its controller answers comes back online within seconds
+        # (sssd's offline_timeout): wait for the account, then log in as the user would.
+        account = d.user(d.incident_user)
+        login = domain_login_script(account.name, (account.password,))
+        # offline (the controller not answering yet): "cannot retrieve authentication info"
+        wait = (f"for i in $(seq 1 30); do out=$(sh -c {shlex.quote(login)} 2>&1); rc=$?; "
+                "[ $rc -eq 0 ] && break; printf '%s' \"$out\" | grep -qE 'retrieve authentication info|inconnu' || break; "
+                "sleep 1; done; printf '%s\\n' \"$out\"; exit $rc")
+        probes.append(Probe("domain", f"{account.name} ouvre sa session du domaine sur {user}", user,
+                            ("sh", "-c", wait), timeout=60))
     desk = pod.services.get("servicedesk")
     if pod.nodes_with_role("service-desk") and isinstance(desk, dict):
         url = f"http://{desk.get('name', 'support')}.{pod.domain}/"

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 from .. import paths
 from ..errors import NotFoundError
+from . import domain
 from .model import FAST_DNS, Probe
 
 # How long the user's machine waits for an answer on the pod's network before the user would
@@ -321,3 +322,32 @@ def _desk_ticket(a: Ask) -> Probe:
                "owner": a.get("owner"), "reply": a.get("reply"), "status": list(a.get("status") or [])}
     return _desk(a, "check-ticket", payload, f"le ticket n°{a.get('ticket')} est traité comme il faut",
                  ticket=a.get("ticket"), **({"asset": a["asset"]} if a.get("asset") else {}))
+
+
+# --- the domain (Active Directory), from a member's point of view ------------------------------
+
+@kind("domain-login", needs=("account", "passwords"))
+def _domain_login(a: Ask) -> Probe:
+    """A PAM login as the domain user on the member (sssd only: a local account cannot pass)."""
+    return Probe(a.id, a.title or f"{a['account']} ouvre sa session du domaine sur {a.node}", a.node,
+                 ("sh", "-c", domain.domain_login_script(a["account"], tuple(a["passwords"]))), timeout=20,
+                 about=a.about(account=a["account"]))
+
+
+@kind("kinit", needs=("account", "realm", "passwords"))
+def _kinit(a: Ask) -> Probe:
+    """A Kerberos ticket for the user, in a fresh cache."""
+    return Probe(a.id, a.title or f"{a['account']} obtient son ticket Kerberos depuis {a.node}", a.node,
+                 ("sh", "-c", domain.kinit_script(a["account"], a["realm"], tuple(a["passwords"]))), timeout=15,
+                 about=a.about(account=a["account"]))
+
+
+@kind("smb-ticket", needs=("account", "realm", "passwords", "share", "label"), takes=("denied",))
+def _smb_ticket(a: Ask) -> Probe:
+    """The share written with the user's own fresh ticket (``denied``: the share must refuse them)."""
+    denied = bool(a.get("denied"))
+    title = a.title or (f"le partage {a['label']} refuse {a['account']}" if denied
+                        else f"{a['account']} enregistre un fichier dans le partage {a['label']}")
+    script = domain.smb_ticket_script(a["account"], a["realm"], tuple(a["passwords"]), a["share"], denied)
+    return Probe(a.id, title, a.node, (*FAST_DNS, "sh", "-c", script), timeout=20,
+                 about=a.about(account=a["account"], share=a["label"], title=title))

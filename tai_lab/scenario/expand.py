@@ -14,6 +14,10 @@ from typing import Any
 from tai_lab.errors import TaiLabError
 from tai_lab.plan import (
     CheckPlan,
+    DirectoryGroupPlan,
+    DirectoryPlan,
+    DirectorySharePlan,
+    DirectoryUserPlan,
     InterfacePlan,
     LabPlan,
     NodePlan,
@@ -29,7 +33,7 @@ from tai_lab.plan import (
     WanPlan,
     WirelessPlan,
 )
-from tai_lab.scenario.model import MAX_PODS, Interface, Node, Prep, Scenario
+from tai_lab.scenario.model import MAX_PODS, Directory, Interface, Node, Prep, Scenario
 from tai_lab.scenario.values import fill, pod_values
 
 POD_PLACEHOLDER = "{pod}"
@@ -211,10 +215,44 @@ def _expand_pod(scenario: Scenario, number: int) -> PodPlan:
             accounts=tuple((a.user, substitute(a.password, number)) for a in scenario.stations.accounts),
             desktops=tuple(scenario.stations.desktops), desktop_user=scenario.stations.desktop_user),
     )
+    from dataclasses import replace
+    if pod.directory is not None:
+        plan = replace(plan, directory=expand_directory(pod.directory, plan))
     if scenario.prep is None:
         return plan
-    from dataclasses import replace
     return replace(plan, prep=_expand_prep(scenario.prep, plan))
+
+
+DOMAIN_USERS_GID = 15000     # every user's primary group (rfc2307 gidNumber of Domain Users)
+
+
+def expand_directory(d: Directory, pod: PodPlan) -> DirectoryPlan:
+    """The pod's domain: realm from its DNS domain, names and passwords with {pod} filled,
+    unix ids (rfc2307, inside the node's user namespace) given where the scenario gave none,
+    the incident and control accounts chosen when not named."""
+    n = pod.number
+    groups = tuple(DirectoryGroupPlan(substitute(g.name, n), g.ou, g.description,
+                                      g.gid if g.gid is not None else DOMAIN_USERS_GID + 1 + i)
+                   for i, g in enumerate(d.groups))
+    users = tuple(DirectoryUserPlan(
+        substitute(u.name, n), u.first_name, u.last_name, substitute(u.password, n), u.ou,
+        tuple(substitute(g, n) for g in u.groups), u.uid if u.uid is not None else 10000 + 1 + i,
+        DOMAIN_USERS_GID) for i, u in enumerate(d.users))
+    shares = tuple(DirectorySharePlan(s.name, s.path, substitute(s.group, n)) for s in d.shares)
+    share_groups = {s.group for s in shares}
+    in_share = [u.name for u in users if share_groups & set(u.groups)]
+    outside = [u.name for u in users if not share_groups & set(u.groups)]
+    dc = next(node.name for node in pod.nodes if "ad-dc" in node.roles)
+    return DirectoryPlan(
+        realm=pod.domain.upper(), netbios=substitute(d.netbios, n),
+        base_dn=",".join(f"DC={label}" for label in pod.domain.split(".")),
+        admin_password=substitute(d.admin_password, n), dc=dc,
+        members=tuple(node.name for node in pod.nodes if "ad-client" in node.roles),
+        policy=d.policy.model_dump(), ous=tuple(d.ous), login_ou=d.login_ou,
+        groups=groups, users=users, shares=shares,
+        incident_user=substitute(d.incident_user, n) if d.incident_user else (in_share or [users[0].name])[0],
+        control_user=substitute(d.control_user, n) if d.control_user else (outside or [users[-1].name])[0],
+        new_password=substitute(d.new_password, n), domain_users_gid=DOMAIN_USERS_GID)
 
 
 def _expand_prep(prep: Prep, pod: PodPlan) -> PrepPlan:

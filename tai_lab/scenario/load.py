@@ -17,7 +17,16 @@ from tai_lab.datafile import Loc, Problem, SourceMap, load_model, sorted_problem
 from tai_lab.errors import ScenarioError
 from tai_lab.plan import LabPlan
 from tai_lab.scenario.expand import expand, intervention_dir, network, pod_count, substitute
-from tai_lab.scenario.model import DNS_LABEL_PATTERN, MAX_PODS, NETWORK_DEVICE_KINDS, ROLE_KINDS, Scenario
+from tai_lab.scenario.model import (
+    DNS_LABEL_PATTERN,
+    MAX_PODS,
+    NETWORK_DEVICE_KINDS,
+    ROLE_KINDS,
+    DirectoryGroup,
+    DirectoryUser,
+    Role,
+    Scenario,
+)
 
 
 DESKTOP_PACKAGE = "tigervnc-standalone-server"     # what the portal's desktop runs in a machine
@@ -132,6 +141,7 @@ class _Checker:
         self.check_prep()
         self.check_stations()
         self.check_service_desk()
+        self.check_directory()
         return self.problems
 
     def check_images(self) -> None:
@@ -215,6 +225,115 @@ class _Checker:
             if machine not in clients:
                 self.add(at + ("assets", machine), f"'{machine}' is not a client machine of the pod",
                          f"client machines: {', '.join(clients)}")
+
+
+    def check_directory(self) -> None:
+        """The domain has one controller, its members are clients, and everything it names
+        exists: OUs, groups, accounts; passwords the domain's own policy accepts."""
+        d = self.pod.directory
+        dcs = [n for n, nd in self.pod.nodes.items() if "ad-dc" in nd.roles]
+        members = [n for n, nd in self.pod.nodes.items() if "ad-client" in nd.roles]
+        if d is None:
+            for n in dcs + members:
+                role: Role = "ad-dc" if n in dcs else "ad-client"
+                self.add(("pod", "nodes", n, "roles", self.pod.nodes[n].roles.index(role)),
+                         f"role {role} needs a domain: the pod has no `directory:` section",
+                         "add pod.directory (OUs, groups, users), or remove the role")
+            return
+        at: Loc = ("pod", "directory")
+        if not dcs:
+            self.add(at, "the directory has no domain controller", "give a server the role ad-dc")
+        for extra in dcs[1:]:
+            self.add(("pod", "nodes", extra, "roles"), "a pod has one domain controller",
+                     f"keep ad-dc on {dcs[0]} only")
+        for n, nd in self.pod.nodes.items():
+            for other in ("dns", "fileshare"):
+                if other in nd.roles:
+                    role = "dns" if other == "dns" else "fileshare"
+                    why = ("the domain controller's DNS serves the pod (the realm is the pod's domain)"
+                           if role == "dns" else "the domain controller serves the shares (directory.shares)")
+                    self.add(("pod", "nodes", n, "roles", nd.roles.index(role)),
+                             f"role {role} does not go with a directory: {why}",
+                             "remove dns: the pod's names are served by the controller" if role == "dns"
+                             else "remove fileshare; declare the shares under pod.directory.shares")
+        ous = list(d.ous)
+        for i, ou in enumerate(ous):
+            if ous.index(ou) != i:
+                self.add(at + ("ous", i), f"OU '{ou}' is listed twice", "list it once")
+
+        def ou_ref(loc: Loc, ou: str | None) -> None:
+            if ou is not None and ou not in ous:
+                close = get_close_matches(ou, ous, n=1)
+                self.add(loc, f"unknown OU '{ou}'",
+                         f"did you mean '{close[0]}'?" if close else f"OUs of the directory: {', '.join(ous)}")
+
+        ou_ref(at + ("login_ou",), d.login_ou)
+        groups = [g.name for g in d.groups]
+        users = [u.name for u in d.users]
+        taken: dict[str, Loc] = {}
+        ids: dict[tuple[str, int], str] = {}
+        accounts: list[tuple[str, int, DirectoryGroup | DirectoryUser]] = [
+            *(("groups", i, g) for i, g in enumerate(d.groups)), *(("users", i, u) for i, u in enumerate(d.users))]
+        for kind, i, item in accounts:
+            here: Loc = at + (kind, i)
+            if item.name in taken:
+                self.add(here + ("name",), f"account name '{item.name}' is already used",
+                         "users and groups share one namespace in a domain: rename one")
+            taken.setdefault(item.name, here)
+            ou_ref(here + ("ou",), item.ou)
+            xid = getattr(item, "gid" if kind == "groups" else "uid")
+            if xid is not None:
+                if (kind, xid) in ids:
+                    self.add(here + ("gid" if kind == "groups" else "uid",),
+                             f"id {xid} is already given to {ids[(kind, xid)]}", "give each its own id")
+                ids.setdefault((kind, xid), item.name)
+        for i, u in enumerate(d.users):
+            for j, g in enumerate(u.groups):
+                if g not in groups:
+                    close = get_close_matches(g, groups, n=1)
+                    self.add(at + ("users", i, "groups", j), f"unknown group '{g}'",
+                             f"did you mean '{close[0]}'?" if close
+                             else f"groups of the directory: {', '.join(groups) or 'none (add directory.groups)'}")
+            self._password(at + ("users", i, "password"), u.password, d)
+        self._password(at + ("admin_password",), d.admin_password, d)
+        self._password(at + ("new_password",), d.new_password, d)
+        seen_shares: set[str] = set()
+        for i, s in enumerate(d.shares):
+            if s.name in seen_shares:
+                self.add(at + ("shares", i, "name"), f"share '{s.name}' is declared twice", "declare it once")
+            seen_shares.add(s.name)
+            if s.group not in groups:
+                close = get_close_matches(s.group, groups, n=1)
+                self.add(at + ("shares", i, "group"), f"unknown group '{s.group}'",
+                         f"did you mean '{close[0]}'?" if close else f"groups: {', '.join(groups) or 'none'}")
+        for key in ("incident_user", "control_user"):
+            name = getattr(d, key)
+            if name is not None and name not in users:
+                close = get_close_matches(name, users, n=1)
+                self.add(at + (key,), f"unknown user '{name}'",
+                         f"did you mean '{close[0]}'?" if close else f"users: {', '.join(users)}")
+        for number in self._numbers():
+            if len(substitute(d.netbios, number)) > 15:
+                self.add(at + ("netbios",), f"'{substitute(d.netbios, number)}' is longer than 15 characters",
+                         "a NetBIOS name has at most 15 characters, e.g. POD{pod}")
+                break
+
+    def _password(self, loc: Loc, pattern: str, d) -> None:
+        """A password the domain's policy accepts, for every pod (else the domain refuses it
+        when the lab is built, far from this file)."""
+        for number in self._numbers():
+            pw = substitute(pattern, number)
+            n = number
+            if len(pw) < d.policy.min_length:
+                self.add(loc, f"password of {len(pw)} characters (pod {n}): the policy asks for at least "
+                         f"{d.policy.min_length}", "lengthen it, or lower policy.min_length")
+                return
+            classes = sum(bool(re.search(c, pw)) for c in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
+            if d.policy.complexity and classes < 3:
+                self.add(loc, f"password '{pw}' (pod {n}) is not complex enough for the domain's policy",
+                         "use three of: lowercase, uppercase, digit, symbol (e.g. Alice-{pod}-Tai), "
+                         "or set policy.complexity: false")
+                return
 
     def check_stations(self) -> None:
         """The portal's machines are machines of the pod (never a switch or an access point)."""
@@ -336,6 +455,7 @@ class _Checker:
             return
         if self.scenario.interventions is None:
             return
+        catalogue = load_catalogue(extra=extra)
         for n, iid in enumerate(self.scenario.interventions):
             if iid not in ids:
                 close = get_close_matches(iid, ids, n=1)
@@ -344,6 +464,10 @@ class _Checker:
             elif catalogue.get(iid).desk and not any("service-desk" in nd.roles for nd in self.pod.nodes.values()):
                 self.add(("interventions", n), f"{iid} is an intervention on the service desk, and the pod has none",
                          "add a server node with `roles: [service-desk]` (see scenarios/tai-servicedesk.yaml), "
+                         "or remove it from the list")
+            elif self.pod.directory is None and catalogue.get(iid).needs_directory:
+                self.add(("interventions", n), f"intervention {iid!r} acts on a domain and the pod has none",
+                         "add pod.directory and the roles ad-dc/ad-client (see scenarios/tai-domaine.yaml), "
                          "or remove it from the list")
 
     # Each node on its own.

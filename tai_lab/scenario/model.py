@@ -47,7 +47,7 @@ def _address_text(value: Any) -> Any:
 Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
 
 NodeKind = Literal["router", "switch", "ap", "server", "client", "printer"]
-Role = Literal["router", "dns", "dhcp", "fileshare", "intranet", "ipp-printer", "service-desk"]
+Role = Literal["router", "dns", "dhcp", "fileshare", "intranet", "ipp-printer", "service-desk", "ad-dc", "ad-client"]
 
 # Kinds without an operating system image (namespace-only network devices).
 NETWORK_DEVICE_KINDS: frozenset[str] = frozenset({"switch", "ap"})
@@ -61,6 +61,8 @@ ROLE_KINDS: dict[str, frozenset[str]] = {
     "intranet": frozenset({"server"}),
     "ipp-printer": frozenset({"printer"}),
     "service-desk": frozenset({"server"}),
+    "ad-dc": frozenset({"server"}),
+    "ad-client": frozenset({"client"}),
 }
 
 
@@ -183,6 +185,87 @@ class ServiceDesk(_Strict):
                                               description="Per client machine: serial number and model")
 
 
+# --- the directory (Active Directory, roles ad-dc and ad-client) ---------------------
+
+# sAMAccountName-like names, lowercase so that a Linux login and the AD account are the same
+# word; ``{pod}`` allowed (per-pod names).
+ACCOUNT_NAME_PATTERN = r"^([a-z0-9._-]|\{pod\}){1,20}$"
+OU_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$"
+# A node's user namespace maps 65536 ids; Samba's own range is 20000-59999 (images/debian-12-ad).
+RFC2307_IDS = (10000, 19999)
+
+AccountName = Annotated[str, StringConstraints(pattern=ACCOUNT_NAME_PATTERN)]
+OuName = Annotated[str, StringConstraints(pattern=OU_NAME_PATTERN)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\n\r'\"\\]*$")]
+
+
+class DirectoryPolicy(_Strict):
+    """The domain's password and lockout policy, as a training centre sets it."""
+
+    lockout_threshold: Whole = Field(3, ge=0, le=100, description="Bad passwords before a lockout (0: never)")
+    lockout_minutes: Whole = Field(0, ge=0, le=99999,
+                                   description="How long a lockout lasts; 0: until an administrator unlocks")
+    min_length: Whole = Field(8, ge=0, le=64, description="Minimum password length")
+    complexity: bool = Field(True, description="Three of: lowercase, uppercase, digit, symbol")
+    max_age_days: Whole = Field(42, ge=0, le=999, description="Maximum password age (0: never expires)")
+    history: Whole = Field(24, ge=0, le=24, description="Passwords remembered")
+
+
+class DirectoryGroup(_Strict):
+    """A domain group (security, global)."""
+
+    name: AccountName
+    ou: OuName | None = Field(None, description="Its OU (default: the Users container)")
+    description: str = ""
+    gid: Whole | None = Field(None, ge=RFC2307_IDS[0], le=RFC2307_IDS[1],
+                              description="Unix gid (rfc2307); default: 15000 + its position")
+
+
+class DirectoryUser(_Strict):
+    """A domain account; ``{pod}`` allowed in its name and password."""
+
+    name: AccountName
+    first_name: str = Field(max_length=64)
+    last_name: str = Field(max_length=64)
+    password: Secret
+    ou: OuName = Field(description="Its OU (one of the directory's ous)")
+    groups: list[AccountName] = Field(default_factory=list)
+    uid: Whole | None = Field(None, ge=RFC2307_IDS[0], le=RFC2307_IDS[1],
+                              description="Unix uid (rfc2307); default: 10000 + its position")
+
+
+class DirectoryShare(_Strict):
+    """A share of the domain controller whose rights come from one AD group."""
+
+    name: DnsLabel
+    path: Annotated[str, StringConstraints(pattern=r"^/srv/[a-z0-9][a-z0-9_-]{0,31}$")]
+    group: AccountName = Field(description="Members read and write; nobody else")
+
+
+class Directory(_Strict):
+    """An Active Directory domain on the pod: its controller is the node with the role ad-dc
+    (Samba), its members the nodes with the role ad-client (sssd). The realm is the pod's
+    domain, so the controller's DNS serves the pod's names."""
+
+    netbios: Annotated[str, StringConstraints(pattern=r"^([A-Z][A-Z0-9]{0,11}|[A-Z][A-Z0-9]{0,9}\{pod\})$")] = \
+        Field("POD{pod}", description="The domain's short (NetBIOS) name, uppercase; {pod} allowed")
+    admin_password: Secret = Field(description="The domain Administrator's password ({pod} allowed)")
+    policy: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
+    ous: list[OuName] = Field(min_length=1, description="Organisational units under the domain")
+    login_ou: OuName = Field(description="The OU whose users may log in on the members (sssd's search base)")
+    groups: list[DirectoryGroup] = Field(default_factory=list)
+    users: list[DirectoryUser] = Field(min_length=1)
+    shares: list[DirectoryShare] = Field(default_factory=list)
+    incident_user: AccountName | None = Field(
+        None, description="The account the jury member plays in directory interventions "
+        "(default: the first user who is in a share's group)")
+    control_user: AccountName | None = Field(
+        None, description="An account outside the shares' groups, that must stay refused "
+        "(default: the first user in no share's group)")
+    new_password: Secret = Field(
+        "Nouveau-{pod}-Tai", description="The password the incident user picks when told to change theirs")
+
+
 class Pod(_Strict):
     """What every candidate gets; ``{pod}`` makes names and addresses unique."""
 
@@ -192,6 +275,7 @@ class Pod(_Strict):
     services: dict[str, Any] = Field(
         default_factory=dict, description="What the roles serve; free form, {pod} allowed"
     )
+    directory: Directory | None = Field(None, description="An Active Directory domain (roles ad-dc, ad-client)")
 
 
 # --- the prep phase -----------------------------------------------------------------

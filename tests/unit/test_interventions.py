@@ -68,10 +68,19 @@ PORT_KEYS = {"port_device", "port_netns", "port_name", "port_bridge", "other_bri
 # On a pod with a service desk (an intervention on the desk needs one).
 DESK_KEYS = {"desk_node", "desk_url", "desk_user", "desk_user_name", "asset_name", "asset_mac", "asset_serial",
              "other_machine", "other_mac", "other_serial", "other_user", "desk_technician"}
+# What Discovery.directory adds on a pod with a domain (tai-domaine).
+AD_KEYS = {
+    "ad_realm", "ad_domain", "ad_base", "ad_netbios", "ad_dc", "ad_dc_fqdn", "ad_admin_password", "ad_user",
+    "ad_password", "ad_new_password", "ad_user_ou", "ad_user_groups", "ad_control", "ad_control_password",
+    "ad_login_base", "ad_share", "ad_share_group", "ad_share_path", "ad_share_gid", "ad_temp_password",
+    "ad_share_server", "ad_lockout_threshold", "ad_policy_args", "ad_outside", "ad_other_ou", "ad_computer",
+}
+DOMAIN = ROOT / "scenarios/tai-domaine.yaml"
 
 
 def context_keys(var: Variant, item: Intervention | None = None) -> set[str]:
-    keys = set(BASE_KEYS) | (DESK_KEYS if item is not None and item.desk else set())
+    keys = set(BASE_KEYS) | (DESK_KEYS if item is not None and item.desk else set()) \
+        | (AD_KEYS if item is not None and item.needs_directory else set())
     if var.target.port is not None:
         keys |= PORT_KEYS
     else:
@@ -155,6 +164,8 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
     desk_lab = SimpleNamespace(plan=load_plan(DESK, pods=1), backend=backend)
     cat = load_catalogue()
     for item in cat.interventions.values():
+        if item.needs_directory:
+            continue                                  # tai-standard has no domain: see the next test
         for var in item.variants:
             if item.desk:      # an intervention on the service desk: refused where there is none
                 with pytest.raises(LabStateError, match="service.desk"):
@@ -169,6 +180,30 @@ def test_discovery_on_the_standard_plan_builds_the_listed_keys():
     ctx = Discovery(lab, 1).context(dns, dns.variant("service-stopped"))
     assert ctx["target_node"] == "srv" and ctx["dns_service"] == "named"
     assert ctx["user_node"] == "pc1" and ctx["intranet_url"] == "http://intranet.pod1.tai.lan/"
+
+
+
+def test_discovery_on_the_domain_plan_builds_the_directory_keys():
+    """tai-domaine: every directory intervention gets its domain's values, this pod's."""
+    plan = load_plan(DOMAIN, pods=2)
+    backend = SimpleNamespace(transport=lambda pod, node: _SilentTransport(),
+                              port_namespace=lambda pod, device: f"tai-dom-p{pod}-{device}",
+                              require=lambda capability, feature: None)
+    lab = SimpleNamespace(plan=plan, backend=backend)
+    cat = load_catalogue()
+    directory = [i for i in cat.interventions.values() if i.needs_directory]
+    assert len(directory) >= 4 and all(len(i.variants) >= 2 for i in directory)
+    for item in directory:
+        assert item.competencies[0] == "c11", f"{item.id}: c11 is the primary competency"
+        for var in item.variants:
+            ctx = Discovery(lab, 2).context(item, var)
+            missing = context_keys(var, item) - set(ctx)
+            assert not missing, f"{item.id}/{var.id}: discovery lacks {missing}"
+            for _where, text in _templates(item, var):
+                text.format(**ctx)
+            assert ctx["target_node"] == "srv" and ctx["ad_realm"] == "POD2.TAI.LAN"
+            assert ctx["ad_user"] == "alice" and ctx["ad_password"] == "Alice-2-Tai"
+            assert ctx["ad_control"] == "chloe" and ctx["ad_share"] == "compta"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,14 +17,17 @@ from tai_lab.jury import access, sentences
 from tai_lab.probes import ProbeResult
 
 from .test_console import KEY, FakeLab, post, wait_job
-from .test_interventions import CTX
+from .test_interventions import AD_KEYS, CTX
 
 KINDS = typing.get_args(ProbeKind)
 SPECS = {"resolve": {"name": "intranet.{domain}"}, "fetch": {"url": "{intranet_url}"}, "lease": {},
          "ipp": {}, "smb-list": {}, "smb-write": {}, "ping": {"target": "{gateway}"}, "clock": {},
          "unique-address": {}, "dns": {"name": "intranet.{domain}"}, "dhcp-offer": {},
          "state": {"run": "! grep -q intranet /etc/hosts", "title": "le nom n'est pas dans /etc/hosts"},
-         "desk-asset": {"name": "{user_node}"}, "desk-ticket": {"owner": True}}
+         "desk-asset": {"name": "{user_node}"}, "desk-ticket": {"owner": True},
+         "domain-login": {}, "kinit": {}, "smb-ticket": {}}
+# A pod with a domain: the directory checks' values.
+CTX = {**CTX, **{k: k.removeprefix("ad_") for k in AD_KEYS}}
 
 
 def test_every_kind_of_intervention_check_has_its_sentences():
