@@ -64,7 +64,12 @@ def test_each_probe_says_its_kind_for_the_jurys_sentence():
                "fetch": {"url": "http://x/"}, "ipp": {"printer": "p.lan"},
                "smb-list": {"share": "//s/c", "user": "u", "password": "p"},
                "smb-write": {"share": "//s/c", "user": "u", "password": "p"},
-               "clock": {"max_skew_s": 300.0}, "state": {"run": "true"}}
+               "clock": {"max_skew_s": 300.0}, "state": {"run": "true"},
+               "desk-asset": {"name": "pc1", "mac": "02:00:00:00:00:01"}, "desk-ticket": {"ticket": 12, "owner": True},
+               "domain-login": {"account": "alice", "passwords": ("P@ss1",)},
+               "kinit": {"account": "alice", "realm": "POD1.TAI.LAN", "passwords": ("P@ss1",)},
+               "smb-ticket": {"account": "alice", "realm": "POD1.TAI.LAN", "passwords": ("P@ss1",),
+                              "share": "//srv/compta", "label": "compta", "denied": True}}
     names = {k.name for k in KINDS.values()}
     assert names <= set(samples), f"give a sample to the new kinds: {sorted(names - set(samples))}"
     for name, values in samples.items():
