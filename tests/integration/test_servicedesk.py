@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from email.header import decode_header, make_header
 
 import pytest
 
@@ -132,6 +133,10 @@ def test_an_inject_opens_the_users_ticket_and_the_candidate_works_it(lab, clean)
              --data-urlencode next=$n {URL}/NoAuth/Login.html &&
         curl -s -b j -H 'Accept-Language: fr' '{URL}/Ticket/Display.html?id={t["id"]}'""").stdout
     assert "Historique" in page and "intranet" in page.lower()
+    # the desk's acknowledgement to the user is French (its copy is in the ticket's messages)
+    code, parts = rest(lab, "GET", f"/ticket/{t['id']}/attachments?fields=Subject&per_page=50")
+    subjects = [str(make_header(decode_header(p.get("Subject", "")))) for p in parts["items"]]
+    assert code == 200 and any("Accusé de réception" in x for x in subjects), subjects
     # takes it, answers the user, repairs the server (not the restore's way: a drop-in unit), resolves it
     assert rest(lab, "PUT", f"/ticket/{t['id']}", {"Owner": "technicien", "Status": "open"})[0] == 200
     (c,) = lab.check(1, "intranet-down")
