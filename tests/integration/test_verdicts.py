@@ -57,6 +57,13 @@ MASKING = {
                                                [("pc1", "echo 'noproxy = \"*\"' > /root/.curlrc")], "bypassed"),
     "public-resolver-on-the-pc": ("dns-failure", "forwarder-wrong",
                                   [("pc1", "echo 'nameserver 198.51.100.53' > /etc/resolv.conf")], "broken"),
+    "hosts-line-past-a-wrong-resolver": ("dns-failure", "client-resolver",
+                                         [("pc1", "echo '10.1.20.10 intranet.pod1.tai.lan' >> /etc/hosts")], "broken"),
+    "dropped-smb-firewall-flushed": ("fileshare-firewall", "smb-port-dropped", [("srv", "nft flush ruleset")],
+                                     "bypassed"),
+    "servers-vlan-address-on-the-pc": ("switch-port-vlan", "wrong-vlan",
+                                       [("pc1", STATIC[1].replace("10.1.10.150", "10.1.20.150")
+                                         .replace("10.1.10.1", "10.1.20.1"))], "broken"),
     "valid-other-way-dns": ("dns-failure", "record-deleted",
                             [("srv", "echo 'intranet IN CNAME srv' >> /etc/bind/db.pod1.tai.lan && "
                                      "rndc reload pod1.tai.lan")], "fixed"),
@@ -92,6 +99,13 @@ REBOOT = {
     "relay-started-by-hand": ("dhcp-failure", "relay-wrong-server",
                               [("router", "/usr/sbin/dhcrelay -4 -q -i eth1 -i eth2 10.1.20.10"), RENEW],
                               "lost-at-reboot"),
+    # live-only repairs of older variants: lost when the machine restarts
+    "nic-up-live-only": ("client-nic-disabled", "interface-down", [("pc1", "ip link set eth0 up; ifup --force eth0")],
+                         "lost-at-reboot"),
+    "route-fixed-live-only": ("client-gateway", "static-wrong-gateway",
+                              [("pc1", "ip route replace default via 10.1.10.1 dev eth0")], "lost-at-reboot"),
+    "web-started-not-enabled": ("intranet-down", "service-stopped", [("srv", "systemctl start nginx")],
+                                "lost-at-reboot"),
     "laptop-alias-removed-live-only": ("duplicate-ip", "colleague-laptop",
                                        [("pc2", "a=$(awk '/address/ {print $2}' /etc/network/interfaces.d/alias); "
                                                 "dev=$(ip -4 -o route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "
