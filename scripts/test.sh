@@ -2,6 +2,10 @@
 # The test suite: lint (ruff) and types (mypy), both configured in pyproject.toml, then unit tests, the installed
 # wheel (tests/package), and integration tests that build real plateaus (root; test_installed.py with the wheel).
 # The debian-12 image is built once (about a minute) and cached in /var/lib/tai-lab/images.
+#
+# The integration tests run as two streams at once, each under its own lab names (TAI_LAB_TEST_TAG):
+# the VMs (libvirt under TCG, Vagrant: long waits on QEMU) and the containers. Each stream prints its
+# lines with its tag; the suite fails if either does. With arguments, pytest runs just those (one stream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in ruff mypy; do
@@ -12,4 +16,29 @@ for tool in ruff mypy; do
 done
 python3 -m ruff check .
 python3 -m mypy          # configured in pyproject.toml (files, stubs, the plugin for pydantic)
-exec python3 -m pytest tests -v -p no:cacheprovider "$@"
+if [ $# -gt 0 ]; then
+    exec python3 -m pytest -v -p no:cacheprovider "$@"
+fi
+python3 -m pytest tests/unit tests/package -v -p no:cacheprovider
+
+vms=(tests/integration/test_libvirt.py tests/integration/test_libvirt_multihost.py tests/integration/test_vagrant.py)
+stream() {   # stream TAG PYTEST-ARGS…: one pytest, its lines prefixed with [TAG]; its exit status
+    local tag=$1
+    shift
+    set +e
+    TAI_LAB_TEST_TAG=$tag python3 -m pytest -v -p no:cacheprovider "$@" 2>&1 | sed -u "s/^/[$tag] /"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    echo "[$tag] pytest exit status: $rc"
+    return "$rc"
+}
+stream v "${vms[@]}" &
+vm_pid=$!
+ignore=()
+for f in "${vms[@]}"; do ignore+=("--ignore=$f"); done
+containers=0
+stream c tests/integration "${ignore[@]}" || containers=$?
+vm=0
+wait "$vm_pid" || vm=$?
+echo "integration tests: containers exit $containers, VMs exit $vm"
+[ "$containers" -eq 0 ] && [ "$vm" -eq 0 ]

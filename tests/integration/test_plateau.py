@@ -33,7 +33,11 @@ def test_verify_passes_after_up(lab2):
 
 
 def test_no_lab_interface_in_the_host_namespace(lab2):
-    assert host_links() == lab2.host_links_before
+    # libvirtd's own links (taps and bridges of VM tests running alongside) are not this lab's:
+    # the container backend never makes a vnetN or virbrN.
+    import re
+    new = {n for n in host_links() ^ lab2.host_links_before if not re.fullmatch(r"vnet\d+|virbr\d+(-nic)?", n)}
+    assert not new, new
 
 
 def test_containers_do_not_inherit_host_settings(lab2):
