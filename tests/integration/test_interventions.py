@@ -24,8 +24,9 @@ from .conftest import ROOT, lab_name
 
 LAB = lab_name("tint")
 CATALOGUE = load_catalogue()
-# tai-standard has no directory: the directory interventions have their own test (test_directory.py).
-PLATEAU = [i for i in CATALOGUE.interventions.values() if not i.needs_directory]
+# tai-standard has no directory and no service desk: those interventions have their own tests, on the
+# plateaus that have them (test_directory.py, test_servicedesk.py).
+PLATEAU = [i for i in CATALOGUE.interventions.values() if not i.needs_directory and not i.desk]
 VARIANTS = [(i.id, v.id) for i in PLATEAU for v in i.variants]
 
 # What a technician would do to fix each variant (node, shell command), not `restore`.
