@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .. import paths
-from ..errors import CommandFailed, NotFoundError
+from ..errors import CommandFailed, NotFoundError, TaiLabError
 
 Progress = Callable[[str], None]
 MANIFEST = "manifest.json"
@@ -170,3 +170,20 @@ def umount_under(path: Path) -> None:
     for where in mounted_under(path):
         if subprocess.run(["umount", where], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", where], capture_output=True)
+
+
+def read_recipe(path: Path, raw: bytes | None = None) -> dict:
+    """A recipe file's mapping; a YAML error or another shape says where, not a traceback."""
+    import yaml
+    raw = path.read_bytes() if raw is None else raw
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise TaiLabError(f"{where}: {getattr(exc, 'problem', None) or exc}",
+                          "fix the recipe's YAML (indentation, a missing colon or quote)") from None
+    if not isinstance(data, dict):
+        raise TaiLabError(f"{path}: a recipe is a mapping (name:, packages:…), not {type(data).__name__}",
+                          "see the other recipes under images/")
+    return data

@@ -14,12 +14,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from .. import paths
 from ..errors import NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
-from .artifact import Progress, already_built, finish, image_dir, locked, new_work_dir, publish, run
+from .artifact import Progress, already_built, finish, image_dir, locked, new_work_dir, publish, read_recipe, run
 from .chroot import apt_install, neutralise_host_leaks, no_service_starts
 
 
@@ -52,7 +51,7 @@ def load_recipe(name: str) -> Recipe:
             f"known images: {', '.join(recipe_names()) or '(none)'}",
         )
     raw = path.read_bytes()
-    data = yaml.safe_load(raw)
+    data = read_recipe(path, raw)
     base = data.get("base")
     digest = hashlib.sha256(raw).hexdigest()[:16]
     if base:  # a derived image changes with its base's recipe too

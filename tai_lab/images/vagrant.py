@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
 
 from ..errors import CommandFailed, PrerequisiteError, TaiLabError
 from ..hostcheck import require_root, require_tools
@@ -63,7 +62,7 @@ def load_vagrant_recipe(name: str) -> VagrantRecipe:
     base = name.removesuffix("-vagrant")
     path = artifact.recipe_file(base, "vagrant.yaml", "Vagrant recipe", suffix="-vagrant")
     raw = path.read_bytes()
-    data = yaml.safe_load(raw)
+    data = artifact.read_recipe(path, raw)
     vm = images_vm.load_vm_recipe(data.get("base", base))
     slot = int(data.get("management_pci_slot", 0x1f))
     if not 0x03 <= slot <= 0x1f:

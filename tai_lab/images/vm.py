@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import yaml
 
 from ..errors import CommandFailed, PrerequisiteError
 from ..hostcheck import require_root, require_tools
@@ -59,7 +58,7 @@ def load_vm_recipe(base: str) -> VmRecipe:
     base = base.removesuffix("-vm")
     path = artifact.recipe_file(base, "vm.yaml", "VM recipe")
     raw = path.read_bytes()
-    data = yaml.safe_load(raw)
+    data = artifact.read_recipe(path, raw)
     base_digest = container.load_recipe(data.get("base", base)).digest
     return VmRecipe(
         name=data.get("name", vm_name(base)), base=data.get("base", base),

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import yaml
 
 from .. import paths
 from ..errors import NotFoundError, PrerequisiteError
@@ -61,7 +60,7 @@ def load_windows_recipe(name: str) -> WindowsRecipe:
     if not path.is_file():
         raise NotFoundError(f"unknown Windows image {name!r}",
                             f"Windows recipes: {', '.join(windows_recipe_names())}")
-    d = yaml.safe_load(path.read_text())
+    d = artifact.read_recipe(path)
     return WindowsRecipe(d["name"], d["role"], d["image_name"], d["virtio_dir"], d.get("locale", "fr-FR"),
                          d.get("keyboard", "040c:0000040c"), d.get("timezone", "Romance Standard Time"),
                          int(d.get("disk_gib", 40)), int(d.get("memory_mib", 4096)), int(d.get("vcpus", 2)),

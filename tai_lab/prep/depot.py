@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import yaml
 
 from .. import images, paths
 from ..images import artifact
@@ -48,7 +47,7 @@ def load_recipe(name: str = DEFAULT_DEPOT) -> DepotRecipe:
         known = sorted(p.parent.name for p in paths.data_dir("images").glob("*/depot.yaml"))
         raise NotFoundError(f"unknown depot {name!r}", f"known depots: {', '.join(known) or '(none)'}")
     raw = path.read_bytes()
-    data = yaml.safe_load(raw)
+    data = artifact.read_recipe(path, raw)
     return DepotRecipe(data["name"], data.get("description", ""), data["image"],
                        tuple(data["packages"]), hashlib.sha256(raw).hexdigest()[:16])
 

@@ -127,3 +127,22 @@ def test_two_builds_of_one_artifact_run_one_after_the_other(home):
     assert events == ["start a", "end a", "start b", "end b"]
     assert said == ["thing is being built by another command: waiting for it…"]
     assert build("other") == "other"
+
+
+def test_a_broken_recipe_says_where(tmp_path):
+    from tai_lab.errors import TaiLabError
+    bad = tmp_path / "recipe.yaml"
+    bad.write_text("name: x\npackages:\n  - a\n - b\n")
+    with pytest.raises(TaiLabError) as err:
+        artifact.read_recipe(bad)
+    assert err.value.message.startswith(f"{bad}:4:") and err.value.hint
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(TaiLabError, match="a recipe is a mapping"):
+        artifact.read_recipe(bad)
+    assert artifact.read_recipe(_write(tmp_path)) == {"name": "ok"}
+
+
+def _write(tmp_path):
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("name: ok\n")
+    return ok
