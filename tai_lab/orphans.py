@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LabStateError, TaiLabError
+from .lang import tr
 from .scenario.model import LAB_NAME_PATTERN
 
 DEFAULT_URI = "qemu:///system"
@@ -39,8 +40,9 @@ class Orphan:
 
 def _check_name(lab: str) -> str:
     if not re.fullmatch(LAB_NAME_PATTERN.strip("^$"), lab):
-        raise TaiLabError(f"{lab!r} is not a lab name",
-                          "a lab name is a lowercase letter then up to 5 lowercase letters or digits")
+        raise TaiLabError(tr(f"{lab!r} n'est pas un nom de lab", f"{lab!r} is not a lab name"),
+                          tr("un nom de lab : une minuscule puis jusqu'à 5 minuscules ou chiffres",
+                             "a lab name is a lowercase letter then up to 5 lowercase letters or digits"))
     return f"tai-{lab}-"
 
 
@@ -200,8 +202,10 @@ def remove(lab: str, found: list[Orphan], progress=lambda _m: None) -> tuple[lis
     from .state import existing_labs
     _check_name(lab)
     if lab in existing_labs():
-        raise LabStateError(f"lab {lab!r} has a record on this host: it is not an orphan",
-                            f"bring it down from its record: tai-lab down --lab {lab}")
+        raise LabStateError(tr(f"le lab {lab!r} a son état sur cet hôte : ce n'est pas un orphelin",
+                               f"lab {lab!r} has a record on this host: it is not an orphan"),
+                            tr(f"le supprimer d'après son état : tai-lab down --lab {lab}",
+                               f"bring it down from its record: tai-lab down --lab {lab}"))
     done: list[str] = []
     failed: list[str] = []
     from .backends.nspawn import cgroups

@@ -53,7 +53,7 @@ def test_killed_up_whose_home_is_gone_is_cleared_by_name(lab_home, tmp_path):
 
         # Where the record still is, --orphans refuses and changes nothing.
         res = _cli("down", "--lab", LAB, "--orphans", home=lost_home)
-        assert res.returncode != 0 and "not an orphan" in res.stderr, res.stderr
+        assert res.returncode != 0 and "pas un orphelin" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr
         kept = lambda items: {x for x in items if x.split()[0] in ("netns", "mount", "userns", "cgroup")}  # noqa: E731
         assert kept(host_leftovers(LAB)) == kept(left)      # (a container may end by itself meanwhile)
@@ -63,12 +63,14 @@ def test_killed_up_whose_home_is_gone_is_cleared_by_name(lab_home, tmp_path):
         assert res.returncode != 0 and "Traceback" not in res.stderr
         res = _cli("down", "--lab", LAB, "--orphans", home=lab_home)
         assert res.returncode == 0, res.stdout + res.stderr
-        assert "netns tai-" in res.stdout and "container tai-" in res.stdout
+        assert "supprimé : netns tai-" in res.stdout and "container tai-" in res.stdout
         assert host_leftovers(LAB) == []
         # Nothing is mounted in the lost home any more: it can be deleted like any directory.
         shutil.rmtree(lost_home)
         res = _cli("down", "--lab", LAB, "--orphans", home=lab_home)
-        assert res.returncode == 0 and "nothing" in res.stdout
+        assert res.returncode == 0 and "rien ne porte plus le nom" in res.stdout, res.stdout
+        res = _cli("down", "--lab", LAB, "--orphans", "--lang", "en", home=lab_home)
+        assert res.returncode == 0 and "nothing bearing the name" in res.stdout, res.stdout
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -138,6 +140,6 @@ def test_libvirt_objects_of_the_name_only(lab_home, tmp_path):
 
 def test_bad_names_are_refused(lab_home):
     res = _cli("down", "--lab", "../etc", "--orphans", home=lab_home)
-    assert res.returncode != 0 and "not a lab name" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode != 0 and "pas un nom de lab" in res.stderr and "Traceback" not in res.stderr
     res = _cli("down", "--orphans", home=lab_home)
     assert res.returncode != 0 and "--lab" in res.stderr
