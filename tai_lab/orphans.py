@@ -222,6 +222,12 @@ def remove(lab: str, found: list[Orphan], progress=lambda _m: None) -> tuple[lis
     for o in found:
         try:
             if o.kind == "mount":
+                if o.name.endswith("/root"):
+                    # The lock systemd-nspawn takes on a container's root and removes when it
+                    # exits on its own (a killed nspawn leaves it): named after the root's inode.
+                    with contextlib.suppress(OSError):
+                        st = os.stat(o.name)
+                        Path(f"/run/systemd/nspawn/locks/inode-{st.st_dev}:{st.st_ino}").unlink(missing_ok=True)
                 mounts.umount(o.name)
             elif o.kind == "netns":
                 mounts.delete_netns(o.name)

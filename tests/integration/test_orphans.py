@@ -50,6 +50,10 @@ def test_killed_up_whose_home_is_gone_is_cleared_by_name(lab_home, tmp_path):
         proc.wait()
         left = host_leftovers(LAB)
         assert any(x.startswith("netns") for x in left), left
+        # systemd-nspawn's lock on each container's root, left by the kill (named after the root's inode)
+        roots = [x.split(" ", 1)[1] for x in left if x.startswith("mount ") and x.endswith("/root")]
+        locks = [Path(f"/run/systemd/nspawn/locks/inode-{os.stat(r).st_dev}:{os.stat(r).st_ino}") for r in roots]
+        assert roots and any(lk.exists() for lk in locks), (roots, locks)
 
         # Where the record still is, --orphans refuses and changes nothing.
         res = _cli("down", "--lab", LAB, "--orphans", home=lost_home)
@@ -65,6 +69,7 @@ def test_killed_up_whose_home_is_gone_is_cleared_by_name(lab_home, tmp_path):
         assert res.returncode == 0, res.stdout + res.stderr
         assert "supprimé : netns tai-" in res.stdout and "container tai-" in res.stdout
         assert host_leftovers(LAB) == []
+        assert not [lk for lk in locks if lk.exists()]
         # Nothing is mounted in the lost home any more: it can be deleted like any directory.
         shutil.rmtree(lost_home)
         res = _cli("down", "--lab", LAB, "--orphans", home=lab_home)
