@@ -7,6 +7,7 @@ need the earlier ones to succeed, so a file with a syntax error reports only tha
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from difflib import get_close_matches
@@ -32,9 +33,11 @@ from tai_lab.scenario.model import (
 DESKTOP_PACKAGE = "tigervnc-standalone-server"     # what the portal's desktop runs in a machine
 
 
+@functools.lru_cache(maxsize=1)
 def _image_packages() -> dict[str, frozenset[str] | None]:
     """The images shipped with tai-lab: name → the packages of a container recipe (with its
-    bases'), None for an image of another kind (Windows installation media)."""
+    bases'), None for an image of another kind (Windows installation media). Read once per
+    process: every command checks its lab's scenario, and the shipped recipes do not change under it."""
     import yaml
     from tai_lab import paths
     root = paths.data_dir("images")
