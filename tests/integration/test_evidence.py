@@ -272,7 +272,7 @@ def test_down_archives_the_evidence_and_the_report_works_from_the_archive(lab, t
     r = _cli("down", "--lab", LAB)
     assert r.returncode == 0, r.stderr
     assert not lab_dir.exists()
-    m = re.search(r"evidence archived in (\S+)", r.stdout)
+    m = re.search(r"preuves archivées dans (\S+)", r.stdout)       # French by default
     assert m, r.stdout
     kept = Path(m.group(1))
     assert kept.parent == archive.archives_dir()
