@@ -102,10 +102,14 @@ class LabContext:
         reset or rebuild was interrupted (its machines may run a mix of before and after)."""
         pending = self.state.pod(pod).get("reset_pending")
         if pending:
-            again = f"tai-lab rebuild --pod {pod}" if pending.get("to") == "rebuild" else \
-                f"tai-lab reset --pod {pod} --to {pending.get('to')}"
-            raise LabStateError(f"pod {pod}: its {'rebuild' if pending.get('to') == 'rebuild' else 'reset'} "
-                                f"begun at {pending.get('since')} was interrupted", f"run it again: {again}")
+            rebuild = pending.get("to") == "rebuild"
+            again = f"tai-lab rebuild --pod {pod}" if rebuild else f"tai-lab reset --pod {pod} --to {pending.get('to')}"
+            since = pending.get("since")
+            raise LabStateError(
+                tr(f"pod {pod} : sa {'reconstruction' if rebuild else 'remise à zéro'} commencée le {since} "
+                   "a été interrompue",
+                   f"pod {pod}: its {'rebuild' if rebuild else 'reset'} begun at {since} was interrupted"),
+                tr(f"la relancer : {again}", f"run it again: {again}"))
         down = [n.name for n in self.pod_plan(pod).nodes if not self.backend.node_running(pod, n.name)]
         if down:
             raise LabStateError(tr(f"le pod {pod} n'est pas prêt : {', '.join(down)} à l'arrêt",

@@ -217,10 +217,6 @@ class Lab(LabContext):
         state.remove_all()
         return DownResult(removed, kept.dir if kept is not None else None)
 
-    # The old name of :meth:`LabContext.pods`: no module of tai-lab uses it any more; kept for
-    # branches written before (remove once they are merged).
-    _pods = LabContext.pods
-
     # ------------------------------------------------------------------ reading
     def status(self) -> list[PodStatus]:
         out = []

@@ -141,3 +141,17 @@ def fake_context(plan: LabPlan, *, lab: str | None = None, backend: Backend | No
         for pod in plan.pods:
             backend.create_pod(pod)
     return LabContext(name, plan, state, backend, progress)
+
+
+class JournalContext(LabContext):
+    """A lab reduced to its state and journal, for what folds the journal (the engine's
+    bookkeeping, the verdicts) and must not touch a machine: every pod is taken as up and
+    ``checked_up`` keeps the pods a command asked about. ``backend`` and ``plan`` are whatever
+    the test hands over (default none: a call that reaches them fails loudly)."""
+
+    def __init__(self, state: LabState, backend: Backend | None = None, plan: LabPlan | None = None) -> None:
+        super().__init__(state.lab, plan, state, backend)  # type: ignore[arg-type]
+        self.checked_up: list[int] = []
+
+    def require_pod_up(self, pod: int) -> None:
+        self.checked_up.append(pod)

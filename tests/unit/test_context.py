@@ -13,6 +13,7 @@ from tai_lab import context
 from tai_lab.context import LabContext, SessionOpenError
 from tai_lab.errors import LabStateError, NotFoundError
 from tai_lab.lab import Lab
+from tai_lab.lang import in_lang
 from tai_lab.scenario import load_plan
 
 from .fakes import FakeBackend, fake_context
@@ -151,7 +152,8 @@ def test_a_reset_killed_half_way_leaves_the_pod_refusing_until_it_is_run_again(h
     lab.backend.running.add((1, "srv"))           # every machine runs: still refused
     with pytest.raises(LabStateError) as err:
         lab.require_pod_up(1)
-    assert "interrupted" in err.value.message and "reset --pod 1 --to baseline" in err.value.hint
+    assert "interrompue" in err.value.message and "reset --pod 1 --to baseline" in err.value.hint
+    assert "interrupted" in in_lang(err.value.message, "en")
     assert [s.reset_pending for s in lab.status()] == ["baseline", None]
     monkeypatch.undo()
     monkeypatch.setenv("TAI_LAB_HOME", str(home))

@@ -28,6 +28,8 @@ from tai_lab.interventions.model import Intervention, ProbeSpec, Variant
 from tai_lab.probes import FAST_DNS
 from tai_lab.scenario import load_plan
 from tai_lab.state import LabState
+
+from .fakes import JournalContext
 from tai_lab.transports.base import CommandResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -487,20 +489,6 @@ def test_build_probe_reports_a_missing_context_key():
 # 6. Engine bookkeeping: the journal folded into active interventions
 # ---------------------------------------------------------------------------------------------
 
-def _fake_lab(state: LabState, backend=None, plan=None):
-    class FakeLab:
-        def __init__(self) -> None:
-            self.state = state
-            self.backend = backend
-            self.plan = plan
-            self.checked_up: list[int] = []
-
-        def require_pod_up(self, pod: int) -> None:
-            self.checked_up.append(pod)
-
-    return FakeLab()
-
-
 def _event(state: LabState, step: str, pod: int, iid: str, variant: str = "v", **ctx) -> None:
     state.journal.event("intervention", step=step, pod=pod, id=iid, variant=variant,
                         ctx={"target_node": "srv", **ctx})
@@ -508,7 +496,7 @@ def _event(state: LabState, step: str, pod: int, iid: str, variant: str = "v", *
 
 def test_active_folds_the_journal(home):
     state = LabState("lab1")
-    eng = Engine(_fake_lab(state))
+    eng = Engine(JournalContext(state))
     assert eng.active() == []
     state.journal.event("phase", pod=1, phase="jury")               # other events are ignored
     _event(state, "begin", 1, "dns-failure", "service-stopped")
@@ -543,7 +531,7 @@ def test_active_folds_the_journal(home):
     _event(state, "begin", 1, "dns-failure", "forwarder-wrong")
     assert [(a.id, a.variant, a.step) for a in eng.active(1)] == [("dns-failure", "forwarder-wrong", "begin")]
     # The journal survives a new LabState (another process): same answer.
-    assert [a.id for a in Engine(_fake_lab(LabState("lab1"))).active(1)] == ["dns-failure"]
+    assert [a.id for a in Engine(JournalContext(LabState("lab1"))).active(1)] == ["dns-failure"]
 
 
 def test_active_and_clear_work_with_a_broken_catalogue(home, monkeypatch):
@@ -553,7 +541,7 @@ def test_active_and_clear_work_with_a_broken_catalogue(home, monkeypatch):
     monkeypatch.setattr(engine_mod, "catalogue_of", broken)
     state = LabState("lab1")
     _event(state, "begin", 1, "dns-failure")
-    eng = Engine(_fake_lab(state))
+    eng = Engine(JournalContext(state))
     assert [a.id for a in eng.active(1)] == ["dns-failure"]
     eng.clear(1)
     assert eng.active(1) == []
@@ -575,7 +563,7 @@ class _Stop(Exception):
 @pytest.fixture
 def input_lab(home):
     state = LabState("lab1")
-    return _fake_lab(state, backend=_UntouchableBackend(), plan=None)
+    return JournalContext(state, backend=_UntouchableBackend(), plan=None)
 
 
 def _journal_steps(state: LabState) -> list[str]:
@@ -692,7 +680,7 @@ def live_lab(home, monkeypatch):
     monkeypatch.setattr(engine_mod.Discovery, "context", fake_context)
     monkeypatch.setattr(engine_mod.provision, "run_playbook", fake_run_playbook)
     monkeypatch.setattr(Engine, "_wait_broken", lambda self, item, var, ctx: [])   # "it took"
-    lab = _fake_lab(LabState("lab1"), backend=backend)
+    lab = JournalContext(LabState("lab1"), backend=backend)
     return SimpleNamespace(lab=lab, log=log, playbooks=playbooks)
 
 
@@ -760,7 +748,7 @@ def test_check_calls_an_unfinished_inject_interrupted_never_fixed(home, monkeypa
     """kill -9 of `tai-lab inject`: only "begin" (or "applied" without the proof) in the
     journal. The fault may never have taken, so the checks would pass: that is no repair."""
     state = LabState("lab1")
-    eng = Engine(_fake_lab(state))
+    eng = Engine(JournalContext(state))
     probed: list[str] = []
     monkeypatch.setattr(Engine, "_probe", lambda self, item, var, ctx, **kw: probed.append(ctx) or [])
     monkeypatch.setattr(Engine, "_leftovers", lambda self, pod, item, bypasses, ctx: [])

@@ -16,7 +16,8 @@ from tai_lab.interventions.model import ProbeSpec
 from tai_lab.probes import Probe, ProbeResult
 from tai_lab.state import LabState
 
-from .test_interventions import _event, _fake_lab
+from .fakes import JournalContext
+from .test_interventions import _event
 
 CATALOGUE = load_catalogue()
 CTX = {"pod": 1, "user_node": "pc1", "user_iface": "eth0", "user_subnet": "10.1.10.0/24", "target_node": "srv",
@@ -34,7 +35,7 @@ def _result(node: str, passed: bool, pid: str = "x#0") -> ProbeResult:
 def engine(tmp_path, monkeypatch):
     monkeypatch.setenv("TAI_LAB_HOME", str(tmp_path / "home"))
     state = LabState("lab1")
-    eng = Engine(_fake_lab(state, backend=SimpleNamespace(silence_s=0.5)))
+    eng = Engine(JournalContext(state, backend=SimpleNamespace(silence_s=0.5)))
     state.journal.event("intervention", step="begin", pod=1, id="dns-failure", variant="record-deleted", ctx=CTX)
     _event(state, "applied", 1, "dns-failure", "record-deleted")
     _event(state, "proven", 1, "dns-failure", "record-deleted")
