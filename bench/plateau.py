@@ -65,6 +65,14 @@ def _tree_pss(pid: int) -> int:
     return total
 
 
+def cpu_busy() -> tuple[float, float]:
+    """(busy, total) seconds of every CPU of the host so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]          # idle + iowait
+    return (sum(fields) - idle) / hz, sum(fields) / hz
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", default="1,4,16")
@@ -81,6 +89,7 @@ def main() -> None:
     reset_times: list[float] = []
     steps: list[dict] = []
     rebuild_times: list[float] = []
+    cpu_shares: list[float] = []          # the host's CPUs busy during each reset (0–1)
     try:
         for n in counts:
             t = time.monotonic()
@@ -99,9 +108,11 @@ def main() -> None:
             if n == counts[0]:
                 for _ in range(args.rounds):
                     lab.exec(1, "pc1", ["sh", "-c", "echo x > /root/x"])
-                    t = time.monotonic()
+                    t, (busy0, total0) = time.monotonic(), cpu_busy()
                     res = lab.reset(pod=1)
                     reset_times.append(time.monotonic() - t)
+                    busy1, total1 = cpu_busy()
+                    cpu_shares.append((busy1 - busy0) / max(total1 - total0, 1e-9))
                     steps.append(dict(lab.backend.last_timings, verify=round(
                         reset_times[-1] - sum(lab.backend.last_timings.values()), 3)))
                     assert all(r.passed for r in res), [r.evidence for r in res if not r.passed]
@@ -118,10 +129,10 @@ def main() -> None:
         if LAB in existing_labs():
             Lab.down(LAB)
 
-    write(args, rows_up, reset_times, rebuild_times, steps)
+    write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares)
 
 
-def write(args, rows_up, reset_times, rebuild_times, steps) -> None:
+def write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares) -> None:
     med_reset, med_rebuild = statistics.median(reset_times), statistics.median(rebuild_times)
     lines = [
         "## Plateau on the nspawn backend (issue 2)",
@@ -147,6 +158,10 @@ def write(args, rows_up, reset_times, rebuild_times, steps) -> None:
         "",
         "Where a reset's time goes (median of the rounds, s): " + ", ".join(
             f"{k} {statistics.median(s[k] for s in steps):.2f}" for k in steps[0]) if steps else "",
+        "",
+        f"The host's {os.cpu_count()} CPUs were busy {statistics.median(cpu_shares):.0%} of a reset's time "
+        f"(median; runs: {', '.join(f'{x:.0%}' for x in cpu_shares)}; /proc/stat, the whole host, so "
+        "the reset's own share on an idle host)." if cpu_shares else "",
         "",
     ]
     out = Path(args.out)

@@ -153,7 +153,6 @@ POD_VALUES: dict[str, dict[str, Callable[[dict], Any]]] = {
 }
 POD_VALUES["smb-write"] = POD_VALUES["smb-list"]
 POD_VALUES["desk-ticket"] = {"ticket": lambda c: c.get("ticket")}
-DESK_KINDS = ("desk-asset", "desk-ticket")
 # The domain's checks: the incident user's account and password unless the check names others.
 for _k in DOMAIN_PROBES:
     POD_VALUES[_k] = {"account": lambda c: c["ad_user"], "passwords": lambda c: (c["ad_password"],),
@@ -208,7 +207,7 @@ def build_probe(spec: ProbeSpec, ctx: dict, index: int, silence: float = SILENCE
     for name, of_pod in POD_VALUES.get(k.name, {}).items():
         if values.get(name) in (None, ""):
             values[name] = of_pod(ctx)
-    if k.name in DESK_KINDS:              # the service desk's own record: read in the desk's node
+    if k.runs_on == "desk":               # the service desk's own record: read in the desk's node
         node = ctx.get("desk_node") or node
     return probe_kinds.build(k.name, node, id=f"{spec.probe}#{index}", title=f(spec.title), silence=silence,
                              **values)

@@ -76,16 +76,23 @@ class Kind:
     needs: tuple[str, ...] = ()       # values a check of this kind must give
     takes: tuple[str, ...] = ()       # values it may give
     aliases: tuple[str, ...] = ()     # other names the data uses for it (prep's "smb-read")
+    # Where a check of this kind runs when its data names no machine: on the user's machine
+    # ("user", the caller's node), or on the machine that keeps the record it reads ("desk":
+    # the service desk's node, found in the pod's context as ``desk_node``).
+    runs_on: str = "user"
 
 
 KINDS: dict[str, Kind] = {}           # name and aliases → kind
 
 
 def kind(name: str, *, needs: tuple[str, ...] = (), takes: tuple[str, ...] = (),
-         aliases: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
+         aliases: tuple[str, ...] = (), runs_on: str = "user") -> Callable[[Builder], Builder]:
     """Register the decorated function as the builder of probes of kind ``name``."""
+    if runs_on not in ("user", "desk"):
+        raise ValueError(f"probe kind {name!r}: runs_on must be 'user' or 'desk', not {runs_on!r}")
+
     def register(build: Builder) -> Builder:
-        entry = Kind(name, build, needs, takes, aliases)
+        entry = Kind(name, build, needs, takes, aliases, runs_on)
         for key in (name, *aliases):
             if key in KINDS:
                 raise ValueError(f"probe kind {key!r} is registered twice")
@@ -308,14 +315,14 @@ def _desk(a: Ask, action: str, payload: dict[str, Any], title: str, **about: Any
                  stdin=script, must_contain="DESK-OK", timeout=30, about=a.about(**about))
 
 
-@kind("desk-asset", needs=("name",), takes=("mac", "serial", "held_by"))
+@kind("desk-asset", needs=("name",), takes=("mac", "serial", "held_by"), runs_on="desk")
 def _desk_asset(a: Ask) -> Probe:
     """The machine's record in the desk's inventory is right (name, MAC, serial, holder)."""
     return _desk(a, "check-asset", {k: a.get(k) for k in ("name", "mac", "serial", "held_by")},
                  f"la fiche du poste {a['name']} est juste dans le parc", asset=a["name"])
 
 
-@kind("desk-ticket", takes=("ticket", "asset", "only_asset", "owner", "reply", "status"))
+@kind("desk-ticket", takes=("ticket", "asset", "only_asset", "owner", "reply", "status"), runs_on="desk")
 def _desk_ticket(a: Ask) -> Probe:
     """The fault's ticket is handled as it should be (linked asset, owner, reply, status)."""
     payload = {"id": a.get("ticket"), "asset": a.get("asset"), "only_asset": a.get("only_asset"),

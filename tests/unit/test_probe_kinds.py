@@ -135,3 +135,14 @@ def test_a_prep_check_of_an_unknown_kind_is_refused_by_name():
     pod = load_plan(STD, pods=1).pod(1)
     with pytest.raises(NotFoundError, match="unknown probe kind 'telnet'"):
         prep_probe(pod, CheckPlan("telnet", "pc1", {}), 0)
+
+
+def test_a_kind_says_where_its_check_runs():
+    """The service desk's record is read on the desk's machine, every other check on the user's:
+    the registry says it, the interventions follow it."""
+    assert {n for n, k in KINDS.items() if k.runs_on == "desk"} == {"desk-asset", "desk-ticket"}
+    ctx = {"user_node": "pc1", "desk_node": "srv", "pod": 1, "ticket": 7}
+    assert build_probe(ProbeSpec(probe="desk-ticket", owner=True), ctx, 0).node == "srv"
+    assert build_probe(ProbeSpec(probe="resolve", name="www.example.test"), ctx, 0).node == "pc1"
+    with pytest.raises(ValueError, match="runs_on"):
+        kind("nowhere", runs_on="printer")
