@@ -142,6 +142,7 @@ def _libvirt(prefix: str, uri: str) -> list[Orphan]:
 
 
 def _remove_libvirt(found: list[Orphan], done: list[str], failed: list[str]) -> None:
+    from .backends.libvirt import removal        # the backend's own way: one place removes a libvirt object
     by_uri: dict[str, list[Orphan]] = {}
     for o in found:
         by_uri.setdefault(o.where, []).append(o)
@@ -150,34 +151,11 @@ def _remove_libvirt(found: list[Orphan], done: list[str], failed: list[str]) -> 
         if conn is None:
             failed += [f"{o} (libvirt unreachable)" for o in objs]
             continue
+        remove = {"domain": removal.remove_domain, "network": removal.remove_network, "pool": removal.remove_pool}
         try:
             for o in objs:
                 try:
-                    if o.kind == "domain":
-                        dom = conn.lookupByName(o.name)
-                        if dom.isActive():
-                            dom.destroy()
-                        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                                          | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                                          | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
-                    elif o.kind == "network":
-                        net = conn.networkLookupByName(o.name)
-                        if net.isActive():
-                            net.destroy()
-                        net.undefine()
-                    elif o.kind == "pool":
-                        pool = conn.storagePoolLookupByName(o.name)
-                        with contextlib.suppress(libvirt.libvirtError):
-                            if not pool.isActive():
-                                pool.create(0)
-                        if pool.isActive():
-                            pool.refresh(0)
-                            for vol in pool.listAllVolumes(0):
-                                vol.delete(0)
-                            pool.destroy()
-                            with contextlib.suppress(libvirt.libvirtError):
-                                pool.delete(0)
-                        pool.undefine()
+                    remove[o.kind](conn, o.name)
                     done.append(str(o))
                 except libvirt.libvirtError as exc:
                     failed.append(f"{o}: {exc.get_error_message()}")

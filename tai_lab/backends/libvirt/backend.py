@@ -15,7 +15,7 @@ from ...images import vm as images_vm
 from ...plan import LabPlan, NodePlan, PodPlan
 from ...state import LabState, Resource
 from ..base import Backend, Progress
-from . import connection
+from . import connection, removal
 from . import xml as lx
 from .connection import DEFAULT_URI
 from .storage import Storage
@@ -95,28 +95,11 @@ class LibvirtBackend(Wiring, Backend):
 
     # ------------------------------------------------------------------ removal
     def _remove(self, res: Resource) -> None:
-        libvirt = connection.load()
         uri = (res.data or {}).get("uri", self.uri)
         if res.kind == "domain":
-            try:
-                dom = self.conn(uri).lookupByName(res.name)
-                if dom.isActive():
-                    dom.destroy()
-                if dom.isPersistent():
-                    dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                                      | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    raise
+            removal.remove_domain(self.conn(uri), res.name)
         elif res.kind == "network":
-            try:
-                net = self.conn(uri).networkLookupByName(res.name)
-                if net.isActive():
-                    net.destroy()
-                net.undefine()
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:
-                    raise
+            removal.remove_network(self.conn(uri), res.name)
         elif res.kind in ("volume", "pool"):
             self.storage.remove(res)
         elif res.kind == "file":

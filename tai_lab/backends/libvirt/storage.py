@@ -30,7 +30,7 @@ from pathlib import Path
 from ...images import vm as images_vm
 from ...errors import CommandFailed, LabStateError, leftover_hint
 from ...state import Journal, Resource
-from . import connection
+from . import connection, removal
 from . import xml as lx
 
 POOL_ROOT = os.environ.get("TAI_LAB_POOL_DIR", "/var/lib/tai-lab/pools")
@@ -194,38 +194,12 @@ class Storage:
     # ------------------------------------------------------------------ removal
     def remove(self, res: Resource) -> None:
         """Remove a recorded pool or volume (already gone: fine)."""
-        libvirt = connection.load()
         data = res.data or {}
         conn = self.conn(data["uri"])
         if res.kind == "volume":
-            try:
-                conn.storagePoolLookupByName(data["pool"]).storageVolLookupByName(data["volume"]).delete(0)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() not in (libvirt.VIR_ERR_NO_STORAGE_POOL,
-                                                libvirt.VIR_ERR_NO_STORAGE_VOL):
-                    raise
+            removal.remove_volume(conn, data["pool"], data["volume"])
         elif res.kind == "pool":
-            try:
-                pool = conn.storagePoolLookupByName(res.name)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
-                    raise
-                return
-            started = True
-            if not pool.isActive():
-                try:
-                    pool.create(0)
-                except libvirt.libvirtError:
-                    started = False     # its directory is gone already
-            if started:
-                # The pool is the lab's alone: whatever is still in it (a volume of a crashed
-                # `up` never recorded as removed) goes with it.
-                pool.refresh(0)
-                for vol in pool.listAllVolumes(0):
-                    vol.delete(0)
-                pool.destroy()
-                pool.delete(0)       # its directory on the host
-            pool.undefine()
+            removal.remove_pool(conn, res.name)
         with self._guard:
             self._images = {k: v for k, v in self._images.items()
                             if not (res.kind == "pool" and k[0] == data["uri"])}
