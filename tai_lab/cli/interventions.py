@@ -42,11 +42,14 @@ def interventions(ctx: click.Context, ccp: str | None, competency: str | None, c
             _json(rows)
             return
         t = Table(title=tr("Couverture du référentiel", "Coverage of the référentiel"))
-        for col in (tr("compétence", "competency"), tr("intitulé", "title"), "interventions"):
-            t.add_column(col, overflow="fold")
+        for heading in (tr("compétence", "competency"), tr("intitulé", "title"),
+                        tr("évaluée d'abord par", "primary in"), tr("évaluée aussi par", "also evaluated by")):
+            t.add_column(heading, overflow="fold")
         for r in rows:
-            t.add_row(r["competency"], r["title"], ", ".join(r["interventions"])
-                      or f"[yellow]— {r['not_covered_because']}[/yellow]")
+            if not r["interventions"]:
+                t.add_row(r["competency"], r["title"], f"[yellow]— {r['not_covered_because']}[/yellow]", "")
+                continue
+            t.add_row(r["competency"], r["title"], ", ".join(r["primary"]) or "—", ", ".join(r["secondary"]) or "—")
         out.print(t)
         return
     items = cat.select(ccp=ccp, competency=competency)

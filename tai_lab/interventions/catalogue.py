@@ -71,14 +71,18 @@ class Catalogue:
         return out
 
     def coverage(self) -> list[dict]:
-        """Every competency of the référentiel with the interventions that evaluate it."""
+        """Every competency of the référentiel with the interventions that evaluate it: those
+        whose primary competency it is (the first an intervention lists: what the fault is
+        about) and those that also evaluate it (the others, secondary)."""
         ref = referentiel.load()
         rows = []
         for c in ref.competencies:
             ids = [i.id for i in self.interventions.values() if c.id in i.competencies]
+            primary = [i.id for i in self.interventions.values() if i.competencies[0] == c.id]
             reason = None if ids else NOT_ON_A_PLATEAU.get(c.modality, "aucune intervention pour l'instant")
             rows.append({"competency": c.id, "ccp": c.ccp, "title": c.title, "modality": c.modality,
-                         "interventions": sorted(ids), "not_covered_because": reason})
+                         "interventions": sorted(ids), "primary": sorted(primary),
+                         "secondary": sorted(set(ids) - set(primary)), "not_covered_because": reason})
         return rows
 
 

@@ -164,6 +164,8 @@ class Intervention(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     title: Text
     symptom: str                                 # what the jury member says, in French
+    # The référentiel's competencies the intervention evaluates; the first is its primary one
+    # (what the fault is about: `interventions --coverage` counts it there), the others secondary.
     competencies: tuple[str, ...] = Field(min_length=1)
     difficulty: StrictInt = Field(ge=1, le=3)
     category: Literal["réseau", "serveur", "poste", "sécurité", "impression", "centre de services"]

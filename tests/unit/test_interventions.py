@@ -229,9 +229,21 @@ def test_coverage_lists_every_competency_once_with_reasons():
             assert r["not_covered_because"], r
             if r["modality"] in ("questionnaire", "interview"):
                 assert r["not_covered_because"] == catalogue_mod.NOT_ON_A_PLATEAU[r["modality"]]
+        assert r["primary"] == sorted(i for i in expected if cat.get(i).competencies[0] == r["competency"])
+        assert sorted(r["primary"] + r["secondary"]) == expected
     by_id = {r["competency"]: r for r in rows}
     assert by_id["c14"]["interventions"] and by_id["c10"]["interventions"]
-    assert "dns-failure" in by_id["c14"]["interventions"]
+    assert "dns-failure" in by_id["c14"]["primary"] and "dns-failure" in by_id["c10"]["secondary"]
+
+
+@pytest.mark.parametrize("competency", ["c8", "c11"])
+def test_the_directory_and_the_service_desk_are_each_the_primary_competency_of_four_interventions(competency):
+    """Issue 16: c8 (service desk and inventory) and c11 (directory) are what at least four
+    interventions are about, each with two ways of breaking it at least."""
+    cat = load_catalogue()
+    row = next(r for r in cat.coverage() if r["competency"] == competency)
+    assert len(row["primary"]) >= 4, row
+    assert all(len(cat.get(i).variants) >= 2 for i in row["primary"]), row
 
 
 def test_select_filters_by_competency_ccp_and_allowed_list():

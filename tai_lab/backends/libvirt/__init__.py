@@ -25,7 +25,8 @@ The package's modules: ``backend`` (the contract: build, tear down, snapshots, a
 ``connection`` (libvirt-python, loaded when needed; one connection per URI), ``placement``
 (which hypervisor each pod lives on), ``machines`` (domains: definition, KVM or TCG, boot, guest
 agent, power), ``wiring`` (networks, the ISP's addresses, the WAN link's state), ``storage``
-(pools and volumes), ``removal`` (one object removed by its name, for ``down`` and ``down --orphans``), ``xml`` (the objects as XML, from ``templates/``; pure) and ``export``
+(pools and volumes), ``removal`` (one object removed by its name, for ``down`` and
+``down --orphans``), ``xml`` (the objects as XML, from ``templates/``; pure) and ``export``
 (the VM plan of a scenario as plain data for `tai-lab export` and the Vagrantfile).
 """
 from .backend import LibvirtBackend
