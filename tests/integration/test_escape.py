@@ -299,6 +299,27 @@ def test_trainer_door_enters_with_the_nodes_rights(lab):
     assert cli.returncode != 0 and abs(time.time() - before) < 60, shlex.join(cli.args)
 
 
+def test_the_boot_gate_is_the_hosts_and_read_only(lab):
+    """The clients' wait for their pod at boot (tai_lab/backends/nspawn/machines.py, the gate)
+    is a host directory the node sees read-only: root in the node can neither write it, nor
+    remount it writable, nor change what the host holds by unmounting it."""
+    gate = lab.state.dir / "pods/1/.gate"
+    before = {p.relative_to(gate): p.read_bytes() for p in gate.rglob("*") if p.is_file()}
+    assert Path("reseau-pret") in before and Path("units/networking.service.d/tai-lab.conf") in before
+    script = ("rm -f /run/tai-lab/reseau-pret; echo hacked > /run/tai-lab/attendre-le-reseau; "
+              "mount -o remount,rw /run/tai-lab && echo REMOUNTED; "
+              "touch /run/tai-lab/new && echo WROTE; "
+              "umount /run/tai-lab && echo UNMOUNTED; "
+              "mkdir -p /run/tai-lab/units && echo mine > /run/tai-lab/units/x; true")
+    out = as_candidate(lab, "pc1", script)
+    assert "REMOUNTED" not in out and "WROTE" not in out, out
+    after = {p.relative_to(gate): p.read_bytes() for p in gate.rglob("*") if p.is_file()}
+    assert after == before, out
+    # The node's drop-in is the one the host wrote, and it has already let the node through.
+    shown = lab.backend.transport(1, "pc1").run(["systemctl", "show", "networking", "-p", "DropInPaths"]).stdout
+    assert "/run/tai-lab/units/networking.service.d/tai-lab.conf" in shown, shown
+
+
 def test_a_node_reboots_like_a_machine(lab):
     """A reboot typed on the node brings it back with its cables (the switch side untouched)
     and its own network state started again from its configuration."""

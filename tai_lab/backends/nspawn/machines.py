@@ -57,6 +57,35 @@ _SERVING = ["systemd-run", "--wait", "--quiet", "--collect", "--unit=tai-lab-boo
             *[f"--property=After={u}" for u in _DHCP_PATH], "true"]
 
 
+# The served tier boots beside the serving one (a pod's boot is one tier long, not two) and
+# asks for its address only once the first tier serves: its networking.service waits, at the
+# start of each boot of the node, for a flag the host raises then. The flag and the drop-in
+# that waits for it are the host's files, bind-mounted read-only on the node's /run/tai-lab
+# (the node writes nothing the host reads); the node's systemd finds the drop-in through
+# $SYSTEMD_UNIT_PATH (its default paths after it), so nothing of the node's /run/systemd is
+# the host's. Once raised, the flag stays: a reboot typed by the candidate does not wait.
+# The wait is bounded (a pod whose router never serves still boots).
+_GATE_DIR = "/run/tai-lab"                               # in the node
+_GATE_FLAG = "reseau-pret"
+_GATE_WAIT_S = 30
+_GATE_SCRIPT = f"""\
+# tai-lab : au démarrage du pod, ce poste attend que le routeur et le serveur soient prêts à lui
+# donner une adresse (au plus {_GATE_WAIT_S} s) avant de la demander.
+i=0
+while [ ! -e {_GATE_DIR}/{_GATE_FLAG} ] && [ "$i" -lt {_GATE_WAIT_S * 10} ]; do sleep 0.1; i=$((i + 1)); done
+"""
+_GATE_DROPIN = f"""\
+# tai-lab : voir {_GATE_DIR}/attendre-le-reseau (le poste demande son adresse quand le pod est prêt).
+[Service]
+ExecStartPre=-/bin/sh {_GATE_DIR}/attendre-le-reseau
+"""
+
+
+def _nspawn_path(path: Path) -> str:
+    """A path in a systemd-nspawn --bind option (its ':' separate the fields)."""
+    return str(path).replace("\\", "\\\\").replace(":", "\\:")
+
+
 def _proc_start_time(pid: int) -> int | None:
     """Start time of a live process (None if gone or a zombie; a child of ours is reaped)."""
     try:
@@ -107,16 +136,39 @@ def _container_init(nspawn_pid: int) -> int | None:
 class Machines(Storage):
     """Start, supervise, wait for and stop the containers."""
 
+    def _gate(self, pod: int) -> Path:
+        """The host's side of the served tier's wait (see _GATE_SCRIPT): the pod's directory
+        that each served node sees read-only as /run/tai-lab."""
+        d = self.state.dir / f"pods/{pod}/.gate"       # a node name never starts with a dot
+        if not (d / "attendre-le-reseau").is_file():
+            (d / "units/networking.service.d").mkdir(parents=True, exist_ok=True)
+            (d / "units/networking.service.d/tai-lab.conf").write_text(_GATE_DROPIN)
+            (d / "attendre-le-reseau").write_text(_GATE_SCRIPT)
+        return d
+
     def _boot(self, pod: int, nodes: list[NodePlan]) -> None:
-        started: list[tuple[int | None, str]] = []
-        for tier in sorted({_TIERS.get(x.kind, 1) for x in nodes}):
-            if started:
-                self._wait_serving(started)
-            batch = [x for x in nodes if _TIERS.get(x.kind, 1) == tier]
-            for node in batch:
-                self._start_container(pod, node.name, node.image or "")
-            started += [(pod, x.name) for x in batch]
-        self._wait_ready(started)
+        """Boot the pod's machines: those that serve (router, servers) and those served
+        (clients, printer) at once, the served asking for their addresses when the first
+        tier serves (the gate); with TAI_LAB_BOOT=tiers, the served start only then (the
+        earlier way, kept to measure one against the other)."""
+        serving = [x for x in nodes if _TIERS.get(x.kind, 1) == 0]
+        served = [x for x in nodes if _TIERS.get(x.kind, 1) != 0]
+        gate = self._gate(pod)
+        flag = gate / _GATE_FLAG
+        together = os.environ.get("TAI_LAB_BOOT", "together") != "tiers"
+        if serving and served:
+            flag.unlink(missing_ok=True)
+        else:
+            flag.touch()
+        for node in serving + (served if together else []):
+            self._start_container(pod, node.name, node.image or "")
+        if serving and served:
+            self._wait_serving([(pod, x.name) for x in serving])
+            flag.touch()
+            if not together:
+                for node in served:
+                    self._start_container(pod, node.name, node.image or "")
+        self._wait_ready([(pod, x.name) for x in serving + served])
 
     def _wait_serving(self, nodes: list[tuple[int | None, str]]) -> None:
         """Wait until each node serves the next tier's boot (see _SERVING), or has booted."""
@@ -156,10 +208,15 @@ class Machines(Storage):
         else:
             # A candidate's node: its own user namespace (root inside is nobody outside) and
             # its own network namespace, into which its cables are moved at each boot.
-            ifaces = [i.name for i in self.plan.pod(pod).node(node).interfaces]
+            plan_node = self.plan.pod(pod).node(node)
+            ifaces = [i.name for i in plan_node.interfaces]
             argv += [f"--private-users={self.userns_base(pod, node)}:{userns.RANGE}",
                      "--private-users-ownership=off", "--private-network",
                      *[f"--network-interface={i}" for i in ifaces]]
+            if _TIERS.get(plan_node.kind, 1) != 0:
+                gate = self._gate(pod)
+                argv += [f"--bind-ro={_nspawn_path(gate)}:{_GATE_DIR}",
+                         f"--setenv=SYSTEMD_UNIT_PATH={_GATE_DIR}/units:"]
             launch = ["unshare", "--mount", "--propagation", "slave", "--",
                       "nsenter", f"--net=/run/netns/{machine}", "--",
                       "sh", "-c", _SUPERVISOR_USERNS, f"tai-node:{machine}"]
