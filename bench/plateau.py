@@ -90,6 +90,7 @@ def main() -> None:
     steps: list[dict] = []
     rebuild_times: list[float] = []
     cpu_shares: list[float] = []          # the host's CPUs busy during each reset (0–1)
+    cpu_seconds: list[float] = []         # CPU time the host spent during each reset
     tiers_times: list[float] = []         # resets booting the clients after the servers (TAI_LAB_BOOT=tiers)
     try:
         for n in counts:
@@ -122,6 +123,7 @@ def main() -> None:
                     reset_times.append(time.monotonic() - t)
                     busy1, total1 = cpu_busy()
                     cpu_shares.append((busy1 - busy0) / max(total1 - total0, 1e-9))
+                    cpu_seconds.append(busy1 - busy0)
                     steps.append(dict(lab.backend.last_timings, verify=round(
                         reset_times[-1] - sum(lab.backend.last_timings.values()), 3)))
                     assert all(r.passed for r in res), [r.evidence for r in res if not r.passed]
@@ -138,10 +140,10 @@ def main() -> None:
         if LAB in existing_labs():
             Lab.down(LAB)
 
-    write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares, tiers_times)
+    write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares, tiers_times, cpu_seconds)
 
 
-def write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares, tiers_times) -> None:
+def write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares, tiers_times, cpu_seconds) -> None:
     med_reset, med_rebuild = statistics.median(reset_times), statistics.median(rebuild_times)
     lines = [
         "## Plateau on the nspawn backend (issue 2)",
@@ -171,8 +173,10 @@ def write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares, tiers_ti
             f"{k} {statistics.median(s[k] for s in steps):.2f}" for k in steps[0]) if steps else "",
         "",
         f"The host's {os.cpu_count()} CPUs were busy {statistics.median(cpu_shares):.0%} of a reset's time "
-        f"(median; runs: {', '.join(f'{x:.0%}' for x in cpu_shares)}; /proc/stat, the whole host, so "
-        "the reset's own share on an idle host)." if cpu_shares else "",
+        f"(median; runs: {', '.join(f'{x:.0%}' for x in cpu_shares)}), {statistics.median(cpu_seconds):.2f} "
+        f"CPU-seconds per reset: on {os.cpu_count()} cores no reset can take less than "
+        f"{statistics.median(cpu_seconds) / (os.cpu_count() or 1):.2f} s without doing less work "
+        "(/proc/stat, the whole host: the reset's own on an idle host)." if cpu_shares else "",
         "",
     ]
     out = Path(args.out)
