@@ -4,8 +4,10 @@
 # The debian-12 image is built once (about a minute) and cached in /var/lib/tai-lab/images.
 #
 # The integration tests run as two streams at once, each under its own lab names (TAI_LAB_TEST_TAG):
-# the VMs (libvirt under TCG, Vagrant: long waits on QEMU) and the containers. Each stream prints its
-# lines with its tag; the suite fails if either does. With arguments, pytest runs just those (one stream).
+# the VMs (libvirt under TCG, Vagrant: long waits on QEMU) with the directory's and the service desk's
+# plateaus (their own images and labs), and the other container tests — so that the two take about as
+# long. Each stream prints its lines with its tag; the suite fails if either does. With arguments, pytest
+# runs just those (one stream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in ruff mypy; do
@@ -21,7 +23,8 @@ if [ $# -gt 0 ]; then
 fi
 python3 -m pytest tests/unit tests/package -v -p no:cacheprovider
 
-vms=(tests/integration/test_libvirt.py tests/integration/test_libvirt_multihost.py tests/integration/test_vagrant.py)
+vms=(tests/integration/test_libvirt.py tests/integration/test_libvirt_multihost.py tests/integration/test_vagrant.py
+     tests/integration/test_directory.py tests/integration/test_servicedesk.py)
 stream() {   # stream TAG PYTEST-ARGS…: one pytest, its lines prefixed with [TAG]; its exit status
     local tag=$1
     shift
