@@ -18,10 +18,13 @@ class TaiLabError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, details: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The technical detail behind the message (a tool's output, a command line): the trainer's
+        # command line prints it under the message, the jury's consoles only on demand ("Détails").
+        self.details = details
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  → {self.hint}"
@@ -62,9 +65,16 @@ class LabStateError(TaiLabError):
 
 
 class LockBusyError(TaiLabError):
-    """Another command holds the lab's lock."""
+    """Another command holds the lab's lock: ``holder`` is what its lock file says (its pid and
+    command line), ``since`` when it took the lock (HH:MM), for the jury's words."""
 
     exit_code = 6
+
+    def __init__(self, message: str, hint: str | None = None, *, holder: str | None = None,
+                 since: str | None = None) -> None:
+        super().__init__(message, hint, details=holder)
+        self.holder = holder
+        self.since = since
 
 
 class CommandFailed(TaiLabError):

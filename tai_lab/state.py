@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -211,6 +212,12 @@ def _acquire(fd: int, mode: int, deadline: float, lab: str, owner: Path, notify:
             time.sleep(0.2)
 
 
+def holder_since(who: str) -> str | None:
+    """When the holder of a lab's lock took it (``HH:MM``), from what its lock file says."""
+    m = re.search(r"\bsince (\d\d:\d\d)", who)
+    return m.group(1) if m else None
+
+
 @contextlib.contextmanager
 def lab_lock(lab: str, command: str, *, timeout: float | None = None,
              notify: Notify = lambda m: print(m, file=sys.stderr), shared: bool = False,
@@ -230,7 +237,8 @@ def lab_lock(lab: str, command: str, *, timeout: float | None = None,
         def busy(who: str) -> Exception:
             return LockBusyError(tr(f"le lab {lab!r} est occupé : {who}", f"lab {lab!r} is busy: {who}"),
                                  tr("attendre la fin de l'action en cours, puis relancer la commande",
-                                    "wait for it to finish, then run the command again"))
+                                    "wait for it to finish, then run the command again"),
+                                 holder=who, since=holder_since(who))
     d = lab_dir(lab)
     d.mkdir(parents=True, exist_ok=True)
     fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
