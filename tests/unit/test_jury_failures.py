@@ -187,3 +187,16 @@ def test_the_terminal_console_keeps_details_for_the_details_menu(tmp_path, monke
         assert TASK in out.export_text()                       # asked for: there
     finally:
         service.close()
+
+
+def test_the_trainers_command_line_prints_the_details_under_the_message(capsys, monkeypatch) -> None:
+    from tai_lab import cli as cli_module
+    monkeypatch.setenv("TAI_LAB_LANG", "fr")
+    with pytest.raises(SystemExit) as exited:
+        cli_module._fail("la panne n'a pas pu être appliquée sur srv", "choisir une autre variante", 7,
+                         f"target: {TASK}: non-zero return code\nsortie complète : /x/artifacts")
+    err = capsys.readouterr().err
+    assert exited.value.code == 7
+    lines = err.splitlines()
+    assert lines[0].endswith("la panne n'a pas pu être appliquée sur srv") and "→ choisir" in lines[1]
+    assert lines[2].strip() == "détails :" and TASK in lines[3] and "sortie complète" in lines[4]
