@@ -207,7 +207,7 @@ def _acquire(fd: int, mode: int, deadline: float, lab: str, owner: Path, notify:
             if time.monotonic() >= deadline:
                 raise busy(who) from None
             if not told[0]:
-                notify(f"waiting for lab {lab!r}: {who}")
+                notify(tr(f"attente du lab {lab!r} : {who}", f"waiting for lab {lab!r}: {who}"))
                 told[0] = True
             time.sleep(0.2)
 
