@@ -252,3 +252,28 @@ def test_problem_render_in_both_languages(monkeypatch: pytest.MonkeyPatch) -> No
     assert p.render() == "s.yaml:3:5: pod.nodes: message\n  conseil : à faire"
     monkeypatch.setenv("TAI_LAB_LANG", "en")
     assert p.render() == "s.yaml:3:5: pod.nodes: message\n  hint: à faire"
+
+
+def test_a_french_criteria_file_out_of_step_with_the_referentiel_is_told(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import yaml
+
+    from tai_lab import paths, referentiel
+    from tai_lab.errors import TaiLabError
+    ref = tmp_path / "scenarios" / "referentiel"
+    shutil.copytree(ROOT / "scenarios" / "referentiel", ref)
+    fr = yaml.safe_load((ref / "criteres-fr.yaml").read_text(encoding="utf-8"))
+    cid = next(iter(fr))
+    fr[cid] = fr[cid][:-1]                                   # one criterion short
+    (ref / "criteres-fr.yaml").write_text(yaml.safe_dump(fr, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(paths, "data_dir", lambda name: tmp_path / name)
+    referentiel.load.cache_clear()
+    try:
+        with pytest.raises(TaiLabError) as caught:
+            referentiel.load()
+        assert f"{cid} a {len(fr[cid])} critères, le référentiel {len(fr[cid]) + 1}" in caught.value.message
+        assert caught.value.hint == "un texte français par critère du référentiel, dans le même ordre"
+    finally:
+        referentiel.load.cache_clear()
