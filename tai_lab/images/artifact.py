@@ -14,6 +14,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -170,10 +171,18 @@ def run(cmd: list[str], log: Path, env: dict | None = None) -> None:
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
         step = " ".join(cmd[:4])
+        hint = tr(f"journal complet : {log}", f"full log: {log}")
+        missing = [m.group(1) for line in tail if (m := re.match(r"E: Unable to locate package (\S+)", line))]
+        if missing:      # apt's words for a package name the host's sources do not have
+            names = ", ".join(dict.fromkeys(missing))
+            hint = tr(f"paquet introuvable dans les sources apt de l'hôte : {names} — vérifier son nom dans la "
+                      f"recette (images/…/recipe.yaml) ; {hint.fr}",
+                      f"package not found in the host's apt sources: {names} — check its name in the recipe "
+                      f"(images/…/recipe.yaml); {hint.en}")
         raise CommandFailed(
             tr(f"une étape de la construction de l'image a échoué (code {proc.returncode}) : {step}…\n",
                f"image build step failed ({proc.returncode}): {step}…\n") + "\n".join(tail),
-            tr(f"journal complet : {log}", f"full log: {log}"),
+            hint,
         )
 
 

@@ -73,12 +73,17 @@ def test_a_failed_build_step_says_so_with_the_end_of_its_log(tmp_path: Path,
     text = str(caught.value)
     assert text.startswith("une étape de la construction de l'image a échoué (code 100) : sh -c")
     assert "E: Unable to locate package nosuchpkg" in text            # the log's end, as apt wrote it
-    assert caught.value.hint == f"journal complet : {log}"
+    assert caught.value.hint == ("paquet introuvable dans les sources apt de l'hôte : nosuchpkg — vérifier son nom "
+                                 f"dans la recette (images/…/recipe.yaml) ; journal complet : {log}")
     monkeypatch.setenv("TAI_LAB_LANG", "en")
     with pytest.raises(CommandFailed) as caught:
         artifact.run(cmd, log)
     assert str(caught.value).startswith("image build step failed (100): sh -c")
-    assert caught.value.hint == f"full log: {log}"
+    assert caught.value.hint.startswith("package not found in the host's apt sources: nosuchpkg")
+    assert caught.value.hint.endswith(f"full log: {log}")
+    with pytest.raises(CommandFailed) as caught:      # another failure: the log's place only
+        artifact.run(["sh", "-c", "exit 2"], log.with_name("other.log"))
+    assert caught.value.hint == f"full log: {log.with_name('other.log')}"
 
 
 def test_an_image_that_is_not_built_gives_its_build_command() -> None:
