@@ -125,3 +125,65 @@ def test_a_lab_held_by_a_trainers_command_is_told_without_its_command_line(lab, 
     assert shown["error"][-6:-1] in (before, after)          # when the trainer's command took the lab
     assert "tai-lab" not in shown["error"] + (shown["hint"] or "") and "pid" not in shown["error"]
     assert "tai-lab reset --pod 1 --yes" in shown["details"]
+
+
+def test_the_pod_page_shows_the_sentence_and_folds_the_details(lab, tmp_path):
+    """In Chromium: after a failed inject the pod page reads the sentence; Ansible's task
+    name is only there once « Détails » is opened."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from .conftest import headless_chromium
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TAI_LAB_LANG": "fr"}
+    proc = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "serve", "--lab", LAB, "--listen", "127.0.0.1:0"],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    drv = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (m := re.search(r"(http://\S+)/login\?key=(\S+)", log.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start:\n" + log.read_text()
+            time.sleep(0.1)
+        drv = headless_chromium("1366,900")
+        drv.get(m.group(0))
+        drv.get(f"{m.group(1)}/pod/1")
+        wait = WebDriverWait(drv, 30, poll_frequency=0.2)
+        row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'tr.iv[data-id="panne-ratee"]'))
+        if not row.is_displayed():
+            todo = drv.find_element(By.ID, "filter-todo")
+            if todo.is_selected():
+                todo.click()
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+        row.click()
+        wait.until(lambda d: d.find_element(By.ID, "pick-body").is_displayed())
+        Select(drv.find_element(By.ID, "pick-variant")).select_by_value("arret")
+        drv.find_element(By.ID, "pick-inject").click()
+        WebDriverWait(drv, 300, poll_frequency=0.5).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#failures .failure"))
+        drv.execute_script("document.getElementById('failures').scrollIntoView({block: 'center'})")
+        text = drv.find_element(By.TAG_NAME, "body").text        # what a jury member reads
+        assert "Injection : Serveur de noms arrêté : la panne n'a pas pu être appliquée sur srv" in text
+        assert TASK not in text and "named.service" not in text
+        assert drv.find_element(By.CSS_SELECTOR, "#failures summary").text == "Détails"
+
+        def open_details(d) -> bool:       # the list is drawn anew at each poll: find it fresh
+            try:
+                d.find_element(By.CSS_SELECTOR, "#failures summary").click()      # « Détails », asked for
+                return TASK in d.find_element(By.CSS_SELECTOR, "#failures pre").text
+            except StaleElementReferenceException:
+                return False
+        wait.until(open_details)
+        time.sleep(3)                      # a later poll keeps it open
+        assert TASK in drv.find_element(By.CSS_SELECTOR, "#failures pre").text
+    finally:
+        if drv is not None:
+            drv.quit()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
