@@ -20,7 +20,10 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from tai_lab.errors import NotFoundError, ScenarioError
+from tai_lab.errors import NotFoundError, ScenarioError, file_kind
+from tai_lab.lang import tr
+from tai_lab.validation_words import (DIRECTORY_HINTS, NAME_HINTS, TYPE_HINTS, hint_for, pydantic_message,
+                                      yaml_context, yaml_problem)
 from tai_lab.yaml_input import InputRejected, check_structure, loader, read_text
 
 Loc = tuple[str | int, ...]
@@ -40,12 +43,12 @@ class Problem:
 
     def render(self) -> str:
         """``file:line:column: path: message`` (as compilers write it, so editors jump there)
-        and, when there is one, an indented hint line."""
+        and, when there is one, an indented hint line (``conseil :`` in French)."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.line is not None and self.column is not None:
             where += f":{self.column}"
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-        return text if not self.hint else f"{text}\n  hint: {self.hint}"
+        return text if not self.hint else f"{text}\n  {tr('conseil :', 'hint:')} {self.hint}"
 
 
 def format_path(loc: Loc) -> str:
@@ -125,10 +128,11 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
     for problems at given places of the file.
     """
     file = os.fspath(path)
+    noun, the, _a = file_kind(what)
     try:
         text = read_text(file, what)      # bounded: size, encoding, characters
     except FileNotFoundError:
-        raise NotFoundError(f"{what} not found: {file}", hint=hint) from None
+        raise NotFoundError(tr(f"{noun} introuvable : {file}", f"{what} not found: {file}"), hint=hint) from None
     except InputRejected as exc:
         raise _rejected(file, what, exc) from None
     # Every command reads the lab's scenario and the interventions: the safe loader (libyaml,
@@ -144,7 +148,8 @@ def load_model(path: str | os.PathLike[str], model: type[M], *, what: str = "fil
         data = _load_round_trip(file, what, text)
         smap = SourceMap.from_yaml(file, data)
     if not isinstance(data, dict):
-        raise ScenarioError([smap.problem((), f"the {what} must be a YAML mapping", hint)], file, what)
+        raise ScenarioError([smap.problem((), tr(f"{the} doit être un dictionnaire YAML (des lignes clé: valeur)",
+                                                 f"the {what} must be a YAML mapping"), hint)], file, what)
     try:
         return model.model_validate(_plain(data)), smap
     except ValidationError as exc:
@@ -172,8 +177,9 @@ def _load_round_trip(file: str, what: str, text: str) -> Any:
     except MarkedYAMLError as exc:
         raise ScenarioError([_yaml_problem(file, exc)], file, what) from None
     except YAMLError as exc:   # no position (ruamel's reader errors are refused before)
-        raise ScenarioError([Problem(file, None, None, "", f"YAML error: {exc}",
-                                     "check the file's syntax")], file, what) from None
+        raise ScenarioError([Problem(file, None, None, "", tr(f"erreur YAML : {exc}", f"YAML error: {exc}"),
+                                     tr("vérifier la syntaxe du fichier", "check the file's syntax"))],
+                            file, what) from None
 
 
 def _rejected(file: str, what: str, exc: InputRejected) -> ScenarioError:
@@ -183,17 +189,23 @@ def _rejected(file: str, what: str, exc: InputRejected) -> ScenarioError:
 def _yaml_problem(file: str, exc: MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-    hint = "check indentation, colons and quotes on this line and the one above"
+    hint = tr("vérifier l'indentation, les deux-points et les guillemets sur cette ligne et celle du dessus",
+              "check indentation, colons and quotes on this line and the one above")
     if exc.context:
-        started = f" started on line {exc.context_mark.line + 1}" if exc.context_mark else ""
-        hint = f"{exc.context}{started}; {hint}"
+        context = yaml_context(exc.context)
+        n = exc.context_mark.line + 1 if exc.context_mark else None
+        hint = tr(f"{context.fr}{f' commencé ligne {n}' if n else ''} ; {hint.fr}",
+                  f"{context.en}{f' started on line {n}' if n else ''}; {hint.en}")
     if "duplicate key" in str(exc.problem):
-        hint = "each key may appear only once in a mapping"
+        hint = tr("une clé ne peut apparaître qu'une fois dans un dictionnaire",
+                  "each key may appear only once in a mapping")
     elif "cannot read this value" in str(exc.problem):
-        hint = "put the value in quotes to keep it as text"
+        hint = tr("mettre la valeur entre guillemets pour la garder comme texte",
+                  "put the value in quotes to keep it as text")
     elif "undefined alias" in str(exc.problem):
-        hint = "an alias *name repeats a node marked &name earlier in the file: define the anchor first"
-    return Problem(file, line, column, "", f"YAML syntax error: {exc.problem}", hint)
+        hint = tr("un alias *nom répète un nœud marqué &nom plus haut dans le fichier : définir l'ancre d'abord",
+                  "an alias *name repeats a node marked &name earlier in the file: define the anchor first")
+    return Problem(file, line, column, "", yaml_problem(str(exc.problem)), hint)
 
 
 def _plain(node: Any) -> Any:
@@ -208,101 +220,41 @@ def _plain(node: Any) -> Any:
     return node
 
 
-# What a constrained name is, and how to write a valid one; keyed by the field holding it.
-_NAME_HINTS: dict[str, tuple[str, str]] = {
-    "lab": (
-        "lab name",
-        "a lowercase letter then up to 5 lowercase letters or digits (it is part of Linux interface names)",
-    ),
-    "nodes": (
-        "node name",
-        "a lowercase letter then up to 7 lowercase letters or digits (Linux interface names are max 15 chars)",
-    ),
-    "name": (
-        "interface name",
-        "a lowercase letter then up to 5 lowercase letters or digits, e.g. eth0, wlan0",
-    ),
-    "vlans": ("vlan name", "a lowercase letter then up to 7 lowercase letters or digits"),
-    "aliases": ("DNS name", "lowercase letters, digits and '-', e.g. intranet"),
-}
-
-# The same for a scenario's directory (pod.directory), keyed by the field: (what it is, how to write it).
-_DIRECTORY_HINTS: dict[str, tuple[str, str]] = {
-    "name": ("account or share name", "lowercase letters, digits, '.', '_' or '-', up to 20, {pod} allowed, "
-                                      "e.g. alice (a share: a DNS label, e.g. compta)"),
-    "groups": ("group name", "the name of one of directory.groups, e.g. compta"),
-    "group": ("group name", "the name of one of directory.groups, e.g. compta"),
-    "incident_user": ("user name", "the name of one of directory.users, e.g. alice"),
-    "control_user": ("user name", "the name of one of directory.users, e.g. chloe"),
-    "ou": ("OU name", "letters, digits, spaces, '_' or '-', e.g. Utilisateurs"),
-    "ous": ("OU name", "letters, digits, spaces, '_' or '-', e.g. Utilisateurs"),
-    "login_ou": ("OU name", "one of directory.ous, e.g. Utilisateurs"),
-    "netbios": ("NetBIOS name", "uppercase, up to 15 characters, {pod} allowed, e.g. POD{pod}"),
-    "path": ("share path", "a directory right under /srv, e.g. /srv/compta"),
-    "uid": ("unix id", "a whole number from 10000 to 19999 (a node maps 65536 ids; Samba keeps 20000-59999)"),
-    "gid": ("unix id", "a whole number from 10000 to 19999 (a node maps 65536 ids; Samba keeps 20000-59999)"),
-    "password": ("password", "1 to 64 characters, no quote, backslash or line break; {pod} allowed"),
-    "admin_password": ("password", "1 to 64 characters, no quote, backslash or line break; {pod} allowed"),
-    "new_password": ("password", "1 to 64 characters, no quote, backslash or line break; {pod} allowed"),
-}
-
-_TYPE_HINTS: dict[str, str] = {
-    "interface_segment": "give exactly one of `vlan: <name>`, `wireless: <ap node>` or `upstream: true`",
-    "interface_address": "give `host: <number>` for a static address or `dhcp: true`, not both",
-    "interface_upstream_address": "the WAN address comes from upstream.wan; remove host/dhcp",
-    "ip_v4_address": "write an IPv4 address, e.g. 198.51.100.53",
-    "int_type": "write a whole number without quotes, e.g. 4",
-    "float_type": "write a number without quotes, e.g. 100 or 2.5",
-    "string_type": "put the value in quotes, e.g. \"1234\" (unquoted, YAML reads 1234, true or 2024-01-01 "
-                   "as a number, a boolean or a date)",
-    "missing": "add this key (see scenarios/tai-standard.yaml)",
-    "check_fields": "see the prep requirements of scenarios/tai-standard.yaml for each kind of check",
-}
-
 def _pydantic_problem(err: Any, smap: SourceMap, root: type[BaseModel],
-                      loc_hints: dict[Loc, str] | None = None) -> Problem:
+                      loc_hints: dict[Loc, str] | None = None, at: Loc = ()) -> Problem:
+    """``err`` located in the file (``root`` validated the part at ``at``), said in the trainer's language."""
     # Drop pydantic's own markers ("[key]", "function-after[…]") from the location.
     raw: Loc = tuple(err["loc"])
     loc: Loc = tuple(p for p in raw if not (isinstance(p, str) and re.fullmatch(r"[\w-]*\[.*\]", p)))
-    kind, message = err["type"], err["msg"]
-    hint = (loc_hints or {}).get(loc) or _TYPE_HINTS.get(kind)
+    kind = err["type"]
+    hint = (loc_hints or {}).get(loc) or hint_for(TYPE_HINTS, kind)
     field = next((p for p in reversed(loc) if isinstance(p, str)), "value")
+    message = pydantic_message(kind, err["msg"], str(field), err.get("input"), err.get("ctx"))
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], root)
         close = get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        message = f"unknown key '{loc[-1]}'"
-        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
-    elif kind == "missing":
-        message = f"missing required key '{field}'"
+        message = tr(f"clé inconnue '{loc[-1]}'", f"unknown key '{loc[-1]}'")
+        hint = (tr(f"vouliez-vous dire '{close[0]}' ?", f"did you mean '{close[0]}'?") if close
+                else tr(f"clés permises ici : {', '.join(allowed)}", f"allowed keys here: {', '.join(allowed)}"))
     elif kind == "string_pattern_mismatch":
         # A dict key (node, vlan name) is reported as (…, "nodes", key, "[key]").
         holder = raw[-3] if raw[-1] == "[key]" and len(raw) >= 3 else field
-        names = _DIRECTORY_HINTS if "directory" in loc else _NAME_HINTS
-        what, hint = names.get(str(holder), ("value", None))
-        message = f"invalid {what} '{err['input']}'"
+        names = DIRECTORY_HINTS if "directory" in at + loc else NAME_HINTS
+        (what_fr, what_en), how = names.get(str(holder), (("valeur", "value"), None))
+        message = tr(f"{what_fr} invalide '{err['input']}'", f"invalid {what_en} '{err['input']}'")
+        hint = tr(*how) if how else None
     elif kind == "literal_error":
-        message = f"'{err['input']}' is not a valid {field}"
-        hint = f"use one of {err['ctx']['expected']}"
-    elif kind in ("int_type", "float_type"):
-        message = f"expected a {'whole ' if kind == 'int_type' else ''}number, got {_as_yaml(err['input'])}"
-    elif message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    if hint is None and "directory" in loc and field in _DIRECTORY_HINTS:
-        hint = _DIRECTORY_HINTS[field][1]
-    return smap.problem(loc, message[:1].lower() + message[1:], hint)
+        expected = err["ctx"]["expected"]
+        hint = tr(f"utiliser une de ces valeurs : {re.sub(r' or (?=.)', ' ou ', expected)}",
+                  f"use one of {expected}")
+    if hint is None and "directory" in at + loc:
+        hint = hint_for({k: v[1] for k, v in DIRECTORY_HINTS.items()}, str(field))
+    return smap.problem(at + loc, message, hint)
 
 
-def _as_yaml(value: Any) -> str:
-    """A value as the trainer wrote it (``true``, not Python's ``True``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null (an empty value)"
-    if isinstance(value, str):
-        return f'the text "{value}"'
-    if isinstance(value, (dict, list)):
-        return "a mapping" if isinstance(value, dict) else "a list"
-    return str(value)
+def pydantic_problems(exc: ValidationError, smap: SourceMap, root: type[BaseModel], at: Loc = ()) -> list[Problem]:
+    """Each error of ``exc`` (a part of a file, validated at ``at``) as a located problem."""
+    return [_pydantic_problem(e, smap, root, at=at) for e in _without_echoes(exc.errors())]
 
 
 def _allowed_keys(loc: Loc, root: type[BaseModel]) -> list[str]:

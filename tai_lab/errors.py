@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .lang import tr
+
 if TYPE_CHECKING:
     from .datafile import Problem
 
@@ -16,10 +18,13 @@ class TaiLabError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, details: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The technical detail behind the message (a tool's output, a command line): the trainer's
+        # command line prints it under the message, the jury's consoles only on demand ("Détails").
+        self.details = details
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  → {self.hint}"
@@ -34,10 +39,11 @@ class ScenarioError(TaiLabError):
         self.problems = problems
         self.path = path
         lines = [p.render() for p in problems]
-        super().__init__(
-            f"{path}: {len(problems)} problem(s) in the {what}\n" + "\n".join(lines),
-            None,
-        )
+        n = len(problems)
+        _noun, the, _a = file_kind(what)
+        header = tr(f"{path} : {n} problème{'s' if n > 1 else ''} dans {the}",
+                    f"{path}: {n} problem(s) in the {what}")
+        super().__init__(header + "\n" + "\n".join(lines), None)
 
 
 class PrerequisiteError(TaiLabError):
@@ -59,9 +65,16 @@ class LabStateError(TaiLabError):
 
 
 class LockBusyError(TaiLabError):
-    """Another command holds the lab's lock."""
+    """Another command holds the lab's lock: ``holder`` is what its lock file says (its pid and
+    command line), ``since`` when it took the lock (HH:MM), for the jury's words."""
 
     exit_code = 6
+
+    def __init__(self, message: str, hint: str | None = None, *, holder: str | None = None,
+                 since: str | None = None) -> None:
+        super().__init__(message, hint, details=holder)
+        self.holder = holder
+        self.since = since
 
 
 class CommandFailed(TaiLabError):
@@ -74,3 +87,19 @@ def leftover_hint(lab: str) -> str:
     """What to do when ``up`` finds an object of the lab's name already there."""
     return (f"a previous lab {lab!r} was not cleaned: `tai-lab down --lab {lab}`, or, if it has no record "
             f"here any more, `tai-lab down --lab {lab} --orphans`")
+
+
+# What a data file is called in French: its noun, with the definite and the indefinite article.
+_FILE_KINDS: dict[str, tuple[str, str, str]] = {
+    "scenario": ("scénario", "le scénario", "un scénario"),
+    "intervention file": ("fichier d'intervention", "le fichier d'intervention", "un fichier d'intervention"),
+    "intervention files": ("fichiers d'intervention", "les fichiers d'intervention", "des fichiers d'intervention"),
+    "inventory": ("inventaire", "l'inventaire", "un inventaire"),
+    "image recipe": ("recette d'image", "la recette d'image", "une recette d'image"),
+    "file": ("fichier", "le fichier", "un fichier"),
+}
+
+
+def file_kind(what: str) -> tuple[str, str, str]:
+    """The French of a kind of data file (``scenario``…): noun, ``le …``, ``un …``."""
+    return _FILE_KINDS.get(what, (what, f"le {what}", f"un {what}"))

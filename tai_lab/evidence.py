@@ -382,8 +382,9 @@ class LabHook:
         self.log.record("inject-begin", actor=actor, id=iid, variant=variant, random=randomise, seed=seed)
 
     def inject_failed(self, iid: str, variant: str | None, exc: BaseException, actor: str | None) -> None:
+        details = getattr(exc, "details", None)
         self.log.record("inject-failed", actor=actor, id=iid, variant=variant,
-                        error=str(exc) or type(exc).__name__)
+                        error=str(exc) or type(exc).__name__, **({"details": str(details)} if details else {}))
 
     def after_inject(self, res, actor: str | None) -> None:
         extra = {"ticket": res.ticket} if getattr(res, "ticket", None) else {}

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from .errors import PrerequisiteError, TaiLabError
+from .lang import tr
 from .plan import LabPlan, PodPlan
 
 
@@ -42,33 +43,45 @@ class Usage:
     domains: int = 0
 
 
+def _see_example() -> str:
+    return tr("voir inventories/example.yaml", "see inventories/example.yaml")
+
+
 def load_inventory(path: str | Path) -> list[Host]:
     path = Path(path)
     if not path.is_file():
-        raise InventoryError(f"inventory {path} does not exist", "see inventories/example.yaml")
+        raise InventoryError(tr(f"l'inventaire {path} n'existe pas", f"inventory {path} does not exist"), _see_example())
     data = _read_inventory(path)
     hosts = []
     seen: set[str] = set()
     for i, h in enumerate(data.get("hosts") or []):
         where = f"{path}: hosts[{i}]"
         if not isinstance(h, dict) or "uri" not in h:
-            raise InventoryError(f"{where}: each host needs a uri", "e.g. uri: qemu+ssh://root@host/system")
+            raise InventoryError(tr(f"{where} : chaque hôte a besoin d'une uri", f"{where}: each host needs a uri"),
+                                 tr("par exemple uri: qemu+ssh://root@hote/system",
+                                    "e.g. uri: qemu+ssh://root@host/system"))
         name = str(h.get("name") or h["uri"])
         if name in seen:
-            raise InventoryError(f"{where}: host name {name!r} appears twice", "give each host its own name")
+            raise InventoryError(tr(f"{where} : le nom d'hôte {name!r} apparaît deux fois",
+                                    f"{where}: host name {name!r} appears twice"),
+                                 tr("donner à chaque hôte son propre nom", "give each host its own name"))
         seen.add(name)
         try:
             if any(isinstance(h[k], bool) for k in ("memory_mib", "vcpus")):   # int(True) is 1
                 raise TypeError
             mem, cpus = int(h["memory_mib"]), int(h["vcpus"])
         except (KeyError, TypeError, ValueError):
-            raise InventoryError(f"{where} ({name}): memory_mib and vcpus must be integers",
-                                "what tai-lab may use on that host, e.g. memory_mib: 8192, vcpus: 8") from None
+            raise InventoryError(tr(f"{where} ({name}) : memory_mib et vcpus doivent être des nombres entiers",
+                                    f"{where} ({name}): memory_mib and vcpus must be integers"),
+                                 tr("ce que tai-lab peut utiliser sur cet hôte, par exemple memory_mib: 8192, vcpus: 8",
+                                    "what tai-lab may use on that host, e.g. memory_mib: 8192, vcpus: 8")) from None
         if mem <= 0 or cpus <= 0:
-            raise InventoryError(f"{where} ({name}): memory_mib and vcpus must be positive", "")
+            raise InventoryError(tr(f"{where} ({name}) : memory_mib et vcpus doivent être positifs",
+                                    f"{where} ({name}): memory_mib and vcpus must be positive"), "")
         hosts.append(Host(name, str(h["uri"]), mem, cpus))
     if not hosts:
-        raise InventoryError(f"{path}: no hosts", "list at least one libvirt URI under hosts:")
+        raise InventoryError(tr(f"{path} : aucun hôte", f"{path}: no hosts"),
+                             tr("lister au moins une URI libvirt sous hosts:", "list at least one libvirt URI under hosts:"))
     return hosts
 
 
@@ -83,9 +96,10 @@ def _read_inventory(path: Path) -> dict:
         where = f"{path}:{exc.line}:{exc.column}" if exc.line else str(path)
         raise InventoryError(f"{where}: {exc.message}", exc.hint) from None
     except Exception as exc:  # noqa: BLE001 — ruamel's or PyYAML's syntax errors: both carry the place
-        raise InventoryError(f"{path}: not valid YAML: {exc}", "see inventories/example.yaml") from None
+        raise InventoryError(tr(f"{path} : YAML invalide : {exc}", f"{path}: not valid YAML: {exc}"), _see_example()) from None
     if not isinstance(data, dict):
-        raise InventoryError(f"{path}: the inventory must be a YAML mapping with hosts:", "see inventories/example.yaml")
+        raise InventoryError(tr(f"{path} : l'inventaire doit être un dictionnaire YAML avec hosts:",
+                                f"{path}: the inventory must be a YAML mapping with hosts:"), _see_example())
     return data
 
 
@@ -119,14 +133,19 @@ def place(plan: LabPlan, usage: list[Usage], memory_of, isp_memory_mib: int) -> 
         if best is None:
             total_mem = sum(pod_needs(p, memory_of)[0] for p in plan.pods) + isp_memory_mib
             total_cpu = sum(pod_needs(p, memory_of)[1] for p in plan.pods) + 1
-            have = "; ".join(f"{u.host.name}: {u.free_memory_mib} MiB, {u.free_vcpus} vCPU free"
-                             for u in usage)
+            have_en = "; ".join(f"{u.host.name}: {u.free_memory_mib} MiB, {u.free_vcpus} vCPU free" for u in usage)
+            have_fr = "; ".join(f"{u.host.name} : {u.free_memory_mib} Mio, {u.free_vcpus} vCPU libres" for u in usage)
             raise PrerequisiteError(
-                f"the {len(plan.pods)} pods do not fit: each needs {mem} MiB and {cpus} vCPU "
-                f"(+{isp_memory_mib} MiB and 1 vCPU for the ISP VM of each host used), "
-                f"all together at least {total_mem} MiB and {total_cpu} vCPU; "
-                f"pod {pod.number} fits nowhere ({have})",
-                "add a host to the inventory, raise its limits, or use fewer pods (--pods N)")
+                tr(f"les {len(plan.pods)} pods ne tiennent pas : chacun demande {mem} Mio et {cpus} vCPU "
+                   f"(+{isp_memory_mib} Mio et 1 vCPU pour la VM FAI de chaque hôte utilisé), "
+                   f"en tout au moins {total_mem} Mio et {total_cpu} vCPU ; "
+                   f"le pod {pod.number} ne tient nulle part ({have_fr})",
+                   f"the {len(plan.pods)} pods do not fit: each needs {mem} MiB and {cpus} vCPU "
+                   f"(+{isp_memory_mib} MiB and 1 vCPU for the ISP VM of each host used), "
+                   f"all together at least {total_mem} MiB and {total_cpu} vCPU; "
+                   f"pod {pod.number} fits nowhere ({have_en})"),
+                tr("ajouter un hôte à l'inventaire, relever ses limites, ou prendre moins de pods (--pods N)",
+                   "add a host to the inventory, raise its limits, or use fewer pods (--pods N)"))
         m, c = cost(best, mem, cpus)
         free[best.name][0] -= m
         free[best.name][1] -= c
@@ -158,8 +177,9 @@ def measure_uri(host: Host) -> dict:
         conn = libvirt.open(host.uri)
     except libvirt.libvirtError as exc:
         from .errors import PrerequisiteError as _P
-        raise _P(f"cannot connect to {host.name} ({host.uri}): {exc}",
-                 "check the URI and that libvirtd runs there") from None
+        raise _P(tr(f"connexion impossible à {host.name} ({host.uri}) : {exc}",
+                    f"cannot connect to {host.name} ({host.uri}): {exc}"),
+                 tr("vérifier l'URI et que libvirtd y tourne", "check the URI and that libvirtd runs there")) from None
     try:
         _model, mem_mib, cpus, *_ = conn.getInfo()
         declared = host if host.memory_mib else Host(host.name, host.uri, mem_mib, cpus)

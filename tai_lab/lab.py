@@ -24,7 +24,7 @@ from .lang import tr
 from .hostcheck import require_root
 from .plan import LabPlan
 from .probes import FAST_DNS, ProbeResult, health_probes, run_probes
-from .state import LabState, lab_lock, resolve_lab
+from .state import LabState, holder_since, lab_lock, resolve_lab
 from .transports.base import CommandResult
 
 # The prep phase registers its phase hook (seals verified before the jury phase, the depot's
@@ -365,7 +365,8 @@ class Lab(LabContext):
                                  tr(f"une remise à zéro, une injection ou une restauration est en cours (attendu "
                                     f"{wait:g} s) ; vérifier à nouveau une fois terminée",
                                     f"a reset, an inject or a restore is in progress (waited {wait:g} s); "
-                                    "check again when it has ended"))
+                                    "check again when it has ended"),
+                                 holder=who, since=holder_since(who))
         with lab_lock(self.name, f"tai-lab check --pod {pod}", shared=True, timeout=wait, busy=busy,
                       notify=self.progress):
             results = self.engine().check(pod, iid)

@@ -21,6 +21,15 @@ Progress = Callable[[str], None]
 HostVars = Callable[[int | None, str], dict]
 
 
+class PlaybookFailed(CommandFailed):
+    """A playbook failed: ``hosts`` are the inventory names of the machines it failed on, the
+    failed tasks (as Ansible names them) are the ``details``."""
+
+    def __init__(self, message: str, hint: str, *, hosts: list[str], details: str) -> None:
+        super().__init__(message, hint, details=details)
+        self.hosts = hosts
+
+
 def host_name(pod: int | None, node: str) -> str:
     return "isp" if pod is None else f"p{pod}-{node}"
 
@@ -175,6 +184,7 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
     (pdd / "inventory").mkdir(parents=True)
     (pdd / "inventory" / "hosts.json").write_text(inventory_json(inv))
     failures: list[str] = []
+    failed_hosts: list[str] = []
     stage: dict[str, str] = {}      # the last stage said for each machine
 
     def on_event(ev: dict) -> bool:
@@ -192,8 +202,10 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
             if output and output not in msg:       # raw tasks only say "non-zero return code"
                 msg = f"{msg}: {output}" if msg else output
             failures.append(f"{data.get('host')}: {data.get('task')}: {str(msg).strip()[:400]}")
+            failed_hosts.append(str(data.get("host")))
         elif ev.get("event") == "runner_on_unreachable":
             failures.append(f"{data.get('host')}: unreachable: {data.get('res', {}).get('msg', '')}")
+            failed_hosts.append(str(data.get("host")))
         return True
 
     env = {
@@ -222,6 +234,7 @@ def run_playbook(workdir: Path, playbook: str, inv: dict, *, progress: Progress,
     )
     if result.rc != 0 or failures:
         detail = "\n".join(failures[:10]) or f"ansible exited with {result.rc} ({result.status})"
-        raise CommandFailed(tr(f"la configuration par {playbook} a échoué :\n{detail}",
-                               f"provisioning with {playbook} failed:\n{detail}"),
-                            tr(f"sortie complète : {pdd / 'artifacts'}", f"full output: {pdd / 'artifacts'}"))
+        raise PlaybookFailed(tr(f"la configuration par {playbook} a échoué :\n{detail}",
+                                f"provisioning with {playbook} failed:\n{detail}"),
+                             tr(f"sortie complète : {pdd / 'artifacts'}", f"full output: {pdd / 'artifacts'}"),
+                             hosts=list(dict.fromkeys(failed_hosts)), details=detail)

@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 
 from . import paths
+from .errors import TaiLabError
+from .lang import tr
 
 DEFAULT = "tai-tp00476-v06"
 
@@ -68,6 +70,9 @@ def load(name: str = DEFAULT) -> Referentiel:
         for i, c in enumerate(comps):
             texts = tuple(fr.get(c.id, ()))
             if texts and len(texts) != len(c.criteria):
-                raise ValueError(f"{french}: {c.id} has {len(texts)} criteria, the référentiel {len(c.criteria)}")
+                raise TaiLabError(tr(f"{french} : {c.id} a {len(texts)} critères, le référentiel {len(c.criteria)}",
+                                     f"{french}: {c.id} has {len(texts)} criteria, the référentiel {len(c.criteria)}"),
+                                  tr("un texte français par critère du référentiel, dans le même ordre",
+                                     "one French text per criterion of the référentiel, in the same order"))
             comps[i] = replace(c, criteria_fr=texts)
     return Referentiel(data["id"], data["title"], tuple(comps), data.get("session", {}))

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -206,9 +207,15 @@ def _acquire(fd: int, mode: int, deadline: float, lab: str, owner: Path, notify:
             if time.monotonic() >= deadline:
                 raise busy(who) from None
             if not told[0]:
-                notify(f"waiting for lab {lab!r}: {who}")
+                notify(tr(f"attente du lab {lab!r} : {who}", f"waiting for lab {lab!r}: {who}"))
                 told[0] = True
             time.sleep(0.2)
+
+
+def holder_since(who: str) -> str | None:
+    """When the holder of a lab's lock took it (``HH:MM``), from what its lock file says."""
+    m = re.search(r"\bsince (\d\d:\d\d)", who)
+    return m.group(1) if m else None
 
 
 @contextlib.contextmanager
@@ -230,7 +237,8 @@ def lab_lock(lab: str, command: str, *, timeout: float | None = None,
         def busy(who: str) -> Exception:
             return LockBusyError(tr(f"le lab {lab!r} est occupé : {who}", f"lab {lab!r} is busy: {who}"),
                                  tr("attendre la fin de l'action en cours, puis relancer la commande",
-                                    "wait for it to finish, then run the command again"))
+                                    "wait for it to finish, then run the command again"),
+                                 holder=who, since=holder_since(who))
     d = lab_dir(lab)
     d.mkdir(parents=True, exist_ok=True)
     fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -35,6 +35,9 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
                                 SequenceEndEvent, SequenceStartEvent)
 
+from tai_lab.errors import file_kind
+from tai_lab.lang import tr
+
 try:
     from _ruamel_yaml import CParser  # ruamel.yaml.clib: libyaml
 except ImportError:  # pragma: no cover — a pure-Python install of ruamel.yaml
@@ -73,38 +76,55 @@ def read_text(file: str, what: str = "file") -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise InputRejected(None, None, f"cannot read the file: {exc.strerror}",
-                            _access_hint(exc)) from None
+        raise InputRejected(None, None, _unreadable(exc), _access_hint(exc)) from None
+    _noun, _the, a = file_kind(what)
     if not stat.S_ISREG(info.st_mode):
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, a pipe or a socket)"
-        raise InputRejected(None, None, f"{kind}, not a {what}", f"give the path of a {what} (.yaml)")
+        if stat.S_ISDIR(info.st_mode):
+            kind = tr(f"un répertoire, pas {a}", f"a directory, not a {what}")
+        else:
+            kind = tr(f"pas un fichier ordinaire (un périphérique, un tube ou une socket), pas {a}",
+                      f"not a regular file (a device, a pipe or a socket), not a {what}")
+        raise InputRejected(None, None, kind, tr(f"donner le chemin d'{a} (.yaml)", f"give the path of a {what} (.yaml)"))
     try:
         with open(file, "rb") as f:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise InputRejected(None, None, f"cannot read the file: {exc.strerror}", _access_hint(exc)) from None
+        raise InputRejected(None, None, _unreadable(exc), _access_hint(exc)) from None
     if len(data) > MAX_BYTES:
         line, column = _byte_position(data, MAX_BYTES)
-        raise InputRejected(line, column, f"the file is larger than {MAX_BYTES // 2**20} MiB, the limit for a {what}",
-                            f"a real {what} is a few KB: is it the right file?")
+        mib = MAX_BYTES // 2**20
+        raise InputRejected(line, column, tr(f"le fichier dépasse {mib} Mio, la limite pour {a}",
+                                             f"the file is larger than {mib} MiB, the limit for a {what}"),
+                            tr(f"{a[:1].upper()}{a[1:]} réel fait quelques Ko : est-ce le bon fichier ?",
+                               f"a real {what} is a few KB: is it the right file?"))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _byte_position(data, exc.start)
         bad = data[exc.start:exc.start + 1].hex().upper()
-        hint = "save the file as UTF-8 (your editor's encoding menu, or: iconv -f latin1 -t utf-8 FILE)"
+        fr = "enregistrer le fichier en UTF-8 (menu d'encodage de l'éditeur, ou : iconv -f latin1 -t utf-8 FICHIER)"
+        en = "save the file as UTF-8 (your editor's encoding menu, or: iconv -f latin1 -t utf-8 FILE)"
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            hint = "the file is UTF-16 (it starts with a UTF-16 byte order mark): " + hint
-        raise InputRejected(line, column, f"the file is not UTF-8 text: byte 0x{bad} is not valid UTF-8 here",
-                            hint) from None
+            fr = "le fichier est en UTF-16 (il commence par une marque d'ordre des octets UTF-16) : " + fr
+            en = "the file is UTF-16 (it starts with a UTF-16 byte order mark): " + en
+        raise InputRejected(line, column, tr(f"le fichier n'est pas du texte UTF-8 : l'octet 0x{bad} n'est pas "
+                                             "de l'UTF-8 valide ici",
+                                             f"the file is not UTF-8 text: byte 0x{bad} is not valid UTF-8 here"),
+                            tr(fr, en)) from None
     bad_char = _NOT_PRINTABLE.search(text)
     if bad_char is not None:
         line, column = _text_position(text, bad_char.start())
         code = ord(bad_char.group())
-        name = _CHARACTER_NAMES.get(code, "a control character")
-        raise InputRejected(line, column, f"character U+{code:04X} ({name}) is not allowed in a YAML file",
-                            "the file is not plain text (a NUL byte often means a UTF-16 or binary file): "
-                            "save it as UTF-8 text from a text editor")
+        name = _CHARACTER_NAMES.get(code)
+        raise InputRejected(line, column,
+                            tr(f"le caractère U+{code:04X} ({name or 'un caractère de contrôle'}) est interdit dans "
+                               "un fichier YAML",
+                               f"character U+{code:04X} ({name or 'a control character'}) is not allowed in a "
+                               "YAML file"),
+                            tr("le fichier n'est pas du texte brut (un octet NUL signale souvent un fichier UTF-16 "
+                               "ou binaire) : l'enregistrer en texte UTF-8 depuis un éditeur de texte",
+                               "the file is not plain text (a NUL byte often means a UTF-16 or binary file): "
+                               "save it as UTF-8 text from a text editor"))
     return text
 
 
@@ -125,9 +145,13 @@ def check_structure(text: str, *, pure: bool = False) -> None:
         if kind is ScalarEvent or kind is AliasEvent:
             if kind is AliasEvent:
                 if any(frame[1] == event.anchor for frame in stack):
-                    raise _at(event, f"alias *{event.anchor} is inside the node &{event.anchor} it names "
-                                     "(a structure that contains itself)",
-                              "an alias may only repeat a node that is complete before it")
+                    a = event.anchor
+                    raise _at(event, tr(f"l'alias *{a} est à l'intérieur du nœud &{a} qu'il désigne "
+                                        "(une structure qui se contient elle-même)",
+                                        f"alias *{a} is inside the node &{a} it names "
+                                        "(a structure that contains itself)"),
+                              tr("un alias ne peut répéter qu'un nœud complet avant lui",
+                                 "an alias may only repeat a node that is complete before it"))
                 size = sizes.get(event.anchor, 1)   # an unknown anchor: the loader says where
             else:
                 size = 1
@@ -138,9 +162,12 @@ def check_structure(text: str, *, pure: bool = False) -> None:
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             expanded += 1
             if len(stack) > MAX_DEPTH:
-                raise _at(event, f"the data nests deeper than {MAX_DEPTH} levels",
-                          "a scenario nests about 6 levels: look for runaway indentation, "
-                          "or an unclosed '[' or '{' before this place")
+                raise _at(event, tr(f"les données s'imbriquent sur plus de {MAX_DEPTH} niveaux",
+                                    f"the data nests deeper than {MAX_DEPTH} levels"),
+                          tr("un scénario s'imbrique sur environ 6 niveaux : chercher une indentation qui "
+                             "dérive, ou un '[' ou '{' non fermé avant cet endroit",
+                             "a scenario nests about 6 levels: look for runaway indentation, "
+                             "or an unclosed '[' or '{' before this place"))
             stack.append([1, event.anchor])
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             size, anchor = stack.pop()
@@ -152,12 +179,18 @@ def check_structure(text: str, *, pure: bool = False) -> None:
             continue
         if expanded > MAX_NODES:
             if kind is AliasEvent:
-                raise _at(event, f"the aliases expand to more than {MAX_NODES} values "
-                                 "(nested anchors and aliases: the 'billion laughs' pattern)",
-                          "write the repeated parts out, or use aliases only for small blocks "
-                          "(&name marks a block, *name copies all of it)")
-            raise _at(event, f"the file holds more than {MAX_NODES} values",
-                      "a scenario holds about 500: is it the right file?")
+                raise _at(event, tr(f"les alias se développent en plus de {MAX_NODES} valeurs (ancres et "
+                                    "alias imbriqués : le motif « billion laughs »)",
+                                    f"the aliases expand to more than {MAX_NODES} values "
+                                    "(nested anchors and aliases: the 'billion laughs' pattern)"),
+                          tr("écrire les parties répétées en entier, ou réserver les alias aux petits blocs "
+                             "(&nom marque un bloc, *nom le recopie en entier)",
+                             "write the repeated parts out, or use aliases only for small blocks "
+                             "(&name marks a block, *name copies all of it)"))
+            raise _at(event, tr(f"le fichier contient plus de {MAX_NODES} valeurs",
+                                f"the file holds more than {MAX_NODES} values"),
+                      tr("un scénario en contient environ 500 : est-ce le bon fichier ?",
+                         "a scenario holds about 500: is it the right file?"))
 
 
 def _events(text: str, pure: bool) -> Iterator[Any]:
@@ -189,6 +222,7 @@ def _locating(base: type) -> type:
                 raise
             except (ValueError, TypeError, OverflowError) as exc:
                 raise ConstructorError(None, None, f"cannot read this value ({exc})", node.start_mark) from None
+                # (worded in English as ruamel's own problems are: tai_lab.datafile translates them)
     Locating.__name__ = f"Locating{base.__name__}"
     return Locating
 
@@ -212,7 +246,12 @@ def _text_position(text: str, index: int) -> tuple[int, int]:
     return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+def _unreadable(exc: OSError) -> str:
+    return tr(f"impossible de lire le fichier : {exc.strerror}", f"cannot read the file: {exc.strerror}")
+
+
 def _access_hint(exc: OSError) -> str:
     if isinstance(exc, PermissionError):
-        return "check the file's permissions, or run the command as root (sudo)"
-    return "check the path"
+        return tr("vérifier les droits du fichier, ou lancer la commande en root (sudo)",
+                  "check the file's permissions, or run the command as root (sudo)")
+    return tr("vérifier le chemin", "check the path")

@@ -52,7 +52,7 @@ def main() -> None:
     except TaiLabError as exc:
         if debug:
             raise
-        _fail(exc.message, exc.hint, exc.exit_code)
+        _fail(exc.message, exc.hint, exc.exit_code, exc.details)
     except BrokenPipeError:   # the reader went away (| head): nothing more to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
@@ -62,12 +62,17 @@ def main() -> None:
         _fail(*_unexpected(exc))
 
 
-def _fail(message: str, hint: str | None, code: int) -> None:
+def _fail(message: str, hint: str | None, code: int, details: str | None = None) -> None:
     # soft_wrap: long paths and commands stay on one line (the terminal wraps, copy-paste works).
     err.print("[bold red]tai-lab:[/bold red] ", end="")
     err.print(message, highlight=False, markup=False, soft_wrap=True)
     if hint:
         err.print(f"  → {hint}", highlight=False, markup=False, soft_wrap=True)
+    if details and details not in message:
+        # What the jury's consoles fold under "Détails": the trainer reads it at once.
+        err.print(lang.tr("  détails :", "  details:"), style="dim", highlight=False)
+        for line in details.splitlines():
+            err.print(f"    {line}", style="dim", highlight=False, markup=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -72,6 +72,9 @@ def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | Non
     if iso or virtio_iso:
         raise click.UsageError(tr("--iso et --virtio-iso vont avec les images Windows",
                                   "--iso and --virtio-iso are for Windows images"))
+    # Refused before a build takes its lock (a file under the images directory): nothing written.
+    from ..hostcheck import require_root
+    require_root(tr("la construction d'une image", "building an image"))
     if images_vagrant.is_vagrant(name):
         box = images_vagrant.build(name, force=force, progress=_progress)
         out.print("[green]✓[/green] " + tr(
@@ -83,8 +86,9 @@ def image_build(name: str, force: bool, iso: Path | None, virtio_iso: Path | Non
     if name.endswith("-vm"):
         path = images_vm.build(name, force=force, progress=_progress).disk
     else:
+        images.load_recipe(name)             # an unknown name: the known ones, before the lock
         path = images.build(name, force=force, progress=_progress)
-    out.print(f"[green]✓[/green] image {name}: {path}")
+    out.print("[green]✓[/green] " + tr(f"image {name} prête : {path}", f"image {name}: {path}"))
 
 
 def register(cli: click.Group) -> None:

@@ -14,6 +14,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -22,9 +23,19 @@ from typing import Any, Callable, TypeVar
 
 from .. import paths
 from ..errors import CommandFailed, NotFoundError, TaiLabError
+from ..lang import tr
 
 Progress = Callable[[str], None]
 MANIFEST = "manifest.json"
+
+# What is built, in French: its noun and "built" agreeing with it.
+_WHAT_FR: dict[str, tuple[str, str]] = {
+    "image": ("image", "construite"), "VM image": ("image VM", "construite"),
+    "Vagrant box": ("box Vagrant", "construite"), "depot": ("dépôt", "construit"),
+    "VM recipe": ("recette VM", ""), "Vagrant recipe": ("recette Vagrant", ""),
+}
+_PY_TYPES_FR = {"list": "une liste", "str": "un texte", "int": "un nombre", "float": "un nombre",
+                "bool": "un booléen", "NoneType": "un fichier vide"}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -50,7 +61,8 @@ def locked(kind: str) -> Callable[[F], F]:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    progress(f"{name} is being built by another command: waiting for it…")
+                    progress(tr(f"{name} est en cours de construction par une autre commande : attente de la fin…",
+                                f"{name} is being built by another command: waiting for it…"))
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 return fn(*args, **kwargs)
             finally:
@@ -74,7 +86,10 @@ def recipe_file(base: str, filename: str, what: str, suffix: str = "") -> Path:
     path = paths.data_dir("images") / base / filename
     if not path.is_file():
         others = ", ".join(p.parent.name + suffix for p in paths.data_dir("images").glob(f"*/{filename}"))
-        raise NotFoundError(f"image {base!r} has no {what} ({path.name})", f"images with a {what}: {others}")
+        noun = _WHAT_FR.get(what, (what,))[0]
+        raise NotFoundError(tr(f"l'image {base!r} n'a pas de {noun} ({path.name})",
+                               f"image {base!r} has no {what} ({path.name})"),
+                            tr(f"images qui en ont une : {others}", f"images with a {what}: {others}"))
     return path
 
 
@@ -83,7 +98,9 @@ def already_built(name: str, digest: str, *, what: str, force: bool = False,
     """True (and says so) when ``name`` was built from this very recipe digest and no rebuild is forced."""
     current = manifest(name)
     if current and current.get("recipe_digest") == digest and not force:
-        progress(f"{what} {name} is already built ({current['built_at']})")
+        noun, done = _WHAT_FR.get(what, (what, "construit(e)"))
+        progress(tr(f"{noun} {name} : déjà {done} ({current['built_at']})",
+                    f"{what} {name} is already built ({current['built_at']})"))
         return True
     return False
 
@@ -110,7 +127,9 @@ def finish(work: Path, data: dict, started: float) -> dict:
 def publish(work: Path, name: str) -> Path:
     """Replace the artifact ``name`` by the finished work directory; returns its place."""
     if not (work / MANIFEST).is_file():
-        raise CommandFailed(f"the build of {name} left no {MANIFEST}: not published", f"see {work}")
+        raise CommandFailed(tr(f"la construction de {name} n'a pas laissé de {MANIFEST} : rien n'est publié",
+                               f"the build of {name} left no {MANIFEST}: not published"),
+                            tr(f"voir {work}", f"see {work}"))
     target = image_dir(name)
     _drop_replaced(name)
     if target.exists():
@@ -151,9 +170,19 @@ def run(cmd: list[str], log: Path, env: dict | None = None) -> None:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
+        step = " ".join(cmd[:4])
+        hint = tr(f"journal complet : {log}", f"full log: {log}")
+        missing = [m.group(1) for line in tail if (m := re.match(r"E: Unable to locate package (\S+)", line))]
+        if missing:      # apt's words for a package name the host's sources do not have
+            names = ", ".join(dict.fromkeys(missing))
+            hint = tr(f"paquet introuvable dans les sources apt de l'hôte : {names} — vérifier son nom dans la "
+                      f"recette (images/…/recipe.yaml) ; {hint.fr}",
+                      f"package not found in the host's apt sources: {names} — check its name in the recipe "
+                      f"(images/…/recipe.yaml); {hint.en}")
         raise CommandFailed(
-            f"image build step failed ({proc.returncode}): {' '.join(cmd[:4])}…\n" + "\n".join(tail),
-            f"full log: {log}",
+            tr(f"une étape de la construction de l'image a échoué (code {proc.returncode}) : {step}…\n",
+               f"image build step failed ({proc.returncode}): {step}…\n") + "\n".join(tail),
+            hint,
         )
 
 
@@ -181,9 +210,15 @@ def read_recipe(path: Path, raw: bytes | None = None) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        raise TaiLabError(f"{where}: {getattr(exc, 'problem', None) or exc}",
-                          "fix the recipe's YAML (indentation, a missing colon or quote)") from None
+        from ..validation_words import yaml_problem
+        problem = getattr(exc, "problem", None)
+        said = yaml_problem(str(problem)) if problem else tr(f"erreur YAML : {exc}", f"YAML error: {exc}")
+        raise TaiLabError(f"{where}: {said}",
+                          tr("corriger le YAML de la recette (indentation, deux-points ou guillemet manquant)",
+                             "fix the recipe's YAML (indentation, a missing colon or quote)")) from None
     if not isinstance(data, dict):
-        raise TaiLabError(f"{path}: a recipe is a mapping (name:, packages:…), not {type(data).__name__}",
-                          "see the other recipes under images/")
+        raise TaiLabError(tr(f"{path} : une recette est un dictionnaire (name:, packages:…), pas "
+                             f"{_PY_TYPES_FR.get(type(data).__name__, type(data).__name__)}",
+                             f"{path}: a recipe is a mapping (name:, packages:…), not {type(data).__name__}"),
+                          tr("voir les autres recettes sous images/", "see the other recipes under images/"))
     return data

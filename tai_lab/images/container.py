@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import NotFoundError, PrerequisiteError
 from ..hostcheck import require_root, require_tools
+from ..lang import tr
 from .artifact import Progress, already_built, finish, image_dir, locked, new_work_dir, publish, read_recipe, run
 from .chroot import apt_install, neutralise_host_leaks, no_service_starts
 
@@ -46,9 +47,10 @@ def recipe_names() -> list[str]:
 def load_recipe(name: str) -> Recipe:
     path = paths.data_dir("images") / name / "recipe.yaml"
     if not path.is_file():
+        known = ", ".join(recipe_names())
         raise NotFoundError(
-            f"unknown image {name!r}",
-            f"known images: {', '.join(recipe_names()) or '(none)'}",
+            tr(f"image inconnue {name!r}", f"unknown image {name!r}"),
+            tr(f"images connues : {known or '(aucune)'}", f"known images: {known or '(none)'}"),
         )
     raw = path.read_bytes()
     data = read_recipe(path, raw)
@@ -79,8 +81,9 @@ def rootfs(name: str) -> Path:
     root = image_dir(name) / "rootfs"
     if not (image_dir(name) / "manifest.json").is_file():
         raise PrerequisiteError(
-            f"image {name!r} is not built",
-            f"build it once with: tai-lab image build {name}",
+            tr(f"l'image {name!r} n'est pas construite", f"image {name!r} is not built"),
+            tr(f"la construire une fois avec : tai-lab image build {name}",
+               f"build it once with: tai-lab image build {name}"),
         )
     return root
 
@@ -118,7 +121,7 @@ def host_mirror() -> str | None:
 @locked("rootfs")
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
     """Build (or rebuild with ``force``) the image; returns its rootfs path."""
-    require_root("building an image")
+    require_root(tr("la construction d'une image", "building an image"))
     recipe = load_recipe(name)
     if recipe.base:
         from . import derived
@@ -143,15 +146,16 @@ def build(name: str, *, force: bool = False, progress: Progress = lambda _m: Non
     ]
     if mirror:
         cmd.append(mirror)
-    progress(f"debootstrap {recipe.suite} ({recipe.variant}) — about a minute")
+    progress(tr(f"debootstrap {recipe.suite} ({recipe.variant}) — environ une minute",
+                f"debootstrap {recipe.suite} ({recipe.variant}) — about a minute"))
     run(cmd, log)
 
     if recipe.packages:
-        progress(f"installing {len(recipe.packages)} packages")
+        progress(tr(f"installation de {len(recipe.packages)} paquets", f"installing {len(recipe.packages)} packages"))
         with no_service_starts(root):
             apt_install(root, recipe.packages, log)
 
-    progress("configuring units")
+    progress(tr("réglage des unités systemd", "configuring units"))
     for unit in recipe.disable_units:
         subprocess.run(["chroot", str(root), "systemctl", "disable", unit],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -162,7 +166,7 @@ def build(name: str, *, force: bool = False, progress: Progress = lambda _m: Non
     data = finish(work, {"name": recipe.name, "recipe_digest": recipe.digest, "suite": recipe.suite,
                          "packages": list(recipe.packages)}, started)
     publish(work, name)
-    progress(f"image {name} built in {data['build_seconds']} s")
+    progress(tr(f"image {name} construite en {data['build_seconds']} s", f"image {name} built in {data['build_seconds']} s"))
     return target / "rootfs"
 
 

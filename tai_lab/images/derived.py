@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..errors import TaiLabError
+from ..lang import tr
 from ..hostcheck import require_tools
 from . import chroot
 from .artifact import Progress, already_built, finish, image_dir, locked, new_work_dir, publish, run
@@ -27,7 +28,8 @@ def _inside(root: Path, path: str) -> Path:
     """A recipe's absolute path, inside the tree being built (no ``..``)."""
     p = PurePosixPath(path)
     if not p.is_absolute() or ".." in p.parts:
-        raise TaiLabError(f"image recipe: {path!r} must be an absolute path without '..'")
+        raise TaiLabError(tr(f"recette d'image : {path!r} doit être un chemin absolu sans '..'",
+                             f"image recipe: {path!r} must be an absolute path without '..'"))
     return root / str(p).lstrip("/")
 
 
@@ -44,11 +46,12 @@ def build(recipe: Recipe, *, force: bool = False, progress: Progress = lambda _m
     work = new_work_dir(recipe.name)
     root, log = work / "rootfs", work / "build.log"
     started = time.time()
-    progress(f"copying the {recipe.base} root filesystem")
+    progress(tr(f"copie du système de fichiers de {recipe.base}", f"copying the {recipe.base} root filesystem"))
     run(["cp", "-a", "--reflink=auto", str(lower), str(root)], log)
     with chroot.mounts(root, log), chroot.no_service_starts(root):
         chroot.host_sources(root)
-        progress(f"installing {len(recipe.packages)} packages (several minutes)")
+        progress(tr(f"installation de {len(recipe.packages)} paquets (plusieurs minutes)",
+                    f"installing {len(recipe.packages)} packages (several minutes)"))
         chroot.apt_install(root, recipe.packages, log)
         for path, content in recipe.files:
             dest = _inside(root, path)
@@ -64,5 +67,6 @@ def build(recipe: Recipe, *, force: bool = False, progress: Progress = lambda _m
     data = finish(work, {"name": recipe.name, "base": recipe.base, "recipe_digest": recipe.digest,
                          "suite": recipe.suite, "packages": list(recipe.packages)}, started)
     publish(work, recipe.name)
-    progress(f"image {recipe.name} built in {data['build_seconds']} s")
+    progress(tr(f"image {recipe.name} construite en {data['build_seconds']} s",
+                f"image {recipe.name} built in {data['build_seconds']} s"))
     return target / "rootfs"

@@ -30,6 +30,7 @@ from pathlib import Path
 
 
 from ..errors import CommandFailed, PrerequisiteError, TaiLabError
+from ..lang import tr
 from ..hostcheck import require_root, require_tools
 from . import artifact, container, vm as images_vm
 from .artifact import Progress, run
@@ -66,8 +67,11 @@ def load_vagrant_recipe(name: str) -> VagrantRecipe:
     vm = images_vm.load_vm_recipe(data.get("base", base))
     slot = int(data.get("management_pci_slot", 0x1f))
     if not 0x03 <= slot <= 0x1f:
-        raise TaiLabError(f"{path}: management_pci_slot {slot:#x} is not a PCI slot a NIC can take",
-                            "use a slot between 0x03 and 0x1f, above the scenario's NICs (0x10…)")
+        raise TaiLabError(tr(f"{path} : management_pci_slot {slot:#x} n'est pas un emplacement PCI possible pour "
+                             "une carte réseau",
+                             f"{path}: management_pci_slot {slot:#x} is not a PCI slot a NIC can take"),
+                          tr("prendre un emplacement entre 0x03 et 0x1f, au-dessus des cartes du scénario (0x10…)",
+                             "use a slot between 0x03 and 0x1f, above the scenario's NICs (0x10…)"))
     digest = hashlib.sha256(raw + vm.digest.encode() + f"box-format-{BOX_FORMAT}".encode()).hexdigest()[:16]
     recipe_name = data.get("name", f"{base}-vagrant")
     return VagrantRecipe(
@@ -200,7 +204,9 @@ def _customize(root: Path, work: Path, recipe: VagrantRecipe, pubkey: str) -> No
     # Nothing waits for "online": a machine without the management NIC boots as fast as before.
     run(["chroot", str(root), "systemctl", "mask", "systemd-networkd-wait-online.service"], log)
     if not (root / "etc/systemd/system/multi-user.target.wants/ssh.service").exists():
-        raise CommandFailed("the Vagrant box's SSH server is not enabled after the build", f"see {log}")
+        raise CommandFailed(tr("le serveur SSH de la box Vagrant n'est pas activé après la construction",
+                               "the Vagrant box's SSH server is not enabled after the build"),
+                            tr(f"voir {log}", f"see {log}"))
 
 
 def _package(work: Path, recipe: VagrantRecipe, data: dict, tcg_cmdline: str) -> dict:
@@ -243,14 +249,15 @@ def box(name: str) -> VagrantBox:
     d = artifact.image_dir(name)
     man = artifact.manifest(name)
     if not man or "box" not in man or not (d / man["box"]).is_file():
-        raise PrerequisiteError(f"Vagrant box {name!r} is not built",
-                                f"build it once with: tai-lab image build {name} (a few minutes)")
+        raise PrerequisiteError(tr(f"la box Vagrant {name!r} n'est pas construite", f"Vagrant box {name!r} is not built"),
+                                tr(f"la construire une fois avec : tai-lab image build {name} (quelques minutes)",
+                                   f"build it once with: tai-lab image build {name} (a few minutes)"))
     return VagrantBox(man["box_name"], man["box_version"], d / man["box"], d / man["catalog"], d / man["key"])
 
 
 @artifact.locked("box")
 def build(name: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VagrantBox:
-    require_root("building a Vagrant box")
+    require_root(tr("la construction d'une box Vagrant", "building a Vagrant box"))
     from ..backends.libvirt.machines import TCG_CMDLINE
     recipe = load_vagrant_recipe(name)
     if artifact.already_built(recipe.name, recipe.digest, what="Vagrant box", force=force, progress=progress):
@@ -260,10 +267,11 @@ def build(name: str, *, force: bool = False, progress: Progress = lambda _m: Non
     pubkey = _keypair(work, recipe)
     data = images_vm.make_disk(recipe.vm, work, progress=progress,
                                customize=lambda root, w: _customize(root, w, recipe, pubkey))
-    progress("packaging the box")
+    progress(tr("mise en paquet de la box", "packaging the box"))
     data = _package(work, recipe, data, TCG_CMDLINE)
     artifact.publish(work, recipe.name)
-    progress(f"Vagrant box {recipe.box} ({recipe.name}) built in {data['build_seconds']} s: "
-             f"vagrant box add {artifact.image_dir(recipe.name) / CATALOG}")
+    add = f"vagrant box add {artifact.image_dir(recipe.name) / CATALOG}"
+    progress(tr(f"box Vagrant {recipe.box} ({recipe.name}) construite en {data['build_seconds']} s : {add}",
+                f"Vagrant box {recipe.box} ({recipe.name}) built in {data['build_seconds']} s: {add}"))
     return box(recipe.name)
 

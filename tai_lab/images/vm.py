@@ -23,6 +23,7 @@ from typing import Callable
 
 
 from ..errors import CommandFailed, PrerequisiteError
+from ..lang import tr
 from ..hostcheck import require_root, require_tools
 from . import artifact, container
 from .artifact import Progress, run
@@ -75,14 +76,15 @@ def image(base: str) -> VmImage:
     d = artifact.image_dir(name)
     man = artifact.manifest(name)
     if not man or not (d / "disk.qcow2").is_file():
-        raise PrerequisiteError(f"VM image {name!r} is not built",
-                                f"build it once with: tai-lab image build {name} (a few minutes)")
+        raise PrerequisiteError(tr(f"l'image VM {name!r} n'est pas construite", f"VM image {name!r} is not built"),
+                                tr(f"la construire une fois avec : tai-lab image build {name} (quelques minutes)",
+                                   f"build it once with: tai-lab image build {name} (a few minutes)"))
     return VmImage(name, d / "disk.qcow2", d / "vmlinuz", d / "initrd.img", man["cmdline"])
 
 
 @artifact.locked("vm")
 def build(base: str, *, force: bool = False, progress: Progress = lambda _m: None) -> VmImage:
-    require_root("building a VM image")
+    require_root(tr("la construction d'une image VM", "building a VM image"))
     recipe = load_vm_recipe(base)
     if artifact.already_built(recipe.name, recipe.digest, what="VM image", force=force, progress=progress):
         return image(recipe.name)
@@ -90,7 +92,8 @@ def build(base: str, *, force: bool = False, progress: Progress = lambda _m: Non
     work = artifact.new_work_dir(recipe.name)
     data = make_disk(recipe, work, progress=progress)
     artifact.publish(work, recipe.name)
-    progress(f"VM image {recipe.name} built in {data['build_seconds']} s")
+    progress(tr(f"image VM {recipe.name} construite en {data['build_seconds']} s",
+                f"VM image {recipe.name} built in {data['build_seconds']} s"))
     return image(recipe.name)
 
 
@@ -107,7 +110,7 @@ def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: N
     log = work / "build.log"
     root = work / "rootfs"
     started = time.time()
-    progress(f"copying the {recipe.base} root filesystem")
+    progress(tr(f"copie du système de fichiers de {recipe.base}", f"copying the {recipe.base} root filesystem"))
     run(["cp", "-a", "--reflink=auto", str(lower), str(root)], log)
     with mounts(root, log), no_service_starts(root):
         host_sources(root)
@@ -117,7 +120,8 @@ def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: N
         # Only those modules: a small initramfs unpacks in a second even under TCG.
         (root / "etc/initramfs-tools/conf.d").mkdir(parents=True, exist_ok=True)
         (root / "etc/initramfs-tools/conf.d/tai-lab.conf").write_text("MODULES=list\nCOMPRESS=gzip\n")
-        progress(f"installing {', '.join(recipe.packages)} (a few minutes)")
+        progress(tr(f"installation de {', '.join(recipe.packages)} (quelques minutes)",
+                    f"installing {', '.join(recipe.packages)} (a few minutes)"))
         apt_install(root, recipe.packages, log)
         if customize is not None:
             customize(root, work)
@@ -128,11 +132,13 @@ def make_disk(recipe: VmRecipe, work: Path, *, progress: Progress = lambda _m: N
     kernel = sorted((root / "boot").glob("vmlinuz-*"))
     initrd = sorted((root / "boot").glob("initrd.img-*"))
     if not kernel or not initrd:
-        raise CommandFailed("the VM image has no kernel or initramfs after installing them",
-                            f"see {log}")
+        raise CommandFailed(tr("l'image VM n'a ni noyau ni initramfs après leur installation",
+                               "the VM image has no kernel or initramfs after installing them"),
+                            tr(f"voir {log}", f"see {log}"))
     shutil.copyfile(kernel[-1], work / "vmlinuz")
     shutil.copyfile(initrd[-1], work / "initrd.img")
-    progress("making the disk (ext4 from the tree, then qcow2)")
+    progress(tr("fabrication du disque (ext4 depuis l'arborescence, puis qcow2)",
+                "making the disk (ext4 from the tree, then qcow2)"))
     raw = work / "disk.raw"
     run(["mkfs.ext4", "-q", "-F", "-L", "tai-root", "-d", str(root), str(raw), f"{recipe.disk_size_gib}G"], log)
     run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(work / "disk.qcow2")], log)

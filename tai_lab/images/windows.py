@@ -23,6 +23,7 @@ import jinja2
 
 from .. import paths
 from ..errors import NotFoundError, PrerequisiteError
+from ..lang import tr
 from . import artifact
 from .artifact import Progress
 DRIVERS = ("viostor", "vioscsi", "NetKVM", "vioserial", "Balloon", "qxldod")
@@ -58,8 +59,9 @@ def is_windows(name: str) -> bool:
 def load_windows_recipe(name: str) -> WindowsRecipe:
     path = paths.data_dir("images") / name / "windows.yaml"
     if not path.is_file():
-        raise NotFoundError(f"unknown Windows image {name!r}",
-                            f"Windows recipes: {', '.join(windows_recipe_names())}")
+        names = ", ".join(windows_recipe_names())
+        raise NotFoundError(tr(f"image Windows inconnue {name!r}", f"unknown Windows image {name!r}"),
+                            tr(f"recettes Windows : {names}", f"Windows recipes: {names}"))
     d = artifact.read_recipe(path)
     return WindowsRecipe(d["name"], d["role"], d["image_name"], d["virtio_dir"], d.get("locale", "fr-FR"),
                          d.get("keyboard", "040c:0000040c"), d.get("timezone", "Romance Standard Time"),
@@ -76,30 +78,41 @@ def iso_label(path: Path) -> str:
             f.seek(ISO_LABEL_OFFSET)
             label = f.read(32)
     except OSError as exc:
-        raise PrerequisiteError(f"cannot read {path}: {exc.strerror}", "give the path of an .iso file") from None
+        raise PrerequisiteError(tr(f"impossible de lire {path} : {exc.strerror}", f"cannot read {path}: {exc.strerror}"),
+                                tr("donner le chemin d'un fichier .iso", "give the path of an .iso file")) from None
     if magic != b"CD001":
-        raise PrerequisiteError(f"{path} is not an ISO 9660 image (no CD001 signature)",
-                                "give the ISO file itself, not a folder or a zip")
+        raise PrerequisiteError(tr(f"{path} n'est pas une image ISO 9660 (pas de signature CD001)",
+                                   f"{path} is not an ISO 9660 image (no CD001 signature)"),
+                                tr("donner le fichier ISO lui-même, pas un dossier ni un zip",
+                                   "give the ISO file itself, not a folder or a zip"))
     return label.decode("ascii", errors="replace").strip()
 
 
 def check_inputs(recipe: WindowsRecipe, iso: Path | None, virtio_iso: Path | None) -> dict[str, str]:
     """Every input present and of the right kind, before anything is created."""
-    need = (f"{recipe.name} needs two ISOs the trainer provides: the Windows installation ISO "
-            f"(containing the image {recipe.image_name!r}) with --iso PATH, and the virtio-win drivers "
-            "ISO (virtio-win-*.iso, from the virtio-win project) with --virtio-iso PATH")
+    need = tr(f"{recipe.name} demande deux ISO fournies par le formateur : l'ISO d'installation de Windows "
+              f"(qui contient l'image {recipe.image_name!r}) avec --iso CHEMIN, et l'ISO des pilotes virtio-win "
+              "(virtio-win-*.iso, du projet virtio-win) avec --virtio-iso CHEMIN",
+              f"{recipe.name} needs two ISOs the trainer provides: the Windows installation ISO "
+              f"(containing the image {recipe.image_name!r}) with --iso PATH, and the virtio-win drivers "
+              "ISO (virtio-win-*.iso, from the virtio-win project) with --virtio-iso PATH")
     missing = [opt for opt, p in (("--iso", iso), ("--virtio-iso", virtio_iso)) if p is None]
     if missing or iso is None or virtio_iso is None:
-        raise PrerequisiteError(f"missing {' and '.join(missing)}", need)
+        raise PrerequisiteError(tr(f"il manque {' et '.join(missing)}", f"missing {' and '.join(missing)}"), need)
     for opt, p in (("--iso", iso), ("--virtio-iso", virtio_iso)):
         if not p.is_file():
-            raise PrerequisiteError(f"{opt} {p}: no such file", need)
+            raise PrerequisiteError(tr(f"{opt} {p} : fichier introuvable", f"{opt} {p}: no such file"), need)
     labels = {"iso": iso_label(iso), "virtio_iso": iso_label(virtio_iso)}
     if not labels["virtio_iso"].lower().startswith("virtio-win"):
-        raise PrerequisiteError(f"--virtio-iso {virtio_iso} is labelled {labels['virtio_iso']!r}, "
-                                "not virtio-win-…", "give the virtio-win drivers ISO (it holds viostor, NetKVM, guest-agent)")
+        raise PrerequisiteError(tr(f"--virtio-iso {virtio_iso} porte l'étiquette {labels['virtio_iso']!r}, "
+                                   "pas virtio-win-…", f"--virtio-iso {virtio_iso} is labelled "
+                                   f"{labels['virtio_iso']!r}, not virtio-win-…"),
+                                tr("donner l'ISO des pilotes virtio-win (elle contient viostor, NetKVM, guest-agent)",
+                                   "give the virtio-win drivers ISO (it holds viostor, NetKVM, guest-agent)"))
     if labels["iso"].lower().startswith("virtio-win"):
-        raise PrerequisiteError(f"--iso {iso} is the virtio-win ISO", "give the Windows installation ISO as --iso")
+        raise PrerequisiteError(tr(f"--iso {iso} est l'ISO virtio-win", f"--iso {iso} is the virtio-win ISO"),
+                                tr("donner l'ISO d'installation de Windows avec --iso",
+                                   "give the Windows installation ISO as --iso"))
     return labels
 
 
@@ -169,9 +182,13 @@ def prepare(name: str, *, iso: Path | None, virtio_iso: Path | None, product_key
     assert iso is not None and virtio_iso is not None     # check_inputs refused without them
     (out / "install-domain.xml").write_text(render_install_domain(
         recipe, disk=disk, iso=iso.resolve(), virtio_iso=virtio_iso.resolve(), answer_iso=answer))
-    progress(f"{name}: inputs checked (Windows ISO {labels['iso']!r}, drivers {labels['virtio_iso']!r}); "
-             f"installation files in {out}")
+    progress(tr(f"{name} : entrées vérifiées (ISO Windows {labels['iso']!r}, pilotes {labels['virtio_iso']!r}) ; "
+                f"fichiers d'installation dans {out}",
+                f"{name}: inputs checked (Windows ISO {labels['iso']!r}, drivers {labels['virtio_iso']!r}); "
+                f"installation files in {out}"))
     if shutil.which("xorriso") is None:
-        progress("xorriso is not installed: the answer ISO and the installation VM are left to a host "
-                 "that can run Windows guests (untested here)")
+        progress(tr("xorriso n'est pas installé (paquet Debian xorriso) : l'ISO de réponses et la VM d'installation "
+                    "sont laissées à un hôte qui fait tourner des invités Windows (non essayé ici)",
+                    "xorriso is not installed (Debian package xorriso): the answer ISO and the installation VM are "
+                    "left to a host that can run Windows guests (untested here)"))
     return out

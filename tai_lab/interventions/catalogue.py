@@ -99,7 +99,8 @@ def load_catalogue(directory: str | None = None, extra: str | None = None) -> Ca
     problems: list[Problem] = []
 
     def in_catalogue(item: Intervention) -> tuple[list[Path], str, str]:
-        return [shipped / item.playbook_path], item.playbook_path, f"write playbooks/{item.playbook_path}"
+        return ([shipped / item.playbook_path], item.playbook_path,
+                tr(f"écrire playbooks/{item.playbook_path}", f"write playbooks/{item.playbook_path}"))
     _load_dir(root, found, playbooks, problems, in_catalogue)
     own = Path(extra) if extra is not None else None
     if own is not None:
@@ -107,7 +108,7 @@ def load_catalogue(directory: str | None = None, extra: str | None = None) -> Ca
             name = item.playbook or f"{item.id}.yml"
             # Without a playbook of its own, an entry that replaces one of the catalogue keeps its playbook.
             fallback = [shipped / item.playbook_path] if item.playbook is None and item.id in found else []
-            return [own / name, *fallback], name, f"write {own / name}"
+            return [own / name, *fallback], name, tr(f"écrire {own / name}", f"write {own / name}")
         _load_dir(own, found, playbooks, problems, in_own)
     if problems:
         raise ScenarioError(problems, str(Path(problems[0].file).parent), "intervention files")
@@ -132,20 +133,31 @@ def _load_dir(root: Path, found: dict[str, Intervention], playbooks: dict[str, P
             problems += exc.problems
             continue
         if item.id != f.stem:
-            problems.append(smap.problem(("id",), f"id {item.id!r} differs from the file name",
-                                         f"rename the file {item.id}.yaml or set id: {f.stem}"))
+            problems.append(smap.problem(("id",), tr(f"l'identifiant {item.id!r} diffère du nom du fichier",
+                                                     f"id {item.id!r} differs from the file name"),
+                                         tr(f"renommer le fichier {item.id}.yaml ou mettre id: {f.stem}",
+                                            f"rename the file {item.id}.yaml or set id: {f.stem}")))
         for n, cid in enumerate(item.competencies):
             if cid not in ref_ids:
-                problems.append(smap.problem(("competencies", n), f"unknown competency {cid!r}",
-                                             f"ids of the référentiel: {', '.join(sorted(ref_ids))}"))
+                close = get_close_matches(cid, sorted(ref_ids), n=1)
+                ids_text = ", ".join(sorted(ref_ids))
+                problems.append(smap.problem(("competencies", n), tr(f"compétence inconnue {cid!r}",
+                                                                     f"unknown competency {cid!r}"),
+                                             tr(f"vouliez-vous dire {close[0]!r} ? (identifiants du référentiel : "
+                                                f"{ids_text})", f"did you mean {close[0]!r}? (ids of the "
+                                                f"référentiel: {ids_text})") if close else
+                                             tr(f"identifiants du référentiel : {ids_text}",
+                                                f"ids of the référentiel: {ids_text}")))
         places, name, hint = where(item)
         playbook = next((p for p in places if p.is_file()), None)
         if playbook is None:
             problems.append(smap.problem(("playbook",) if item.playbook else ("id",),
-                                         f"no playbook {name}", hint))
+                                         tr(f"pas de playbook {name}", f"no playbook {name}"), hint))
         else:
             playbooks[item.id] = playbook.resolve()
         ids = [v.id for v in item.variants]
         if len(set(ids)) != len(ids):
-            problems.append(smap.problem(("variants",), "two variants share an id", "give each its own id"))
+            problems.append(smap.problem(("variants",), tr("deux variantes ont le même identifiant",
+                                                           "two variants share an id"),
+                                         tr("donner à chacune le sien", "give each its own id")))
         found[item.id] = item

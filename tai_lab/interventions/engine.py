@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import provision
-from ..errors import LabStateError, NotFoundError, TaiLabError
+from ..errors import CommandFailed, LabStateError, NotFoundError, TaiLabError
 from ..lang import tr
 from ..probes import kinds as probe_kinds
 from ..probes import SILENCE_S, Probe, ProbeResult, first_failure, run_probes
@@ -302,13 +302,19 @@ class Engine:
                 self._undo(pod, iid, var.id, ctx, saved, "rolled-back")
             except Exception as undo_exc:
                 # The journal still holds the intervention: restore can finish the job later.
+                # In words (titles, the machine), for the jury too; the ids, the command that finishes
+                # the job and the tools' output are the details.
+                said, undo_said = getattr(exc, "message", str(exc)), getattr(undo_exc, "message", str(undo_exc))
+                details = [f"{iid} ({var.id}) — tai-lab restore {iid} --pod {pod}",
+                           *(str(d) for d in (getattr(exc, "details", None), getattr(undo_exc, "details", None)) if d)]
                 raise LabStateError(
-                    tr(f"{iid} ({var.id}) a échoué sur le pod {pod} ({exc}) et le retour en arrière aussi "
-                       f"({undo_exc})",
-                       f"{iid} ({var.id}) failed on pod {pod} ({exc}) and rolling it back failed too ({undo_exc})"),
-                    tr(f"l'état sauvegardé est conservé ; une fois la cause réglée : tai-lab restore {iid} "
-                       f"--pod {pod}",
-                       f"the saved state is kept; once the cause is mended: tai-lab restore {iid} --pod {pod}")
+                    tr(f"« {item.title.fr} » ({var.title.fr}) a échoué sur le pod {pod} ({said}) et le retour en "
+                       f"arrière aussi ({undo_said})",
+                       f"“{item.title.en}” ({var.title.en}) failed on pod {pod} ({said}) and rolling it back failed "
+                       f"too ({undo_said})"),
+                    tr("l'état sauvegardé est conservé : le formateur termine la restauration une fois la cause réglée",
+                       "the saved state is kept: the trainer finishes the restore once the cause is mended"),
+                    details="\n".join(details),
                 ) from exc
             raise
         if evidence is None:
@@ -689,6 +695,21 @@ class Engine:
                 hv = self.lab.backend.ansible_host_vars(ctx["pod"], node)
             groups[f"tai_{alias}"] = {"hosts": {alias: hv}}
         inv = {"all": {"children": groups}}
-        provision.run_playbook(self.lab.state.dir / "ansible-interventions", str(self.catalogue.playbook(item.id)), inv,
-                               progress=lambda _m: None,
-                               extravars={**ctx, "variant": var.id, "step": action})
+        try:
+            provision.run_playbook(self.lab.state.dir / "ansible-interventions", str(self.catalogue.playbook(item.id)),
+                                   inv, progress=lambda _m: None,
+                                   extravars={**ctx, "variant": var.id, "step": action})
+        except provision.PlaybookFailed as exc:
+            # The jury reads which machine, in words; Ansible's task names and output are the details.
+            machines = ", ".join(dict.fromkeys(hosts.get(h, h) for h in exc.hosts)) or ctx["target_node"]
+            if action == "inject":
+                raise CommandFailed(tr(f"la panne n'a pas pu être appliquée sur {machines}",
+                                       f"the fault could not be applied on {machines}"),
+                                    tr("tai-lab remet le pod dans son état d'avant ; choisir une autre variante ou "
+                                       "une autre intervention", "tai-lab puts the pod back as it was; choose "
+                                       "another variant or another intervention"),
+                                    details=f"{exc.details}\n{exc.hint}") from exc
+            raise CommandFailed(tr(f"{machines} n'a pas pu être remis en état", f"{machines} could not be put back"),
+                                tr("réessayer ; si l'échec se répète, le formateur remet le pod à zéro",
+                                   "try again; if it fails again, the trainer resets the pod"),
+                                details=f"{exc.details}\n{exc.hint}") from exc

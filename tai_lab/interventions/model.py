@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
+from ..lang import tr
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 ProbeKind = Literal["resolve", "fetch", "lease", "ipp", "smb-list", "smb-write", "ping", "clock", "unique-address",
@@ -72,11 +74,15 @@ class ProbeSpec(BaseModel):
     @model_validator(mode="after")
     def _state_has_a_command(self) -> "ProbeSpec":
         if self.probe == "state" and not (self.run and self.title):
-            raise ValueError("a state check needs `run` (a shell command) and `title` (French)")
+            raise ValueError(tr("une vérification state demande `run` (une commande shell) et `title` (en français)",
+                                "a state check needs `run` (a shell command) and `title` (French)"))
         if self.probe == "desk-asset" and not self.name:
-            raise ValueError("a desk-asset check needs `name` (the asset's name, e.g. \"{user_node}\")")
+            raise ValueError(tr("une vérification desk-asset demande `name` (le nom du matériel, par exemple "
+                                "\"{user_node}\")",
+                                "a desk-asset check needs `name` (the asset's name, e.g. \"{user_node}\")"))
         if self.probe == "desk-ticket" and not (self.asset or self.owner or self.reply or self.status):
-            raise ValueError("a desk-ticket check needs at least one of asset, owner, reply, status")
+            raise ValueError(tr("une vérification desk-ticket demande au moins un de asset, owner, reply, status",
+                                "a desk-ticket check needs at least one of asset, owner, reply, status"))
         return self
 
 
@@ -107,7 +113,7 @@ class Target(BaseModel):
     @model_validator(mode="after")
     def _one(self) -> "Target":
         if sum(x is not None for x in (self.role, self.node, self.port)) != 1:
-            raise ValueError("give exactly one of role, node, port")
+            raise ValueError(tr("donner exactement un de role, node, port", "give exactly one of role, node, port"))
         return self
 
 

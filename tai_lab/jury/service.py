@@ -46,6 +46,19 @@ def _t(text, lang: str) -> str:
     return text.en if lang == "en" else text.fr
 
 
+def jury_words(exc: TaiLabError) -> tuple[str, str | None, str | None]:
+    """What a jury member reads of an error: (message, hint, technical details). Never a
+    trainer's command line: a lock held by another command is said in words, with its time."""
+    if isinstance(exc, LockBusyError):
+        since_fr = f" (depuis {exc.since})" if exc.since else ""
+        since_en = f" (since {exc.since})" if exc.since else ""
+        return (tr(f"une autre commande du formateur travaille sur ce pod{since_fr}",
+                   f"another of the trainer's commands is working on this pod{since_en}"),
+                tr("attendre qu'elle se termine, puis recommencer", "wait for it to end, then try again"),
+                str(exc.holder or exc.message))
+    return exc.message, exc.hint, (str(exc.details) if exc.details else None)
+
+
 @dataclass
 class Job:
     id: int
@@ -59,6 +72,7 @@ class Job:
     result: Any = None
     error: str | None = None
     hint: str | None = None
+    details: str | None = None         # technical: shown only when a jury member asks ("Détails")
     titles: tuple[str, str] | None = None   # what it acts on, French and English (an intervention's title)
 
     def what(self, lang: str = "fr") -> str:
@@ -72,7 +86,7 @@ class Job:
         return {"id": self.id, "kind": self.kind, "pod": self.pod, "label": self.label, "state": self.state,
                 "started": self.started, "ended": self.ended, "result": self.result,
                 "error": in_lang(self.error, lang), "hint": in_lang(self.hint, lang), "actor": self.actor,
-                "what": self.what(lang)}
+                "details": self.details, "what": self.what(lang)}
 
 
 class JuryService:
@@ -350,13 +364,14 @@ class JuryService:
                 job.result = fn()
                 job.state = "done"
             except TaiLabError as exc:
-                job.error, job.hint, job.state = exc.message, exc.hint, "failed"
+                job.error, job.hint, job.details = jury_words(exc)
+                job.state = "failed"
             except Exception as exc:  # noqa: BLE001 - shown to the jury, not lost in a thread
-                job.error = tr(f"erreur inattendue ({type(exc).__name__}) : {exc}",
-                               f"unexpected error ({type(exc).__name__}): {exc}")
-                job.hint = tr("c'est un défaut de tai-lab : le formateur trouve le détail dans le terminal de "
-                              "la console", "this is a bug in tai-lab: the trainer finds the details in the "
-                              "console's terminal")
+                job.error = tr("l'action n'a pas abouti à cause d'un défaut de tai-lab",
+                               "the action did not complete because of a bug in tai-lab")
+                job.hint = tr("le formateur trouve la trace dans le terminal de la console",
+                              "the trainer finds the traceback in the console's terminal")
+                job.details = f"{type(exc).__name__}: {exc}"
                 job.state = "failed"
                 traceback.print_exc()
             finally:

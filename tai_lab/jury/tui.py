@@ -47,7 +47,7 @@ def menu() -> list[tuple[str, str]]:
             ("candidate", tr("Nouveau candidat", "New candidate")), ("report", tr("Rapport PDF", "PDF report")),
             ("reboot", tr("Survit au redémarrage ? (redémarre et vérifie)", "Survives a reboot? (restarts and checks)")),
             ("quit", tr("Quitter", "Quit")),
-            ("details", tr("Détails techniques des vérifications", "Technical details of the checks"))]
+            ("details", tr("Détails techniques (vérifications, échecs)", "Technical details (checks, failures)"))]
 
 
 def _mmss(s: float | None) -> str:
@@ -100,6 +100,10 @@ class JuryTUI:
                 self.out.print(f"[bold]{escape(a['title'])}[/]")
                 for e in a["sentences"]:
                     self.out.print(f"  {'✓' if e['passed'] else '✗'} {escape(e['sentence'])}\n    [dim]{escape(e['raw'])}[/]")
+        for j in st["recent_jobs"]:          # what the tools said when an action failed
+            if j["state"] == "failed" and j.get("details"):
+                self.out.print(f"[bold]{escape(j['what'])}[/] : {escape(j['error'] or '')}\n"
+                               f"[dim]{escape(j['details'])}[/]")
 
     def show(self) -> None:
         self.out.print(self.table(self.svc.state(self.pod, self.lang)))
@@ -113,6 +117,9 @@ class JuryTUI:
             hint = in_lang(job.hint, self.lang)
             self.out.print(f"[bold red]{tr('échec :', 'failed:')}[/] {escape(in_lang(job.error, self.lang) or '')}" +
                            (f"\n  → {escape(hint)}" if hint else ""))
+            if job.details:
+                self.out.print("[dim]" + escape(tr("(le détail technique : menu « Détails techniques »)",
+                                                   "(the technical detail: menu “Technical details”)")) + "[/]")
             return None
         return job.result
 

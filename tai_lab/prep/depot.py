@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 from .. import images, paths
 from ..images import artifact
 from ..errors import CommandFailed, NotFoundError, PrerequisiteError
+from ..lang import tr
 from ..hostcheck import require_root, require_tools
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _apt_options(status: Path, archives: Path) -> list[str]:
 @artifact.locked("depot")
 def build(name: str = DEFAULT_DEPOT, *, force: bool = False, progress: Progress = lambda _m: None) -> Path:
     """Fetch the recipe's packages and their missing dependencies; index them."""
-    require_root("building the package depot")
+    require_root(tr("la construction du dépôt de paquets", "building the package depot"))
     require_tools("apt-get", "dpkg-scanpackages")
     recipe = load_recipe(name)
     if artifact.already_built(name, recipe.digest, what="depot", force=force, progress=progress):

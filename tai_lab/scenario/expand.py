@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tai_lab.errors import TaiLabError
+from tai_lab.lang import tr
 from tai_lab.plan import (
     CheckPlan,
     DirectoryGroupPlan,
@@ -43,12 +44,16 @@ def pod_count(scenario: Scenario, pods: int | None) -> int:
     """The number of pods to build: ``pods`` if given, else the scenario's; 1..16."""
     count = scenario.pods if pods is None else pods
     if isinstance(count, bool) or not isinstance(count, int):   # True is an int to Python
-        raise TaiLabError(f"pod count must be a whole number, got {count!r}",
-                          hint=f"a number of candidates from 1 to {MAX_PODS}")
+        raise TaiLabError(tr(f"le nombre de pods doit être un nombre entier, pas {count!r}",
+                             f"pod count must be a whole number, got {count!r}"),
+                          hint=tr(f"un nombre de candidats de 1 à {MAX_PODS}",
+                                  f"a number of candidates from 1 to {MAX_PODS}"))
     if not 1 <= count <= MAX_PODS:
         raise TaiLabError(
-            f"pod count must be between 1 and {MAX_PODS}, got {count}",
-            hint=f"{MAX_PODS} candidates is the référentiel's maximum per session",
+            tr(f"le nombre de pods va de 1 à {MAX_PODS}, pas {count}",
+               f"pod count must be between 1 and {MAX_PODS}, got {count}"),
+            hint=tr(f"{MAX_PODS} candidats est le maximum du référentiel par session",
+                    f"{MAX_PODS} candidates is the référentiel's maximum per session"),
         )
     return count
 

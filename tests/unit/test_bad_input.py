@@ -27,6 +27,13 @@ INTERVENTIONS = ROOT / "scenarios" / "interventions"
 REAL_FILES = [STANDARD, *sorted(INTERVENTIONS.glob("*.yaml"))]
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (TAI_LAB_LANG=en, inherited by the children);
+    the French, the default, is read by test_validation_words.py and the golden files."""
+    monkeypatch.setenv("TAI_LAB_LANG", "en")
+
+
 def billion_laughs(levels: int = 9) -> str:
     lines = ["lab: std", "title: x", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]

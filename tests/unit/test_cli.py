@@ -46,8 +46,12 @@ def test_validate_reports_file_line_and_exit_code():
     bad = [p for p in bad if not p.name.startswith("valid")][0]
     r = _cli("validate", str(bad))
     assert r.returncode == 2
-    assert f"{bad}:" in r.stderr and "hint" in r.stderr
+    assert f"{bad}:" in r.stderr and "conseil :" in r.stderr and "problème" in r.stderr   # French by default
     assert "Traceback" not in r.stderr
+    r = _cli("validate", str(bad), "--lang", "en")
+    assert r.returncode == 2
+    assert f"{bad}:" in r.stderr and "hint:" in r.stderr and "problem(s)" in r.stderr
+    assert "conseil" not in r.stderr
 
 
 def test_schema_is_json_schema():

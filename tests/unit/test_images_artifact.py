@@ -43,7 +43,7 @@ def test_an_unfinished_build_is_never_published(home):
     artifact.publish(home / ".thing.building", "thing")
     work = artifact.new_work_dir("thing")
     (work / "half").write_text("killed here")
-    with pytest.raises(CommandFailed, match="no manifest.json"):
+    with pytest.raises(CommandFailed, match="n'a pas laissé de manifest.json"):
         artifact.publish(work, "thing")
     assert artifact.manifest("thing")["recipe_digest"] == "aaa", "the published artifact is as it was"
 
@@ -125,7 +125,8 @@ def test_two_builds_of_one_artifact_run_one_after_the_other(home):
     for t in threads:
         t.join()
     assert events == ["start a", "end a", "start b", "end b"]
-    assert said == ["thing is being built by another command: waiting for it…"]
+    assert said == ["thing est en cours de construction par une autre commande : attente de la fin…"]
+    assert said[0].en == "thing is being built by another command: waiting for it…"
     assert build("other") == "other"
 
 
@@ -137,8 +138,9 @@ def test_a_broken_recipe_says_where(tmp_path):
         artifact.read_recipe(bad)
     assert err.value.message.startswith(f"{bad}:4:") and err.value.hint
     bad.write_text("- just\n- a list\n")
-    with pytest.raises(TaiLabError, match="a recipe is a mapping"):
+    with pytest.raises(TaiLabError, match="une recette est un dictionnaire .*, pas une liste") as err:
         artifact.read_recipe(bad)
+    assert "a recipe is a mapping" in err.value.message.en
     assert artifact.read_recipe(_write(tmp_path)) == {"name": "ok"}
 
 

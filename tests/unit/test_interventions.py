@@ -332,23 +332,24 @@ def test_broken_catalogue_reports_every_problem_with_file_and_line(tmp_path):
     assert all(len(ps) == 1 for ps in by_file.values()), err.problems
 
     (p,) = by_file["unknown-key.yaml"]
-    assert "unknown key 'dificulty'" in p.message and "did you mean 'difficulty'" in p.hint
+    # French by default (the English: test_validation_words.py)
+    assert "clé inconnue 'dificulty'" in p.message and "vouliez-vous dire 'difficulty'" in p.hint
     assert p.line == _line_of(unknown_key, "dificulty")
     (p,) = by_file["bad-competency.yaml"]
-    assert "unknown competency 'c99'" in p.message and "c14" in p.hint
+    assert "compétence inconnue 'c99'" in p.message and "c14" in p.hint
     assert p.line == _line_of(bad_comp, "- c99")
     (p,) = by_file["wrong-id.yaml"]
-    assert "'another-id' differs from the file name" in p.message
+    assert "'another-id' diffère du nom du fichier" in p.message
     assert p.line == _line_of(wrong_id, "id: another-id")
     (p,) = by_file["no-playbook.yaml"]
-    assert "no playbook interventions/no-playbook.yml" in p.message
-    assert p.hint == "write playbooks/interventions/no-playbook.yml"
+    assert "pas de playbook interventions/no-playbook.yml" in p.message
+    assert p.hint == "écrire playbooks/interventions/no-playbook.yml"
 
     text = str(err)
     for f, needle in ((unknown_key, "dificulty"), (bad_comp, "- c99"), (wrong_id, "id: another-id"),
                       (no_book, "id: no-playbook")):
         assert f"{f}:{_line_of(f, needle)}:" in text
-    assert "4 problem(s)" in text
+    assert "4 problèmes dans les fichiers d'intervention" in text
 
 
 def test_a_fixed_directory_loads_after_cache_clear(tmp_path):

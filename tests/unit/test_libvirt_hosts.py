@@ -27,16 +27,21 @@ def test_example_inventory_loads():
     assert hosts[0].uri == "qemu:///system" and hosts[0].memory_mib > 0
 
 
-@pytest.mark.parametrize("text, msg", [
-    ("hosts: []", "no hosts"),
-    ("hosts: [{name: a}]", "needs a uri"),
-    ("hosts: [{uri: 'qemu:///system', memory_mib: lots, vcpus: 2}]", "integers"),
-    ("hosts: [{name: a, uri: x, memory_mib: 1, vcpus: 1}, {name: a, uri: y, memory_mib: 1, vcpus: 1}]", "twice"),
+@pytest.mark.parametrize("text, fr, en", [
+    ("hosts: []", "aucun hôte", "no hosts"),
+    ("hosts: [{name: a}]", "chaque hôte a besoin d'une uri", "needs a uri"),
+    ("hosts: [{uri: 'qemu:///system', memory_mib: lots, vcpus: 2}]", "nombres entiers", "integers"),
+    ("hosts: [{name: a, uri: x, memory_mib: 1, vcpus: 1}, {name: a, uri: y, memory_mib: 1, vcpus: 1}]",
+     "apparaît deux fois", "twice"),
 ])
-def test_bad_inventories_are_refused(tmp_path, text, msg):
+def test_bad_inventories_are_refused(tmp_path, monkeypatch, text, fr, en):
     p = tmp_path / "inv.yaml"
     p.write_text(text)
-    with pytest.raises(InventoryError, match=msg):
+    monkeypatch.setenv("TAI_LAB_LANG", "fr")        # the trainer's language: French by default
+    with pytest.raises(InventoryError, match=fr):
+        load_inventory(p)
+    monkeypatch.setenv("TAI_LAB_LANG", "en")
+    with pytest.raises(InventoryError, match=en):
         load_inventory(p)
 
 
@@ -63,8 +68,9 @@ def test_refusal_up_front_with_numbers(plan4):
     a = Usage(Host("a", "qemu:///system", 1024, 8), 1024, 8)
     with pytest.raises(PrerequisiteError) as exc:
         place(plan4, [a], memory_of, 256)
-    msg = str(exc.value.message)
-    assert "576 MiB" in msg and "2560 MiB" in msg and "a: 1024 MiB" in msg and "pod 2" in msg
+    msg = exc.value.message
+    assert "576 Mio" in msg and "2560 Mio" in msg and "a : 1024 Mio" in msg and "le pod 2" in msg   # French first
+    assert "576 MiB" in msg.en and "2560 MiB" in msg.en and "a: 1024 MiB" in msg.en and "pod 2" in msg.en
 
 
 def test_vcpus_count_too(plan4):

@@ -48,8 +48,13 @@ def test_autounattend_is_well_formed_and_complete(name):
         assert "BypassTPMCheck" in text
 
 
-def test_inputs_are_checked_before_anything(tmp_path):
+def test_inputs_are_checked_before_anything(tmp_path, monkeypatch):
     r = w.load_windows_recipe("windows-server-2022")
+    monkeypatch.setenv("TAI_LAB_LANG", "fr")         # the trainer's language, French by default
+    with pytest.raises(PrerequisiteError, match="il manque --iso et --virtio-iso") as exc:
+        w.check_inputs(r, None, None)
+    assert "virtio-win" in exc.value.hint and "demande deux ISO" in exc.value.hint
+    monkeypatch.setenv("TAI_LAB_LANG", "en")         # the English wording below
     with pytest.raises(PrerequisiteError, match="missing --iso and --virtio-iso") as exc:
         w.check_inputs(r, None, None)
     assert "virtio-win" in exc.value.hint

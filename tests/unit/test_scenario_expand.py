@@ -108,9 +108,10 @@ def test_expand_is_deterministic_and_pure() -> None:
 @pytest.mark.parametrize("pods", [0, 17])
 def test_pod_count_out_of_range(pods: int) -> None:
     scenario, _ = load_scenario(STANDARD)
-    with pytest.raises(TaiLabError, match="between 1 and 16"):
+    with pytest.raises(TaiLabError, match="va de 1 à 16") as caught:      # French by default
         expand(scenario, source="x", pods=pods)
-    with pytest.raises(TaiLabError, match="between 1 and 16"):
+    assert "between 1 and 16" in caught.value.message.en  # type: ignore[attr-defined]
+    with pytest.raises(TaiLabError, match="va de 1 à 16"):
         load_plan(STANDARD, pods=pods)
 
 

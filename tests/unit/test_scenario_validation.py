@@ -28,10 +28,14 @@ def test_valid_fixture_loads() -> None:
     assert [p.domain for p in plan.pods] == ["pod1.mini.lan", "pod2.mini.lan"]
 
 
+@pytest.mark.parametrize("lang", ["fr", "en"])
 @pytest.mark.parametrize("name", BROKEN)
-def test_broken_scenario_matches_golden(name: str, monkeypatch: pytest.MonkeyPatch, update_golden: bool) -> None:
+def test_broken_scenario_matches_golden(name: str, lang: str, monkeypatch: pytest.MonkeyPatch,
+                                        update_golden: bool) -> None:
+    # French by default (golden/fr/), English with TAI_LAB_LANG=en (golden/): same places, same hints.
+    monkeypatch.setenv("TAI_LAB_LANG", lang)
     text = str(_errors(name, monkeypatch)) + "\n"
-    golden = GOLDEN / f"{name}.txt"
+    golden = (GOLDEN / "fr" if lang == "fr" else GOLDEN) / f"{name}.txt"
     if update_golden or not golden.exists():
         golden.write_text(text, encoding="utf-8")
         if not update_golden:
@@ -47,6 +51,7 @@ def test_every_problem_is_collected(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_pattern_without_pod_is_fine_for_one_pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAI_LAB_LANG", "en")
     text = (FIXTURES / "pattern_without_pod.yaml").read_text().replace("pods: 2", "pods: 1")
     (tmp_path / "one.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
@@ -57,10 +62,13 @@ def test_pattern_without_pod_is_fine_for_one_pod(tmp_path: Path, monkeypatch: py
     assert "all 3 pods would share" in str(caught.value)
 
 
-def test_problem_render() -> None:
+def test_problem_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAI_LAB_LANG", "en")
     problem = Problem("s.yaml", 12, 9, "pod.nodes.pc1.interfaces[0].vlan", "unknown vlan 'user'", "did you mean 'users'?")
     assert problem.render() == "s.yaml:12:9: pod.nodes.pc1.interfaces[0].vlan: unknown vlan 'user'\n  hint: did you mean 'users'?"
     assert Problem("s.yaml", None, None, "", "cannot read").render() == "s.yaml: cannot read"
+    monkeypatch.setenv("TAI_LAB_LANG", "fr")    # the default: the hint is a « conseil »
+    assert problem.render().endswith("\n  conseil : did you mean 'users'?")
 
 
 def test_json_schema_validates_the_standard_scenario() -> None:
@@ -76,7 +84,8 @@ def test_json_schema_validates_the_standard_scenario() -> None:
         jsonschema.validate(broken, schema)
 
 
-def test_images_are_known_and_a_desktop_needs_a_desktop_image(tmp_path: Path) -> None:
+def test_images_are_known_and_a_desktop_needs_a_desktop_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAI_LAB_LANG", "en")
     std = (Path(__file__).resolve().parents[2] / "scenarios/tai-standard.yaml").read_text()
     assert "desktops: [pc1]" in std and "image: debian-12\n" in std
     bad = std.replace("desktops: [pc1]", "desktops: [pc1, pc2]", 1).replace(

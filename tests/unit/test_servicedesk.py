@@ -51,18 +51,18 @@ def _broken(tmp_path: Path, edit) -> ScenarioError:
 def test_desk_settings_are_checked_with_their_place_and_a_hint(tmp_path):
     err = str(_broken(tmp_path, lambda t: t.replace("name: support\n", "name: helpdesk\n")
                       .replace("machine: pc1,", "machine: pc9,").replace('password: "Bruno-{pod}-rt"', 'password: "x"')))
-    assert re.search(r"desk\.yaml:\d+:\d+: pod\.services\.servicedesk\.name: 'helpdesk' is not a DNS name of desk",
+    assert re.search(r"desk\.yaml:\d+:\d+: pod\.services\.servicedesk\.name: 'helpdesk' n'est pas un nom DNS de desk",
                      err) and "aliases: [helpdesk]" in err
-    assert "users[0].machine: 'pc9' is not a client machine of the pod" in err and "client machines: pc1, pc2" in err
-    assert "users[1].password" in err and "at least 8 characters" in err
+    assert "users[0].machine: 'pc9' n'est pas un poste client du pod" in err and "postes clients : pc1, pc2" in err
+    assert "users[1].password: texte trop court : au moins 8 caractères" in err
 
 
 def test_a_desk_role_without_settings_and_settings_without_a_desk(tmp_path):
     no_settings = str(_broken(tmp_path, lambda t: re.sub(r"    servicedesk:\n(      .*\n|        .*\n)*", "", t)))
-    assert "the service-desk role needs its settings" in no_settings
+    assert "le rôle service-desk demande ses réglages" in no_settings
     no_role = str(_broken(tmp_path, lambda t: t.replace("roles: [service-desk]", "roles: []")))
-    assert "service desk settings but no node with the service-desk role" in no_role
-    assert "desk-ticket-link is an intervention on the service desk, and the pod has none" in no_role
+    assert "des réglages de centre de services mais aucune machine n'a le rôle service-desk" in no_role
+    assert "desk-ticket-link est une intervention sur le centre de services, et le pod n'en a pas" in no_role
 
 
 # ------------------------------------------------------------------ the ticket the user writes

@@ -97,8 +97,8 @@ def test_problems_in_own_interventions_are_located(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_plan(path)
     found = {(Path(p.file).name, p.line, p.message) for p in err.value.problems}
-    assert ("panne-maison.yaml", 1, "no playbook panne-maison.yml") in found
-    assert ("panne-maison.yaml", 4, "unknown competency 'c99'") in found
+    assert ("panne-maison.yaml", 1, "pas de playbook panne-maison.yml") in found
+    assert ("panne-maison.yaml", 4, "compétence inconnue 'c99'") in found
 
 
 def test_a_missing_interventions_dir_is_located(tmp_path):
@@ -108,7 +108,7 @@ def test_a_missing_interventions_dir_is_located(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_plan(path)
     [p] = err.value.problems
-    assert p.path == "interventions_dir" and p.line is not None and "no directory" in p.message
+    assert p.path == "interventions_dir" and p.line is not None and "pas de répertoire" in p.message
 
 
 def test_the_lab_reads_own_interventions_where_the_trainer_keeps_them(tmp_path, monkeypatch):

@@ -243,7 +243,7 @@ def test_scenario_stations_nodes_are_machines(tmp_path):
     with pytest.raises(TaiLabError) as e:
         load_plan(bad)
     msg = str(e.value) + str(getattr(e.value, "problems", ""))
-    assert "'switch' is a network device" in msg and "'pc9' is not a node" in msg
+    assert "'switch' est un équipement réseau" in msg and "'pc9' n'est pas une machine du pod" in msg
 
 
 # ---------------------------------------------------------------------------------- the portal
@@ -512,11 +512,11 @@ def test_scenario_desktops_are_client_machines_in_the_portal(tmp_path):
     with pytest.raises(TaiLabError) as e:
         load_plan(bad)
     msg = str(e.value) + str(getattr(e.value, "problems", ""))
-    assert "'srv' is not a client machine" in msg and "'pc9' is not a client machine" in msg
+    assert "'srv' n'est pas un poste client" in msg and "'pc9' n'est pas un poste client" in msg
     bad.write_text(text.replace("nodes: [srv, pc1, pc2]", "nodes: [srv, pc2]"))
     with pytest.raises(TaiLabError) as e:
         load_plan(bad)
-    assert "add it to stations.nodes" in str(e.value) + str(getattr(e.value, "problems", ""))
+    assert "l'ajouter aussi à stations.nodes" in str(e.value) + str(getattr(e.value, "problems", ""))
 
 
 def test_desktop_unit_listens_on_the_nodes_loopback_only():

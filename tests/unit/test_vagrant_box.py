@@ -38,8 +38,9 @@ def test_recipe_extends_the_vm_recipe():
 
 
 def test_unknown_vagrant_recipe_says_which_exist():
-    with pytest.raises(NotFoundError, match="no Vagrant recipe") as exc:
+    with pytest.raises(NotFoundError, match="n'a pas de recette Vagrant") as exc:
         images_vagrant.load_vagrant_recipe("nope-vagrant")
+    assert "no Vagrant recipe" in exc.value.message.en
     assert "debian-12-vagrant" in str(exc.value)
 
 

@@ -141,7 +141,7 @@ def test_source_and_state_probes():
     assert "DHCPDISCOVER" in (offer.stdin or "")
     state = build_probe(ProbeSpec(probe="state", on="target", title="t", run="test -d /srv"), CTX, 2)
     assert state.node == "srv" and state.command == ("sh", "-c", "test -d /srv")
-    with pytest.raises(ValueError, match="state check needs"):
+    with pytest.raises(ValueError, match="une vérification state demande"):     # French by default
         ProbeSpec(probe="state", run="true")
 
 

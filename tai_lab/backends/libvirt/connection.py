@@ -5,6 +5,7 @@ import threading
 from typing import Any
 
 from ...errors import PrerequisiteError
+from ...lang import tr
 
 DEFAULT_URI = "qemu:///system"
 
@@ -14,9 +15,12 @@ def load():
     try:
         import libvirt
     except ImportError as exc:
-        raise PrerequisiteError("the libvirt backend needs libvirt-python",
-                                "install it with: pip install 'tai-lab[libvirt]' "
-                                "(needs the Debian packages libvirt-dev and pkg-config)") from exc
+        raise PrerequisiteError(tr("le backend libvirt a besoin de libvirt-python",
+                                   "the libvirt backend needs libvirt-python"),
+                                tr("l'installer avec : pip install 'tai-lab[libvirt]' "
+                                   "(il faut les paquets Debian libvirt-dev et pkg-config)",
+                                   "install it with: pip install 'tai-lab[libvirt]' "
+                                   "(needs the Debian packages libvirt-dev and pkg-config)")) from exc
     # Errors are exceptions handled here; libvirt's default handler would also print them.
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     return libvirt
@@ -39,8 +43,11 @@ class Connections:
                 try:
                     c = libvirt.open(uri)
                 except libvirt.libvirtError as exc:
-                    raise PrerequisiteError(f"cannot connect to libvirt at {uri}: {exc}",
-                                            "is libvirtd running? (`libvirtd -d` and `virtlogd -d` "
-                                            "when systemd is not PID 1)") from exc
+                    raise PrerequisiteError(tr(f"connexion à libvirt impossible sur {uri} : {exc}",
+                                               f"cannot connect to libvirt at {uri}: {exc}"),
+                                            tr("libvirtd tourne-t-il ? (`libvirtd -d` et `virtlogd -d` "
+                                               "quand systemd n'est pas le PID 1)",
+                                               "is libvirtd running? (`libvirtd -d` and `virtlogd -d` "
+                                               "when systemd is not PID 1)")) from exc
                 self._conns[uri] = c
             return c

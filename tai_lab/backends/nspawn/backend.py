@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ... import images
 from ...errors import NotFoundError, PrerequisiteError
+from ...lang import tr
 from ...hostcheck import require_root, require_tools
 from ...plan import NodePlan, PodPlan
 from ...state import Resource
@@ -41,13 +42,14 @@ class NspawnBackend(Wiring, Machines, Backend):
     capabilities = frozenset({"layers", "files", "switch-ports", "netns"})
 
     def check_host(self) -> None:
-        require_root("the nspawn backend")
+        require_root(tr("le backend nspawn", "the nspawn backend"))
         require_tools("systemd-nspawn", "ip", "nsenter", "mount", "umount")
         if not Path("/proc/filesystems").read_text().count("overlay"):
             subprocess.run(["modprobe", "overlay"], capture_output=True)
             if "overlay" not in Path("/proc/filesystems").read_text():
-                raise PrerequisiteError("this kernel has no overlay filesystem",
-                                        "load it with: modprobe overlay")
+                raise PrerequisiteError(tr("ce noyau n'a pas le système de fichiers overlay",
+                                           "this kernel has no overlay filesystem"),
+                                        tr("le charger avec : modprobe overlay", "load it with: modprobe overlay"))
         for img in {n.image for p in self.plan.pods for n in p.nodes if n.image} | {self.plan.upstream.image}:
             images.rootfs(img)  # raises with the build command when missing
         self._ensure_inotify(sum(n.is_container for p in self.plan.pods for n in p.nodes) + 1)
@@ -61,7 +63,8 @@ class NspawnBackend(Wiring, Machines, Backend):
             path = Path(f"/proc/sys/fs/inotify/{key}")
             current = int(path.read_text())
             if current < value:
-                self.progress(f"raising fs.inotify.{key} from {current} to {value} (containers need it)")
+                self.progress(tr(f"fs.inotify.{key} relevé de {current} à {value} (les conteneurs en ont besoin)",
+                                 f"raising fs.inotify.{key} from {current} to {value} (containers need it)"))
                 self.state.journal.event("host-sysctl", key=f"fs.inotify.{key}", old=current, new=value)
                 path.write_text(str(value))
 

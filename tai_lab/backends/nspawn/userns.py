@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ...errors import LabStateError, PrerequisiteError
+from ...lang import tr
 
 RANGE = 65536
 # Far above the IDs of real users, of /etc/subuid's usual 100000+ and of the ranges
@@ -49,9 +50,10 @@ _PR_SET_PDEATHSIG = 1
 def _call(what: str, result: int) -> int:
     if result < 0:
         err = ctypes.get_errno()
-        hint = "ID-mapped mounts need Linux 5.12 or newer (5.19 for overlay layers)" \
-            if err in (38, 22) else "see the kernel log"
-        raise PrerequisiteError(f"{what} failed: {os.strerror(err)}", hint)
+        hint = tr("les montages à identifiants décalés (ID-mapped) demandent Linux 5.12 ou plus récent (5.19 pour "
+                  "les couches overlay)", "ID-mapped mounts need Linux 5.12 or newer (5.19 for overlay layers)") \
+            if err in (38, 22) else tr("voir le journal du noyau (dmesg)", "see the kernel log")
+        raise PrerequisiteError(tr(f"{what} a échoué : {os.strerror(err)}", f"{what} failed: {os.strerror(err)}"), hint)
     return result
 
 
@@ -132,8 +134,10 @@ def _userns_fd(base: int) -> int:
     os.close(go_r)
     try:
         if os.read(ready_r, 1) != b"1":
-            raise PrerequisiteError("cannot create a user namespace on this host",
-                                    "check user.max_user_namespaces (sysctl) and the kernel")
+            raise PrerequisiteError(tr("impossible de créer un espace de noms utilisateur sur cet hôte",
+                                       "cannot create a user namespace on this host"),
+                                    tr("vérifier user.max_user_namespaces (sysctl) et le noyau",
+                                       "check user.max_user_namespaces (sysctl) and the kernel"))
         for name in ("uid_map", "gid_map"):
             with open(f"/proc/{pid}/{name}", "w") as f:
                 f.write(f"0 {base} {RANGE}\n")

@@ -326,6 +326,13 @@ if (root) {
     $("#jobs").replaceChildren(...st.jobs.map((j) => el("div", {class: "job"}, `${j.what}…`)));
     $("#busy").hidden = !st.busy;
     $("#busy").textContent = st.busy || "";
+    // The last failed actions in words; what the tools said only under "Détails", on demand.
+    const failed = st.recent_jobs.filter((j) => j.state === "failed" && Date.now() / 1000 - j.ended < 600);
+    const open = new Set($$("#failures details[open]").map((d) => d.dataset.job));
+    $("#failures").replaceChildren(...failed.map((j) => el("div", {class: "failure"},
+      el("p", {}, `${j.what} : ${j.error}`), j.hint ? el("p", {class: "hint"}, j.hint) : null,
+      j.details ? el("details", {"data-job": String(j.id), ...(open.has(String(j.id)) ? {open: ""} : {})},
+        el("summary", {}, words.more), el("pre", {}, j.details)) : null)));
     const latest = {};
     for (const a of st.attempts) latest[a.id] = a;
     for (const [iid, a] of Object.entries(latest)) {
