@@ -252,24 +252,6 @@ def test_real_files_are_far_below_the_limits(path: Path) -> None:
     assert nodes * 100 < yaml_input.MAX_NODES
 
 
-def test_the_check_costs_a_fraction_of_the_load() -> None:
-    text = STANDARD.read_text(encoding="utf-8")
-
-    def best(f, n: int = 20, rounds: int = 7) -> float:
-        f()
-        times = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for _ in range(n):
-                f()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    check = best(lambda: yaml_input.check_structure(text))
-    load = best(lambda: yaml_input.loader("safe").load(text))
-    assert check < load / 2, f"check {check:.4f} s vs safe load {load:.4f} s"
-
-
 def test_the_standard_files_still_load() -> None:
     scenario, _ = load_scenario(STANDARD)
     assert scenario.lab == "std"
