@@ -97,6 +97,9 @@ def test_a_session_whose_portal_was_killed_is_interrupted_at_its_last_byte(tmp_p
     assert killed.commands == ["ip a"]
     assert ts["running.cast"].live and ts["old.cast"].live       # alive, or nothing to decide on
     assert len(log.records()) == 4                                # reading wrote nothing
+    from tai_lab.stations.recording import list_recordings
+    ends = {r.path.name: r.end for r in list_recordings(tmp_path, 1)}
+    assert ends == {"killed.cast": "fin : interrompue (portail arrêté)", "running.cast": None, "old.cast": None}
 
     # the next portal's start records the end: appended, once, the recordings untouched
     added = record_interrupted(log)
