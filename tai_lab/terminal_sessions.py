@@ -311,7 +311,8 @@ def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = Tr
 
     A session with no end whose portal is no longer running is ended, ``interrupted``, at the
     last byte its recording holds (the end a later portal recorded, or decided here when none
-    has yet). ``files=False``: the evidence log only (no recording opened: a live view's poll)."""
+    has yet). ``files=False``: the evidence log only (no recording read whole: a live view's poll;
+    an interrupted session's last line is still read, for its duration)."""
     from .stations.liveness import alive
     by_name: dict[str, TerminalSession] = {}
     out: list[TerminalSession] = []
@@ -358,7 +359,7 @@ def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = Tr
                 ts.seconds = float(seconds) if isinstance(seconds, int | float) else None
             elif alive(ts.portal) is False:
                 ts.ended, ts.reason = True, INTERRUPTED
-                if files and ts.path is not None:
+                if ts.path is not None:                      # its last line only (a bounded read)
                     last = last_event_time(ts.path)
                     ts.seconds = round(last, 1) if last is not None else None
     for ts in out:

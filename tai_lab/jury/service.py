@@ -185,13 +185,15 @@ class JuryService:
     def session(self, pod: int) -> Session:
         return self.lab.evidence(pod).current()
 
-    def terminals(self, pod: int, session: int | None = None, *, commands: bool = False) -> list:
+    def terminals(self, pod: int, session: int | None = None, *, commands: bool = False,
+                  files: bool = True) -> list:
         """The candidate's terminal sessions (:class:`tai_lab.terminal_sessions.TerminalSession`),
-        from the evidence log; ``session``: an earlier candidate of the pod (1 = the first)."""
+        from the evidence log; ``session``: an earlier candidate of the pod (1 = the first);
+        ``files=False``: the log only, no recording read (what a page polls)."""
         from .report import pick_session
         from ..terminal_sessions import terminal_sessions
         log = self.lab.evidence(pod)
-        return terminal_sessions(log, pick_session(log, session), commands=commands)
+        return terminal_sessions(log, pick_session(log, session), commands=commands, files=files)
 
     def recording(self, pod: int, number: int, session: int | None = None) -> tuple[Any, dict, list]:
         """The candidate's terminal session ``number`` (1, 2… as listed) and its recording

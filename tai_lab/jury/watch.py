@@ -94,8 +94,8 @@ def register(app: Flask, service: Any) -> None:
                 reason="cross-site", origin=origin, site=site, path=request.path)
             abort(Response("origine refusée / origin refused", 403, content_type="text/plain; charset=utf-8"))
 
-    def terminal_list(pod: int) -> list[dict]:
-        return sorted((t.as_dict(lang()) for t in service.terminals(pod)),
+    def terminal_list(pod: int, files: bool = True) -> list[dict]:
+        return sorted((t.as_dict(lang()) for t in service.terminals(pod, files=files)),
                       key=lambda t: (not t["live"], -(t["started"] or 0)))
 
     def portal_ws(pod: int) -> str | None:
@@ -149,7 +149,7 @@ def register(app: Flask, service: Any) -> None:
         if pod not in service.pods:
             abort(404)
         refuse_other_origin(pod)
-        return jsonify({"terminals": terminal_list(pod)})
+        return jsonify({"terminals": terminal_list(pod, files=False)})      # polled: the log only
 
     @app.get("/api/pod/<int:pod>/terminal/<int:number>/live")
     def watch_terminal_live(pod: int, number: int):

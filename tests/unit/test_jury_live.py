@@ -96,6 +96,8 @@ def test_a_session_whose_portal_was_killed_is_interrupted_at_its_last_byte(tmp_p
     assert killed.as_dict("en")["end"] == "interrupted (portal stopped)"
     assert killed.commands == ["ip a"]
     assert ts["running.cast"].live and ts["old.cast"].live       # alive, or nothing to decide on
+    polled = {t.recording: t for t in terminal_sessions(log, log.current(), commands=False, files=False)}
+    assert polled["killed.cast"].reason == "interrupted" and polled["killed.cast"].seconds == 12.2
     assert len(log.records()) == 4                                # reading wrote nothing
     from tai_lab.stations.recording import list_recordings
     ends = {r.path.name: r.end for r in list_recordings(tmp_path, 1)}
@@ -287,8 +289,8 @@ def console(tmp_path, monkeypatch):
     lab = SimpleNamespace(plan=SimpleNamespace(pod=lambda n: SimpleNamespace(stations=stations), title="Test"),
                           state=SimpleNamespace(dir=tmp_path), name="fake", evidence=lambda pod: log)
 
-    def terminals(pod, *a, **kw):
-        return terminal_sessions(log, log.current(), commands=False)
+    def terminals(pod, *a, files=True, **kw):
+        return terminal_sessions(log, log.current(), commands=False, files=files)
     from tai_lab.jury.service import JuryService
     service = SimpleNamespace(pods=[1], lab=lab, name="fake", terminals=terminals)
     service.live = lambda *a, **kw: JuryService.live(service, *a, **kw)      # the real reading
