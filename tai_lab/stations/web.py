@@ -550,14 +550,19 @@ class Portal:
         pod, node, client = int(request.match_info["pod"]), request.match_info["node"], self.client(request)
         if pod not in self.service.pods():
             raise web.HTTPNotFound(text="pod inconnu")
+        wait = self.limiter.wait(client)          # failed tokens count like wrong codes: no flood of the log
+        if wait > 0:
+            raise web.HTTPTooManyRequests(text=translate("too_many", "fr", s=int(wait) + 1))
         loop = asyncio.get_running_loop()
         grant = await loop.run_in_executor(None, claim, self.service.lab_dir, request.query.get("token", ""))
         origin = request.headers.get("Origin")
         if grant is None or grant.get("pod") != pod or grant.get("node") != node:
+            self.limiter.failed(client)
             self.log(pod, "refused", reason="jury-token", node=node, path=request.path, client=client)
             raise web.HTTPForbidden(text="jeton du jury absent, déjà utilisé ou expiré / jury token missing, "
                                          "used or expired")
         if not origin or origin != grant.get("origin"):
+            self.limiter.failed(client)
             self.log(pod, "refused", reason="cross-site", origin=origin, node=node, path=request.path,
                      client=client, jury=True)
             raise web.HTTPForbidden(text=translate("refused_origin", "fr"))

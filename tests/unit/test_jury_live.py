@@ -273,6 +273,11 @@ def test_portal_relays_a_desktop_to_the_jury_view_only(tmp_path):
         assert [r.get("reason") for r in EvidenceLog(tmp_path, 2).records()
                 if r.get("event") == "refused"] == ["jury-token"]                        # pod 2's URL
         assert good not in json.dumps(ev)
+        # a flood of bad tokens from one address: refused without a record once past the limit
+        # (5 failures so far from this address: none, two origins, pod 2's, used)
+        for _ in range(3):
+            await refused("/jury/vnc/1/pc1?token=guess", {"Origin": origin}, 429)
+        assert len([r for r in EvidenceLog(tmp_path, 1).records() if r.get("event") == "refused"]) == 4
     run_portal(tmp_path, t)
 
 
