@@ -278,8 +278,10 @@ def pick_session(log: EvidenceLog, number: int | None) -> Session:
         return log.current()
     sessions = log.sessions()
     if not 1 <= number <= len(sessions):
-        raise NotFoundError(f"pod {log.pod} has no session {number}",
-                            f"sessions: 1 to {len(sessions)}" if sessions else "nothing recorded on this pod yet")
+        from ..lang import tr
+        raise NotFoundError(tr(f"le pod {log.pod} n'a pas de session {number}", f"pod {log.pod} has no session {number}"),
+                            tr(f"sessions : 1 à {len(sessions)}", f"sessions: 1 to {len(sessions)}") if sessions
+                            else tr("rien n'est encore enregistré sur ce pod", "nothing recorded on this pod yet"))
     return sessions[number - 1]
 
 
@@ -306,6 +308,9 @@ def html_to_pdf(html: str) -> bytes:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:     # OSError: pango missing
-        raise PrerequisiteError(f"PDF impossible : WeasyPrint indisponible ({exc})",
-                                "installez les dépendances : scripts/install-host-deps.sh puis pip install -e .") from exc
+        from ..lang import tr
+        raise PrerequisiteError(tr(f"PDF impossible : WeasyPrint indisponible ({exc})",
+                                   f"no PDF: WeasyPrint is not available ({exc})"),
+                                tr("installez les dépendances : scripts/install-host-deps.sh puis pip install -e .",
+                                   "install the dependencies: scripts/install-host-deps.sh, then pip install -e .")) from exc
     return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
