@@ -38,7 +38,7 @@ WORDS = {
            "click_help": "Avec le clavier pris, un clic sur l'image clique sur le poste.",
            "terminals_live": "Terminaux du candidat", "back": "Retour au pod",
            "live_view": "en direct", "picture_view": "une image par seconde (portail des candidats arrêté)",
-           "live_terminal": "Terminal en cours", "terminal_ended": "Session terminée",
+           "live_terminal": "Terminaux ouverts", "terminal_ended": "Session terminée",
            "no_live_terminal": "Aucun terminal ouvert en ce moment."},
     "en": {"watch": "The candidate's machines, live", "view_only": "View only",
            "take": "Take the keyboard", "give": "Give the keyboard back", "send": "Type",
@@ -47,7 +47,7 @@ WORDS = {
            "click_help": "With the keyboard taken, a click on the picture clicks on the machine.",
            "terminals_live": "The candidate's terminals", "back": "Back to the pod",
            "live_view": "live", "picture_view": "a picture a second (the candidates' portal is not running)",
-           "live_terminal": "Open terminal", "terminal_ended": "Session ended",
+           "live_terminal": "Open terminals", "terminal_ended": "Session ended",
            "no_live_terminal": "No terminal open right now."},
 }
 

@@ -223,6 +223,13 @@ def test_the_jury_watches_live(live_lab, browser, tmp_path):
               "the candidate's output on the jury's page")
         timings["candidate's output → jury's page (s, tab switch included)"] = time.monotonic() - typed_at
         assert any("echo live-$((6*7)) vu-par-le-jury" in x for x in _jury_screen(drv, 1))
+        where = os.environ.get("TAI_LAB_SCREENSHOTS")      # docs/images/jury-watch.png
+        if where:
+            size = drv.get_window_size()
+            drv.set_window_size(1300, 1900)            # the whole page (xterm paints what is in view)
+            time.sleep(3)
+            drv.save_screenshot(str(Path(where) / "jury-watch.png"))
+            drv.set_window_size(size["width"], size["height"])
 
         # ---- the live APIs: the jury's login, this origin, a token once
         jar = {c["name"]: c["value"] for c in drv.get_cookies()}

@@ -116,7 +116,7 @@ function follow(t) {
   sec.dataset.number = String(t.number);
   sec.dataset.state = 'live';
   const h = document.createElement('h3');
-  h.textContent = `${t.node} — ${t.account || '—'} — ${clock(t.started)}`;
+  h.textContent = [t.node, t.account, clock(t.started)].filter(Boolean).join(' — ');
   const div = document.createElement('div');
   div.className = 'term';
   sec.append(h, div);
@@ -143,7 +143,7 @@ function follow(t) {
         if (d.ended && !d.more) {
           sec.dataset.state = 'ended';
           sec.classList.add('ended');
-          h.textContent += ` — ${box.dataset.ended}${d.end ? ' (' + d.end + ')' : ''}`;
+          h.textContent += ` — ${box.dataset.ended}${d.end ? ' — ' + d.end : ''}`;
           return;
         }
         setTimeout(poll, d.more ? 0 : 500);
