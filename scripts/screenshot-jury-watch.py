@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The screenshot of docs/stations.md's « What the jury sees live »: the jury's console for a lab
-that is up, pod 1's watch page once its desktop has been drawn twice, in headless Chromium.
+that is up, pod 1's watch page once its desktop is drawn (live through the candidates' portal if
+one runs, else two pictures), in headless Chromium. The integration test
+tests/integration/test_jury_live.py takes it with a candidate's terminal open too
+(TAI_LAB_SCREENSHOTS=docs/images).
 
     sudo python3 scripts/screenshot-jury-watch.py --lab NAME [-o docs/images/jury-watch.png]
 """
@@ -47,8 +50,10 @@ def main() -> None:
         drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
         drv.get(f"{m.group(1)}/login?key={m.group(2)}")
         drv.get(f"{m.group(1)}/pod/1/watch")
-        WebDriverWait(drv, 120).until(lambda d: int(d.execute_script(
-            "return document.querySelector('section.watch').dataset.frames || 0")) >= 2)
+        WebDriverWait(drv, 120).until(lambda d: d.execute_script(
+            "const s = document.querySelector('section.watch'), c = s.querySelector('canvas');"
+            "return Number(s.dataset.frames || 0) >= 2 || (s.dataset.view === 'live' && c && c.width > 0)"))
+        time.sleep(1)
         drv.execute_script("document.querySelector('section.watch button.take').click()")
         drv.save_screenshot(a.output)
         print(a.output)

@@ -44,7 +44,11 @@ END_REASONS = {
     "new-code": ("nouveau code d'accès", "new access code"),
     "portal-stopped": ("arrêt du portail", "portal stopped"),
     "closed": ("accès fermé", "access closed"),
+    # No end recorded and the portal that relayed it is gone (killed, crashed, host rebooted):
+    # decided by whoever reads it, recorded by the next portal at its start (never a clean end).
+    "interrupted": ("interrompue (portail arrêté)", "interrupted (portal stopped)"),
 }
+INTERRUPTED = "interrupted"
 
 
 def end_reason(reason: str | None, lang: str = "fr") -> str:
@@ -181,6 +185,67 @@ def read_cast(path: Path) -> tuple[dict, list[list]]:
     return (header if isinstance(header, dict) else {}), events
 
 
+def read_cast_from(path: Path, offset: int, limit: int = 1 << 20) -> tuple[dict | None, list[list], int, bool]:
+    """What a growing recording holds from byte ``offset`` on, for a live view: the header when
+    ``offset`` is 0, the output, resize and marker events of the complete lines (a line the
+    portal is still writing waits for the next call), and the offset to ask next. At most about
+    ``limit`` bytes are read at once: the last value says whether more is there already."""
+    with open(path, "rb") as f:
+        f.seek(max(0, offset))
+        data = f.read(limit)
+    more = len(data) >= limit
+    end = data.rfind(b"\n")
+    if end < 0:
+        if more:                              # one line longer than the limit: skipped whole
+            return None, [], offset + len(data), True
+        return None, [], offset, False
+    data = data[:end + 1]
+    header: dict | None = None
+    events: list[list] = []
+    for i, line in enumerate(data.decode("utf-8", "replace").splitlines()):
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if offset == 0 and i == 0:
+            header = ev if isinstance(ev, dict) else {}
+            continue
+        try:
+            t, code, text = float(ev[0]), ev[1], ev[2]
+        except (ValueError, TypeError, IndexError, KeyError):
+            continue
+        if code in ("o", "r", "m") and isinstance(text, str):
+            events.append([t, code, text])
+    return header, events, offset + end + 1, more
+
+
+def marker_reason(text: str) -> str | None:
+    """The reason in a recording's end marker (``fin : logout (compte : root)`` → ``logout``)."""
+    if not text.startswith("fin : "):
+        return None
+    return text[6:].split(" (", 1)[0].strip() or None
+
+
+def last_event_time(path: Path) -> float | None:
+    """The time (seconds from the recording's start) of its last complete event: when the last
+    byte of a session that never ended was recorded."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+    except OSError:
+        return None
+    lines = tail.split(b"\n")
+    for line in reversed(lines[1:] if size > 65536 else lines):    # a cut first line is no event
+        try:
+            ev = json.loads(line)
+            return float(ev[0])
+        except (json.JSONDecodeError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError):
+            continue
+    return None
+
+
 def recordings_dir(log: EvidenceLog) -> Path:
     """Where the portal writes the pod's recordings: beside the evidence log (archived with it)."""
     return log.path.parent / "terminals" / f"pod-{log.pod}"
@@ -216,6 +281,7 @@ class TerminalSession:
     seconds: float | None = None
     reason: str | None = None
     ended: bool = False
+    portal: object = None             # the relaying portal, as its session-start named it
     commands: list[str] = field(default_factory=list)
     commands_left_out: int = 0
 
@@ -239,22 +305,35 @@ class TerminalSession:
                 "commands_left_out": self.commands_left_out}
 
 
-def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = True) -> list[TerminalSession]:
-    """The candidate's terminal sessions, oldest first, numbered from 1."""
+def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = True,
+                      files: bool = True) -> list[TerminalSession]:
+    """The candidate's terminal sessions, oldest first, numbered from 1.
+
+    A session with no end whose portal is no longer running is ended, ``interrupted``, at the
+    last byte its recording holds (the end a later portal recorded, or decided here when none
+    has yet). ``files=False``: the evidence log only (no recording read whole: a live view's poll;
+    an interrupted session's last line is still read, for its duration)."""
+    from .stations.liveness import alive
     by_name: dict[str, TerminalSession] = {}
     out: list[TerminalSession] = []
+    started_here = {r.get("recording") for r in session.records
+                    if r.get("kind") == "station" and r.get("event") == "session-start"}
     for r in session.records:
         if r.get("kind") != "station" or r.get("event") not in ("session-start", "session-end"):
             continue
         name = r.get("recording")
         if not isinstance(name, str):
             continue
+        if r.get("reason") == INTERRUPTED and name not in started_here:
+            continue                  # a later portal's finding about an earlier candidate's terminal
         ts = by_name.get(name)
         if ts is None:
             ts = TerminalSession(len(out) + 1, str(r.get("node") or "?"), float(r["t"]), name,
                                  path=recording_path(log, name))
             by_name[name] = ts
             out.append(ts)
+        if r["event"] == "session-start":
+            ts.portal = r.get("portal")
         if r["event"] == "session-end":
             ts.ended = True
             ts.account = r.get("account") or None
@@ -267,8 +346,24 @@ def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = Tr
                     x.get("event") == "session-start" and x.get("recording") == name for x in session.records
                     if x.get("kind") == "station"):
                 ts.started = float(r["t"]) - ts.seconds     # its start was recorded before this session
+    open_ = [ts for ts in out if not ts.ended]
+    if open_:
+        # Ended after this candidate's records (the next portal's start): read the whole log.
+        later = {r.get("recording"): r for r in log.records() if r.get("kind") == "station"
+                 and r.get("event") == "session-end" and r.get("reason") == INTERRUPTED}
+        for ts in open_:
+            found = later.get(ts.recording)
+            if found is not None:
+                ts.ended, ts.reason = True, INTERRUPTED
+                seconds = found.get("seconds")
+                ts.seconds = float(seconds) if isinstance(seconds, int | float) else None
+            elif alive(ts.portal) is False:
+                ts.ended, ts.reason = True, INTERRUPTED
+                if ts.path is not None:                      # its last line only (a bounded read)
+                    last = last_event_time(ts.path)
+                    ts.seconds = round(last, 1) if last is not None else None
     for ts in out:
-        if ts.path is None:
+        if ts.path is None or not files:
             continue
         try:
             if ts.path.stat().st_size > MAX_CAST_BYTES:
@@ -278,6 +373,9 @@ def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = Tr
             continue
         if events and events[-1][1] == "m":
             ts.ended = True                                  # the portal ended it but no record says so
+            if ts.reason in (None, INTERRUPTED):
+                ts.reason = marker_reason(events[-1][2]) or ts.reason
+                ts.seconds = round(events[-1][0], 1)
             if ts.seconds is None:
                 ts.seconds = round(events[-1][0], 1)
         if header.get("timestamp") and not any(
@@ -287,3 +385,40 @@ def terminal_sessions(log: EvidenceLog, session: Session, *, commands: bool = Tr
         if commands:
             ts.commands, ts.commands_left_out = extract_commands("".join(e[2] for e in events if e[1] == "o"))
     return out
+
+
+def record_interrupted(log: EvidenceLog, *, actor: str = "portal") -> list[dict]:
+    """Record the end of every terminal session of the pod that has none and whose portal is no
+    longer running: ``session-end`` with reason ``interrupted``, ``seconds`` up to the last byte
+    its recording holds and ``last_output`` (that byte's time). Appended to the evidence log;
+    the recording itself is left as it is. A session whose recording ends with the portal's own
+    end marker (the portal died between closing the file and writing its record) gets that
+    marker's reason. Sessions whose record names no portal (older portals) are left open."""
+    from .stations.liveness import alive
+    records = [r for r in log.records() if r.get("kind") == "station"]
+    ended = {r.get("recording") for r in records if r.get("event") == "session-end"}
+    added = []
+    for r in records:
+        name = r.get("recording")
+        if r.get("event") != "session-start" or not isinstance(name, str) or name in ended:
+            continue
+        if alive(r.get("portal")) is not False:
+            continue
+        path = recording_path(log, name)
+        reason, last = INTERRUPTED, None
+        if path is not None:
+            last = last_event_time(path)
+            try:
+                _header, events = read_cast(path) if path.stat().st_size <= MAX_CAST_BYTES else ({}, [])
+            except (OSError, json.JSONDecodeError):
+                events = []
+            if events and events[-1][1] == "m":
+                reason = marker_reason(events[-1][2]) or INTERRUPTED
+        data: dict = {"node": r.get("node"), "recording": name, "reason": reason,
+                      "seconds": round(last, 1) if last is not None else None, "found_at": "portal-start"}
+        if last is not None:
+            at = float(r["t"]) + last
+            data["last_output"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(at))
+        added.append(log.record("station", actor=actor, event="session-end", **data))
+        ended.add(name)
+    return added

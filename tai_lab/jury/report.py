@@ -54,7 +54,7 @@ WORDS = {
            "appendix": "Annexe — grille complète des critères", "juror": "Juré",
            "made": "Établi le {at} d'après le journal de preuves du pod (tai-lab).",
            "not_given": "(non renseigné)", "seal_intact": "intact",
-           "seal_forced": "FORCÉ par {who} : {n} modification(s) ", "cli": "ligne de commande"},
+           "seal_forced": "FORCÉ par {who} : {n} modification(s) ", "cli": "ligne de commande", "colon": " : "},
     "en": {"report": "Report", "h1": "Practical assessment report — jury phase",
            "title_pro": "Professional title IT support technician (TAI)", "candidate": "Candidate",
            "date": "Date", "plateau": "Plateau", "seal": "Seal of the preparation phase",
@@ -74,7 +74,7 @@ WORDS = {
            "appendix": "Appendix — the full grid of criteria", "juror": "Jury member",
            "made": "Made on {at} from the pod's evidence log (tai-lab).",
            "not_given": "(not given)", "seal_intact": "intact",
-           "seal_forced": "FORCED by {who}: {n} change(s) ", "cli": "command line"},
+           "seal_forced": "FORCED by {who}: {n} change(s) ", "cli": "command line", "colon": ": "},
 }
 
 
@@ -183,7 +183,7 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
                       "cleared": _clock(a.cleared_at) if a.cleared_at else None, "outcome": a.outcome,
                       "fixed": a.outcome == "fixed", "error": a.failed, "notes": session.notes.get(a.id, []),
                       "criteria": criteria, "evidence": a.last_evidence,
-                      "ticket": ticket_label(a.ticket, lang), "ticket_history": ticket_history(a.ticket),
+                      "ticket": ticket_label(a.ticket, lang), "ticket_history": ticket_history(a.ticket, lang),
                       "sentences": sentences.render(a.last_evidence, lang)})
     first = session.records[0]["t"] if session.records else time.time()
     last = session.records[-1]["t"] if session.records else time.time()
@@ -206,34 +206,46 @@ def context(lab_name: str, title: str, log: EvidenceLog, session: Session | None
             "summary": summary(items, ref), "full_grid": full_grid}
 
 
-# Request Tracker's transactions, as the report names them.
-_TICKET_STEPS = {"Create": "ticket ouvert", "Correspond": "réponse", "Comment": "commentaire interne",
-                 "Status": "état : {old} → {new}", "Take": "pris en charge", "Steal": "repris",
-                 "Give": "attribué", "Untake": "rendu", "AddLink": "lien ajouté ({field})",
-                 "DeleteLink": "lien retiré ({field})", "CustomField": "champ modifié",
-                 "AddWatcher": "intervenant ajouté", "DelWatcher": "intervenant retiré",
-                 "Set": "{field} modifié", "SetWatcher": "intervenants modifiés"}
-_TICKET_STATES = {"new": "nouveau", "open": "ouvert", "stalled": "en attente", "resolved": "résolu",
-                  "rejected": "rejeté", "deleted": "supprimé"}
+# Request Tracker's transactions, as the report names them (French, English).
+_TICKET_STEPS = {"Create": ("ticket ouvert", "ticket opened"), "Correspond": ("réponse", "reply"),
+                 "Comment": ("commentaire interne", "internal comment"),
+                 "Status": ("état : {old} → {new}", "status: {old} → {new}"),
+                 "Take": ("pris en charge", "taken"), "Steal": ("repris", "stolen"), "Give": ("attribué", "given"),
+                 "Untake": ("rendu", "released"), "AddLink": ("lien ajouté ({field})", "link added ({field})"),
+                 "DeleteLink": ("lien retiré ({field})", "link removed ({field})"),
+                 "CustomField": ("champ modifié", "field changed"),
+                 "AddWatcher": ("intervenant ajouté", "watcher added"),
+                 "DelWatcher": ("intervenant retiré", "watcher removed"),
+                 "Set": ("{field} modifié", "{field} changed"), "SetWatcher": ("intervenants modifiés", "watchers changed")}
+_TICKET_STATES = {"new": ("nouveau", "new"), "open": ("ouvert", "open"), "stalled": ("en attente", "stalled"),
+                  "resolved": ("résolu", "resolved"), "rejected": ("rejeté", "rejected"),
+                  "deleted": ("supprimé", "deleted")}
+_TICKET_REPLIES = {"requestor": ("message du demandeur", "message from the requestor"),
+                   "staff": ("réponse au demandeur", "reply to the requestor")}
 
 
-def ticket_history(t: dict | None) -> list[str]:
-    """The ticket's history in French, one line per step: "09:12:04 — alice : ticket ouvert"."""
+def ticket_history(t: dict | None, lang: str = "fr") -> list[str]:
+    """The ticket's history in the report's language, one line per step:
+    "09:12:04 — alice : ticket ouvert" ("09:12:04 — alice: ticket opened")."""
+    i = 1 if lang == "en" else 0
+    colon = ": " if lang == "en" else " : "
     out = []
     requestors = set((t or {}).get("requestors") or [])
     for h in (t or {}).get("history") or []:
         kind = h.get("type", "")
-        what = _TICKET_STEPS.get(kind, kind)
+        what = _TICKET_STEPS[kind][i] if kind in _TICKET_STEPS else kind
         if kind == "Correspond":
-            what = "message du demandeur" if h.get("creator") in requestors else "réponse au demandeur"
-        what = what.format(old=_TICKET_STATES.get(h.get("old", ""), h.get("old", "")),
-                           new=_TICKET_STATES.get(h.get("new", ""), h.get("new", "")), field=h.get("field", ""))
+            what = _TICKET_REPLIES["requestor" if h.get("creator") in requestors else "staff"][i]
+
+        def state(code: object) -> str:
+            return _TICKET_STATES[code][i] if code in _TICKET_STATES else str(code or "")
+        what = what.format(old=state(h.get("old", "")), new=state(h.get("new", "")), field=h.get("field", ""))
         when = str(h.get("created", ""))
         try:
             when = time.strftime("%H:%M:%S", time.localtime(calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%SZ"))))
         except ValueError:
             pass
-        out.append(f"{when} — {h.get('creator', '')} : {what}")
+        out.append(f"{when} — {h.get('creator', '')}{colon}{what}")
     return out
 
 
@@ -266,8 +278,10 @@ def pick_session(log: EvidenceLog, number: int | None) -> Session:
         return log.current()
     sessions = log.sessions()
     if not 1 <= number <= len(sessions):
-        raise NotFoundError(f"pod {log.pod} has no session {number}",
-                            f"sessions: 1 to {len(sessions)}" if sessions else "nothing recorded on this pod yet")
+        from ..lang import tr
+        raise NotFoundError(tr(f"le pod {log.pod} n'a pas de session {number}", f"pod {log.pod} has no session {number}"),
+                            tr(f"sessions : 1 à {len(sessions)}", f"sessions: 1 to {len(sessions)}") if sessions
+                            else tr("rien n'est encore enregistré sur ce pod", "nothing recorded on this pod yet"))
     return sessions[number - 1]
 
 
@@ -294,6 +308,9 @@ def html_to_pdf(html: str) -> bytes:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:     # OSError: pango missing
-        raise PrerequisiteError(f"PDF impossible : WeasyPrint indisponible ({exc})",
-                                "installez les dépendances : scripts/install-host-deps.sh puis pip install -e .") from exc
+        from ..lang import tr
+        raise PrerequisiteError(tr(f"PDF impossible : WeasyPrint indisponible ({exc})",
+                                   f"no PDF: WeasyPrint is not available ({exc})"),
+                                tr("installez les dépendances : scripts/install-host-deps.sh puis pip install -e .",
+                                   "install the dependencies: scripts/install-host-deps.sh, then pip install -e .")) from exc
     return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()

@@ -96,7 +96,7 @@ def sentence(ev: dict, lang: str = "fr") -> str:
             return ev.get("title") or "?"
         return pair[0 if passed else 1].format_map(_Keep(about))
     title = ev.get("title") or "?"
-    return title if passed else f"{title} : {WORDS[lang]['not']}"
+    return title if passed else f"{title}{': ' if lang == 'en' else ' : '}{WORDS[lang]['not']}"
 
 
 def details_label(lang: str = "fr") -> str:
@@ -120,7 +120,7 @@ def ticket_label(t: dict | None, lang: str = "fr") -> str | None:
     word = translate(f"ticket_{status}", lang) if status in ("new", "open", "stalled", "resolved", "rejected",
                                                              "deleted") else status
     owner = t.get("owner") or ""
-    parts = [translate("ticket", lang).format(id=t.get("id")) + " : " + word,
+    parts = [translate("ticket", lang).format(id=t.get("id")) + (": " if lang == "en" else " : ") + word,
              translate("ticket_owner", lang).format(
                  owner=translate("ticket_nobody", lang) if owner in ("", "Nobody") else owner)]
     assets = [a for a in t.get("assets") or [] if a]

@@ -199,13 +199,15 @@ class JuryService:
     def session(self, pod: int) -> Session:
         return self.lab.evidence(pod).current()
 
-    def terminals(self, pod: int, session: int | None = None, *, commands: bool = False) -> list:
+    def terminals(self, pod: int, session: int | None = None, *, commands: bool = False,
+                  files: bool = True) -> list:
         """The candidate's terminal sessions (:class:`tai_lab.terminal_sessions.TerminalSession`),
-        from the evidence log; ``session``: an earlier candidate of the pod (1 = the first)."""
+        from the evidence log; ``session``: an earlier candidate of the pod (1 = the first);
+        ``files=False``: the log only, no recording read (what a page polls)."""
         from .report import pick_session
         from ..terminal_sessions import terminal_sessions
         log = self.lab.evidence(pod)
-        return terminal_sessions(log, pick_session(log, session), commands=commands)
+        return terminal_sessions(log, pick_session(log, session), commands=commands, files=files)
 
     def recording(self, pod: int, number: int, session: int | None = None) -> tuple[Any, dict, list]:
         """The candidate's terminal session ``number`` (1, 2… as listed) and its recording
@@ -222,6 +224,27 @@ class JuryService:
             raise NotFoundError(f"enregistrement de la session n°{number} introuvable ou trop grand")
         header, events = read_cast(ts.path)
         return ts, header, events
+
+    def live(self, pod: int, number: int, offset: int, lang: str = "fr") -> dict:
+        """What the candidate's terminal session ``number`` (as listed for the current candidate)
+        recorded from byte ``offset`` on, for the jury's live view: complete events only, the
+        offset to ask next, and whether the session has ended (then its reason)."""
+        from ..errors import NotFoundError
+        from ..terminal_sessions import end_reason, read_cast_from, terminal_sessions
+        log = self.lab.evidence(pod)
+        sessions = terminal_sessions(log, log.current(), commands=False, files=False)
+        path = sessions[number - 1].path if 1 <= number <= len(sessions) else None
+        if path is None:
+            raise NotFoundError(f"pas de session de terminal n°{number} pour ce candidat")
+        ts = sessions[number - 1]
+        header, events, nxt, more = read_cast_from(path, offset)
+        ended = ts.ended or any(e[1] == "m" for e in events)
+        out = {"number": number, "node": ts.node, "offset": nxt, "events": events,
+               "more": more, "ended": ended,
+               "end": end_reason(ts.reason, lang) if ts.ended else None}
+        if header is not None:
+            out.update(width=header.get("width", 80), height=header.get("height", 24))
+        return out
 
     def overview(self, lang: str = "fr") -> list[dict]:
         lab = self.lab_factory()

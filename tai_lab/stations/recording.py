@@ -123,7 +123,19 @@ class RecordingInfo:
 
 
 def list_recordings(lab_dir: Path, pod: int) -> list[RecordingInfo]:
-    """The pod's recordings, oldest first, read from their files."""
+    """The pod's recordings, oldest first, read from their files; one with no end whose portal
+    was killed says so (its end recorded by a later portal, or its portal no longer running)."""
+    from ..evidence import EvidenceLog
+    from .liveness import alive
+    portals: dict[str, object] = {}
+    interrupted: set[str] = set()
+    for r in EvidenceLog(lab_dir, pod).records():
+        if r.get("kind") != "station" or not isinstance(r.get("recording"), str):
+            continue
+        if r.get("event") == "session-start":
+            portals[r["recording"]] = r.get("portal")
+        elif r.get("event") == "session-end" and r.get("reason") == "interrupted":
+            interrupted.add(r["recording"])
     out = []
     for f in sorted(recordings_dir(lab_dir, pod).glob("*.cast")):
         try:
@@ -141,6 +153,8 @@ def list_recordings(lab_dir: Path, pod: int) -> list[RecordingInfo]:
             if ev[1] == "m" and end is None:
                 end = ev[2]
             break
+        if end is None and (f.name in interrupted or alive(portals.get(f.name)) is False):
+            end = "fin : interrompue (portail arrêté)"
         meta = head.get("tai_lab", {})
         out.append(RecordingInfo(f, pod, meta.get("node", "?"), float(head.get("timestamp", 0)),
                                  round(last, 1), f.stat().st_size, end))

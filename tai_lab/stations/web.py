@@ -30,6 +30,8 @@ from .. import listen
 from ..errors import TaiLabError
 from ..evidence import EvidenceLog
 from .i18n import LANGS, reason, translate
+from .jury_view import ViewOnly, ViewOnlyFilter, claim, write_portal
+from .liveness import identity
 from .node import NodeUnreachable
 from .recording import Recorder
 from .service import KIND_TEXT, StationsService
@@ -147,9 +149,11 @@ class Portal:
     def __init__(self, service: StationsService, *, poll: float = POLL_S) -> None:
         self.service = service
         self.poll = poll
+        self.identity = identity()           # named in every session-start (a killed portal is found out)
         self.sessions: dict[str, PortalSession] = {}
         self.limiter = Limiter()
         self.bridges: set[Bridge | DesktopBridge] = set()
+        self.jury_views: set[DesktopBridge] = set()      # the jury's, not ended by the pod's access
         self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                  autoescape=select_autoescape(["html"]))
         self.app = web.Application(middlewares=[self._headers, self._fresh, self._guard_post])
@@ -164,6 +168,7 @@ class Portal:
         r.add_get("/pod/{pod:\\d+}/ws/{node}", self.terminal_ws)
         r.add_get("/pod/{pod:\\d+}/desktop/{node}", self.desktop_page)
         r.add_get("/pod/{pod:\\d+}/vnc/{node}", self.desktop_ws)
+        r.add_get("/jury/vnc/{pod:\\d+}/{node}", self.jury_desktop_ws)
         r.add_static("/static/", HERE / "static", append_version=True)
         self.app.on_startup.append(self._start_watch)
         self.app.on_shutdown.append(self._shutdown)
@@ -402,7 +407,8 @@ class Portal:
                        generation=s.generation, client=self.client(request))
         bridge = Bridge(pod, node, s.generation, ws, writer, rec, lang)
         self.bridges.add(bridge)
-        self.log(pod, "session-start", node=node, client=self.client(request), recording=rec.path.name)
+        self.log(pod, "session-start", node=node, client=self.client(request), recording=rec.path.name,
+                 portal=self.identity)
         pump = asyncio.create_task(self._pump(reader, bridge, lang))
         try:
             async for msg in ws:
@@ -454,7 +460,9 @@ class Portal:
             return
         except Exception:  # noqa: BLE001 — the browser went away mid-send
             pass
-        if bridge.end_reason is None:
+        if bridge.end_reason is None and bridge in self.jury_views:
+            await bridge.close(ended[0], translate(ended[1], lang))
+        elif bridge.end_reason is None:
             loop = asyncio.get_running_loop()
             acc = (await loop.run_in_executor(None, self.service.access.refresh)).get(bridge.pod)
             if acc is not None and (not acc.open or acc.generation != bridge.generation):
@@ -534,10 +542,84 @@ class Portal:
         await self._relay_node(reader, bridge, lang, chunk=1 << 20, record=None,
                                ended=("node-closed", "desktop_ended"))
 
+    # ------------------------------------------------------------------ the jury's view of a desktop
+    async def jury_desktop_ws(self, request: web.Request) -> web.StreamResponse:
+        """A desktop, view-only, for the jury's console (:mod:`.jury_view`): a one-time token the
+        console handed to a signed-in jury member, from the console's own page (its Origin).
+        Not a candidate's connection: the pod's access (open, closed, sealed) does not apply."""
+        pod, node, client = int(request.match_info["pod"]), request.match_info["node"], self.client(request)
+        if pod not in self.service.pods():
+            raise web.HTTPNotFound(text="pod inconnu")
+        wait = self.limiter.wait(client)          # failed tokens count like wrong codes: no flood of the log
+        if wait > 0:
+            raise web.HTTPTooManyRequests(text=translate("too_many", "fr", s=int(wait) + 1))
+        loop = asyncio.get_running_loop()
+        grant = await loop.run_in_executor(None, claim, self.service.lab_dir, request.query.get("token", ""))
+        origin = request.headers.get("Origin")
+        if grant is None or grant.get("pod") != pod or grant.get("node") != node:
+            self.limiter.failed(client)
+            self.log(pod, "refused", reason="jury-token", node=node, path=request.path, client=client)
+            raise web.HTTPForbidden(text="jeton du jury absent, déjà utilisé ou expiré / jury token missing, "
+                                         "used or expired")
+        if not origin or origin != grant.get("origin"):
+            self.limiter.failed(client)
+            self.log(pod, "refused", reason="cross-site", origin=origin, node=node, path=request.path,
+                     client=client, jury=True)
+            raise web.HTTPForbidden(text=translate("refused_origin", "fr"))
+        if not any(m.name == node and m.desktop for m in self.service.machines(pod)):
+            raise web.HTTPNotFound(text=translate("no_desktop", "fr"))
+        actor = str(grant.get("actor") or "web:jury")
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        try:
+            sock = await loop.run_in_executor(None, self.service.open_desktop, pod, node)
+        except (NodeUnreachable, OSError, TaiLabError) as exc:
+            why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            await ws.close(code=4004, message=translate("node_down", "fr", why=why).encode()[:120])
+            return ws
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 22)
+        bridge = DesktopBridge(pod, node, 0, ws, writer)
+        self.jury_views.add(bridge)
+        started, only = time.time(), ViewOnlyFilter()
+        log = EvidenceLog(self.service.lab_dir, pod)
+        log.record("station", actor=actor, event="jury-view-start", node=node, client=client)
+        pump = asyncio.create_task(self._relay_node(reader, bridge, "fr", chunk=1 << 20, record=None,
+                                                    ended=("node-closed", "desktop_ended")))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    writer.write(only.feed(msg.data))
+                elif msg.type != WSMsgType.TEXT:
+                    break
+        except ViewOnly as exc:
+            bridge.end_reason = "refused-message"
+            await bridge.close("refused-message", str(exc))
+        finally:
+            if bridge.end_reason is None:
+                bridge.end_reason = "browser-closed"
+            pump.cancel()
+            writer.close()
+            self.jury_views.discard(bridge)
+            log.record("station", actor=actor, event="jury-view-end", node=node, client=client,
+                       seconds=round(time.time() - started, 1), reason=bridge.end_reason,
+                       dropped=only.dropped)
+        return ws
+
     # ------------------------------------------------------------------ access follows the exam
     async def _start_watch(self, app: web.Application) -> None:
         self.service.access.refresh()
+        self.close_interrupted()
         self._watch_task = asyncio.create_task(self._watch())
+
+    def close_interrupted(self) -> None:
+        """The terminals an earlier portal left without an end (it was killed): their end is
+        recorded now, as interrupted at their last recorded byte."""
+        from ..terminal_sessions import record_interrupted
+        for pod in self.service.pods():
+            try:
+                record_interrupted(EvidenceLog(self.service.lab_dir, pod))
+            except OSError:
+                pass
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -563,7 +645,7 @@ class Portal:
         task = getattr(self, "_watch_task", None)
         if task:
             task.cancel()
-        for b in list(self.bridges):
+        for b in [*self.bridges, *self.jury_views]:
             await b.close("portal-stopped", "arrêt du portail")
 
 
@@ -585,6 +667,7 @@ def serve(lab_name: str | None, host: str, port: int, *, allow_remote: bool = Fa
         shown = f"[{host}]" if ":" in host else host
         if warning:
             echo(warning.format(port=real))
+        write_portal(service.lab_dir, f"http://{shown}:{real}", portal.identity)   # for the jury's live view
         echo(f"Portail des candidats, lab {service.name} : http://{shown}:{real}/")
         echo("Codes d'accès : tai-lab stations codes (cartes : tai-lab stations cards)")
         try:

@@ -185,6 +185,13 @@ def standard_lab(lab: str, pods: int, directory: Path):
 def stations_portal(lab: str, log: Path):
     """`tai-lab stations serve` for ``lab`` on a free loopback port, in its own process group;
     yields its base URL and stops it at the end (also when the test fails)."""
+    with portal_process(lab, log) as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def portal_process(lab: str, log: Path):
+    """The same, yielding (base URL, process): for a test that kills the portal itself."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "stations", "serve", "--lab", lab,
                              "--listen", "127.0.0.1:0"], stdout=log.open("w"), stderr=subprocess.STDOUT,
@@ -194,7 +201,29 @@ def stations_portal(lab: str, log: Path):
         while not (m := re.search(r"(http://127\.0\.0\.1:\d+)/", log.read_text())):
             assert proc.poll() is None and time.monotonic() < deadline, "portal did not start:\n" + log.read_text()
             time.sleep(0.1)
-        yield m.group(1)
+        yield m.group(1), proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(20)
+
+
+@contextlib.contextmanager
+def jury_console(lab: str, log: Path):
+    """`tai-lab serve` for ``lab`` on a free loopback port; yields (base URL, login link)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "tai_lab.cli", "serve", "--lab", lab, "--listen", "127.0.0.1:0"],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (m := re.search(r"(http://127\.0\.0\.1:\d+)/login\?key=(\S+)", log.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, "console did not start:\n" + log.read_text()
+            time.sleep(0.1)
+        yield m.group(1), f"{m.group(1)}/login?key={m.group(2)}"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

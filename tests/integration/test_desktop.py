@@ -223,7 +223,7 @@ def test_candidate_desktop(desktop_lab, portal, browser):
     assert net["host"] == "7", net                 # refused: the node's own loopback, not the host's
     assert net["pod2"] not in ("0", ""), net       # pod 2 is out of reach (no route or timeout)
 
-    # ---- the jury watches it (view-only frames) and, keyboard taken, types in that terminal
+    # ---- the jury watches it (view-only) and, keyboard taken, types in that terminal
     from tai_lab.jury.service import JuryService
     from tai_lab.jury.web import create_app
     from tai_lab.lab import Lab
@@ -259,9 +259,11 @@ def test_candidate_desktop(desktop_lab, portal, browser):
         drv.execute_script("window.open(arguments[0], '_blank')", f"{m.group(1)}/login?key={m.group(2)}")
         drv.switch_to.window(drv.window_handles[-1])
         drv.get(f"{m.group(1)}/pod/1/watch")
-        _wait(drv, lambda d: int(d.find_element(By.CSS_SELECTOR, "section.watch").get_attribute("data-frames")
-                                 or 0) >= 2, 60, "two frames on the jury's page")
-        assert drv.execute_script("return document.querySelector('img.screen').naturalWidth") == 1280
+        # the portal runs: the desktop is live there (noVNC through the portal, view-only)
+        _wait(drv, lambda d: d.find_element(By.CSS_SELECTOR, "section.watch").get_attribute("data-view") == "live",
+              60, "the desktop live on the jury's page")
+        _wait(drv, lambda d: d.execute_script("const c = document.querySelector('section.watch canvas'); "
+                                              "return c ? c.width : 0") == 1280, 60, "the jury's canvas")
         drv.close()
         drv.switch_to.window(drv.window_handles[0])
     finally:

@@ -40,7 +40,7 @@ def jury(tmp_path, monkeypatch):
     stations = SimpleNamespace(desktops=("pc1",), desktop_user="utilisateur")
     lab = SimpleNamespace(plan=SimpleNamespace(pod=lambda n: SimpleNamespace(stations=stations), title="Test"),
                           state=SimpleNamespace(dir=tmp_path), name="fake")
-    service = SimpleNamespace(pods=[1], lab=lab, name="fake", terminals=lambda pod, *a: [])
+    service = SimpleNamespace(pods=[1], lab=lab, name="fake", terminals=lambda pod, *a, **kw: [])
     app = create_app(service, KEY)
     app.config["TESTING"] = True
     c = app.test_client()
