@@ -23,6 +23,9 @@ STATIC = ("pc1", "ifdown --force eth0 >/dev/null 2>&1; printf 'auto eth0\\niface
                  "  address 10.1.10.150/24\\n  gateway 10.1.10.1\\n' > /etc/network/interfaces.d/eth0; "
                  "ip -4 addr flush dev eth0; ifup eth0")
 
+# The machine restarted by its user (a candidate's classic move), as a reboot check restarts it.
+RESTART = "<restart>"
+
 # (intervention, variant, the candidate's commands, expected verdict of a plain check)
 MASKING = {
     "hosts-on-one-client": ("dns-failure", "record-deleted",
@@ -64,11 +67,40 @@ MASKING = {
     "servers-vlan-address-on-the-pc": ("switch-port-vlan", "wrong-vlan",
                                        [("pc1", STATIC[1].replace("10.1.10.150", "10.1.20.150")
                                          .replace("10.1.10.1", "10.1.20.1"))], "broken"),
+    # ... and for the older variants of issue 15's list (the rest, with why they have none: NO_MASKING)
+    "static-address-past-the-dhcp-hook": ("client-gateway", "dhcp-hook-route", [STATIC], "bypassed"),
+    "static-address-for-a-removed-config": ("client-nic-disabled", "config-removed", [STATIC], "bypassed"),
+    "share-emptied-with-the-log": ("disk-full", "log-runaway",
+                                   [("srv", "find /srv/commun -mindepth 1 -delete")], "bypassed"),
+    "share-opened-to-guests": ("fileshare-permissions", "share-read-only",
+                               [("srv", "sed -i -e 's/map to guest = never/map to guest = bad user/' "
+                                        "-e 's/read only = yes/writable = yes\\n  guest ok = yes/' "
+                                        "/etc/samba/smb.conf && smbcontrol all reload-config")], "bypassed"),
+    "placeholder-home-page": ("intranet-down", "page-missing",
+                              [("srv", "printf '<h1>Intranet</h1>\\n' > /var/www/html/index.html")], "broken"),
+    "wan-link-up-without-its-route": ("internet-down", "wan-down", [("router", "ip link set eth0 up")], "broken"),
+    "pc-readdressed-beside-the-printer": ("duplicate-ip", "printer-static", [STATIC], "bypassed"),
+    "servers-vlan-for-a-disabled-port": ("switch-port-shut", "port-disabled",
+                                         [("switch", "ip link set pc1-eth0 master vlan20"),
+                                          ("pc1", STATIC[1].replace("10.1.10.150", "10.1.20.150")
+                                           .replace("10.1.10.1", "10.1.20.1"))], "bypassed"),
+    "router-restarted-on-a-lossy-link": ("slowness", "loss-only", [("router", RESTART)], "broken"),
     "valid-other-way-dns": ("dns-failure", "record-deleted",
                             [("srv", "echo 'intranet IN CNAME srv' >> /etc/bind/db.pod1.tai.lan && "
                                      "rndc reload pod1.tai.lan")], "fixed"),
     "valid-other-way-share": ("fileshare-permissions", "directory-read-only",
                               [("srv", "chmod u+w,g+w /srv/commun")], "fixed"),
+    # valid repairs unlike the restore (which puts saved files back or replays the variant's steps)
+    "valid-other-way-samba-writable": ("fileshare-permissions", "share-read-only",
+                                       [("srv", "sed -i 's/read only = yes/writable = yes/' /etc/samba/smb.conf "
+                                                "&& systemctl restart smbd")], "fixed"),
+    "valid-other-way-log-archived": ("disk-full", "log-runaway",
+                                     [("srv", "gzip -c /srv/commun/.import-compta.log > /root/import-compta.log.gz "
+                                              "&& rm /srv/commun/.import-compta.log")], "fixed"),
+    "valid-other-way-wan-route": ("internet-down", "wan-down",
+                                  [("router", "ip link set eth0 up && ip route replace default via "
+                                              "$(sed -n 's/^[[:space:]]*gateway[[:space:]]*//p' "
+                                              "/etc/network/interfaces.d/eth0) dev eth0")], "fixed"),
 }
 # Time zone: a fixed offset is right only while it matches the season (Europe/Paris).
 _WINTER = time.localtime().tm_isdst == 0
@@ -81,7 +113,9 @@ if _WINTER:
 # Cases whose every change the restore puts back (saved files, a renewed lease): no reset after them.
 RESTORE_SUFFICES = {"good-line-above-the-disguised-one", "own-route-past-a-wrong-gateway-option",
                     "fixed-offset-time-zone", "fixed-offset-instead-of-utc", "only-the-pc-replugged",
-                    "good-line-above-malicious", "valid-other-way-share", "share-777"}
+                    "good-line-above-malicious", "valid-other-way-share", "share-777",
+                    "share-opened-to-guests", "valid-other-way-samba-writable", "placeholder-home-page",
+                    "wan-link-up-without-its-route", "valid-other-way-wan-route", "share-emptied-with-the-log"}
 
 # (intervention, variant, commands, verdict of a reboot check)
 REBOOT = {
@@ -106,11 +140,40 @@ REBOOT = {
                               [("pc1", "ip route replace default via 10.1.10.1 dev eth0")], "lost-at-reboot"),
     "web-started-not-enabled": ("intranet-down", "service-stopped", [("srv", "systemctl start nginx")],
                                 "lost-at-reboot"),
+    # the older variants' masking repairs that hold until the machine restarts; a lossy link repaired
+    # holds when the router restarts (the fault itself survives a restart: see the MASKING case)
+    "route-fixed-live-past-the-dhcp-hook": ("client-gateway", "dhcp-hook-route",
+                                            [("pc1", "ip route replace default via 10.1.10.1 dev eth0")],
+                                            "lost-at-reboot"),
+    "dhcp-client-by-hand-without-config": ("client-nic-disabled", "config-removed",
+                                           [("pc1", "ip link set eth0 up && timeout 20 dhclient -1 eth0")],
+                                           "lost-at-reboot"),
+    "nat-rule-live-only": ("internet-down", "nat-off",
+                           [("router", "nft add rule ip nat postrouting oifname eth0 masquerade")], "lost-at-reboot"),
+    "loss-rule-removed-holds-at-reboot": ("slowness", "loss-only",
+                                          [("router", "nft delete table inet tai_link_fault")], "fixed"),
     "laptop-alias-removed-live-only": ("duplicate-ip", "colleague-laptop",
                                        [("pc2", "a=$(awk '/address/ {print $2}' /etc/network/interfaces.d/alias); "
                                                 "dev=$(ip -4 -o route show default | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "
                                                 "ip addr del $a dev $dev")], "lost-at-reboot"),
 }
+
+# Variants with no masking repair a candidate could sensibly make, and why: their masking cases
+# would be repairs (or nothing at all). Every other variant of the plateau has a case above that
+# is not "fixed" (test_every_variant_has_a_masking_case_or_a_reason).
+NO_MASKING = {
+    ("cable-unplugged", "link-down"): "the port is down on the switch: nothing on the PC brings the link back, "
+                                      "and the only switch-side action that does (the port up, or the PC plugged "
+                                      "into another socket of its VLAN) is the repair",
+    ("printer-offline", "service-stopped"): "only the printer answers IPP for its name: restarting the printer "
+                                            "(the jury's listed fix) or its service is the repair, and nothing on "
+                                            "a PC makes the printer answer",
+    ("printer-offline", "port-down"): "the printer's cable is the fault: replugging it (its port up) is the repair; "
+                                      "the PCs cannot reach the printer any other way",
+}
+# The clock-skew cases exist only while Europe/Paris is on winter time (a fixed offset is right
+# only in its season): in summer these variants have no case that can tell.
+SEASONAL = {("clock-skew", "wrong-timezone"), ("clock-skew", "utc-zone")}
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +199,24 @@ def clean(lab, request):
 
 def _do(lab, actions):
     for node, cmd in actions:
-        lab.exec(1, node, ["sh", "-c", cmd], timeout=60)
+        if cmd == RESTART:
+            lab.engine().reboot(1, [node])
+        else:
+            lab.exec(1, node, ["sh", "-c", cmd], timeout=60)
+
+
+def test_every_variant_has_a_masking_case_or_a_reason():
+    """Each variant of the plateau has a masking, partial or live-only repair whose verdict is
+    not "fixed", or the reason why none is sensible; the data named here exists."""
+    plateau = {(i.id, v.id) for i in CATALOGUE.interventions.values() if not i.needs_directory and not i.desk
+               for v in i.variants}
+    cases = list(MASKING.values()) + list(REBOOT.values())
+    for iid, variant, _actions, _want in cases:
+        assert (iid, variant) in plateau, (iid, variant)
+    masked = {(iid, variant) for iid, variant, _a, want in cases if want != "fixed"}
+    assert not masked & set(NO_MASKING), "a variant with a case needs no reason"
+    missing = plateau - masked - set(NO_MASKING) - (set() if _WINTER else SEASONAL)
+    assert not missing, f"variants without a masking case or a reason: {sorted(missing)}"
 
 
 def _verdict_within(lab, iid, want, seconds=20.0):

@@ -74,3 +74,73 @@ def test_raw_tasks_say_their_shell():
     for path, task in _intervention_tasks():
         if "ansible.builtin.raw" in task:
             assert (task.get("args") or {}).get("executable") == "/bin/sh", f"{path}: {task.get('name')}"
+
+
+def _link_fault_unit(variant: str, store: Path) -> dict[str, str]:
+    """slowness's unit (ExecStart, ExecStop) as its inject writes it, rendered for ``variant``."""
+    import re
+
+    import jinja2
+    import yaml
+    (play,) = yaml.safe_load((ROOT / "playbooks/interventions/slowness.yml").read_text())
+    raw = next(t["ansible.builtin.raw"] for t in play["tasks"] if "tai-link-fault.service <<" in t["ansible.builtin.raw"])
+    text = jinja2.Template(raw).render(variant=variant, step="inject", router_lan_iface="eth1")
+    unit = text.split("tai-link-fault.service <<EOT\n", 1)[1].split("\nEOT\n", 1)[0]
+    unit = unit.replace("$store", str(store))        # the here-document is unquoted: the shell fills it
+    return {k: v for k, v in re.findall(r"^(ExecStart|ExecStop)=/bin/sh -c '(.*)'$", unit, re.M)}
+
+
+@pytest.mark.parametrize("variant", ["loss-only", "lan-link-degraded"])
+def test_a_lossy_link_survives_a_restart_of_the_router_and_its_repair_too(variant, tmp_path):
+    """The unit notes at stop what of the fault is still on the router and puts back only that at
+    boot (a restart empties the running state). nft and tc are stand-ins keeping their state in files."""
+    bin_, state, store = tmp_path / "bin", tmp_path / "state", tmp_path / "store"
+    for d in (bin_, state, store):
+        d.mkdir()
+    (bin_ / "nft").write_text(f"""#!/bin/sh
+case "$1 $2" in
+  "list table") [ -e {state}/table ] && cat {state}/table ;;
+  "delete table") [ -e {state}/table ] && rm {state}/table ;;
+  "-f "*) cp "$2" {state}/table ;;
+  *) exit 2 ;;
+esac
+""")
+    (bin_ / "tc").write_text(f"""#!/bin/sh
+case "$2" in
+  show) cat {state}/qdisc 2>/dev/null || echo 'qdisc noqueue 0: root refcnt 2' ;;
+  replace) echo "qdisc tbf 8001: root refcnt 2 rate 64Kbit" > {state}/qdisc ;;
+  *) exit 2 ;;
+esac
+""")
+    for tool in ("nft", "tc"):
+        (bin_ / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"}
+    unit = _link_fault_unit(variant, store)
+    rated = variant != "loss-only"
+
+    def inject() -> None:          # the fault and its store, as the inject leaves them
+        (state / "table").write_text("table inet tai_link_fault { chain input { drop } }\n")
+        (store / "table.nft").write_text((state / "table").read_text())
+        if rated:
+            subprocess.run(["tc", "qdisc", "replace"], env=env, check=True)
+            (store / "qdisc").write_text("tc qdisc replace dev eth1 root tbf rate 64kbit\n")
+
+    def restart() -> None:
+        assert subprocess.run(["sh", "-c", unit["ExecStop"]], env=env).returncode == 0
+        for f in state.iterdir():  # the router's running state is gone after a restart
+            f.unlink()
+        assert subprocess.run(["sh", "-c", unit["ExecStart"]], env=env).returncode == 0
+
+    inject()
+    restart()                      # nothing repaired: the fault is back
+    assert (state / "table").exists() and (state / "qdisc").exists() == rated
+    (state / "table").unlink()     # the loss removed (the rate limit, if any, left)
+    restart()
+    assert not (state / "table").exists() and (state / "qdisc").exists() == rated
+    (state / "qdisc").unlink(missing_ok=True)
+    restart()                      # fully repaired: it holds
+    assert not (state / "table").exists() and not (state / "qdisc").exists()
+    inject()
+    shutil.rmtree(store)           # the restore removes the store before stopping the unit
+    assert subprocess.run(["sh", "-c", unit["ExecStop"]], env=env).returncode == 0
+    assert not store.exists()

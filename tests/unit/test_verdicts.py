@@ -176,3 +176,63 @@ def test_the_log_says_where_each_check_ran():
     from tai_lab.evidence import evidence_dicts
     (d,) = evidence_dicts([_result("pc2", False, "resolve#0@pc2")])
     assert d["node"] == "pc2" and d["check"] == "resolve#0@pc2"
+
+
+# --- the checks changed for the older variants' masking cases --------------------------------------
+
+def _reason_of(iid: str, variant: str, spec_kind: str) -> tuple[ProbeSpec, str]:
+    item = CATALOGUE.get(iid)
+    (b,) = [b for b in item.bypasses_for(item.variant(variant)) if b.check.probe == spec_kind]
+    return b.check, b.reason.fr
+
+
+@pytest.mark.parametrize("variant", ["port-disabled", "port-security"])
+def test_a_port_moved_to_another_vlan_is_told_by_the_dhcp_offer_on_the_wire(variant):
+    """switch-port-shut: the ping to the gateway's address passes from the servers' VLAN too (the
+    router answers on each interface), so the check asks the wire: only the users' VLAN gets an
+    offer with the users' gateway."""
+    from tai_lab.transports.base import CommandResult
+    spec, reason = _reason_of("switch-port-shut", variant, "dhcp-offer")
+    probe = build_probe(spec, CTX, 0)
+    assert probe.node == "pc1" and probe.command[-2] == "eth0" and probe.must_contain == "router=10.1.10.1"
+
+    def out(text: str, status: int = 0) -> CommandResult:
+        return CommandResult(probe.command, status, text + "\n", "")
+    assert probe.judge(out("OFFER 10.1.10.120 server=10.1.20.10 router=10.1.10.1"))          # users' VLAN
+    assert not probe.judge(out("OFFER 10.1.20.120 server=10.1.20.10 router=10.1.20.1"))      # servers' VLAN
+    assert not probe.judge(out("NO-OFFER", 1))                                                # port out of any VLAN
+    assert "VLAN utilisateurs" in reason
+
+
+def _dhcp_configured(run: str, tmp_path, config: str | None) -> bool:
+    """The state check's own command, run against a copy of ifupdown's files in tmp_path."""
+    import subprocess
+    net = tmp_path / "network"
+    (net / "interfaces.d").mkdir(parents=True)
+    (net / "interfaces").write_text("source /etc/network/interfaces.d/*\n")
+    if config is not None:
+        (net / "interfaces.d" / "eth0").write_text(config)
+    return subprocess.run(["sh", "-c", run.replace("/etc/network", str(net))]).returncode == 0
+
+
+@pytest.mark.parametrize("iid,variant", [("client-gateway", "dhcp-hook-route"),
+                                         ("client-nic-disabled", "config-removed"),
+                                         ("client-nic-disabled", "interface-down")])
+def test_a_static_address_on_the_client_is_told_from_its_dhcp_configuration(iid, variant, tmp_path):
+    item = CATALOGUE.get(iid)
+    spec, reason = _reason_of(iid, variant, "state")
+    run = build_probe(spec, CTX, 0).command[-1]
+    assert build_probe(spec, CTX, 0).node == "pc1" and "adresse fixe" in reason
+    static = "auto eth0\niface eth0 inet static\n  address 10.1.10.150/24\n  gateway 10.1.10.1\n"
+    assert not _dhcp_configured(run, tmp_path / "a", static)
+    assert _dhcp_configured(run, tmp_path / "b", "auto eth0\niface eth0 inet dhcp\n")
+    assert _dhcp_configured(run, tmp_path / "c", "iface eth0 inet dhcp\n")      # not brought up at boot: not this check
+    assert _dhcp_configured(run, tmp_path / "d", "  iface eth1 inet static\n")  # another interface
+    assert "contourné" in " ".join(item.jury.pitfalls)
+
+
+def test_a_static_configuration_with_the_right_gateway_stays_a_repair_of_the_static_variant():
+    """client-gateway/static-wrong-gateway: "corriger la passerelle dans la configuration statique"
+    is a listed fix, so no DHCP bypass there."""
+    item = CATALOGUE.get("client-gateway")
+    assert item.bypasses_for(item.variant("static-wrong-gateway")) == ()
