@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tai_lab.lab import Lab  # noqa: E402
 
 LAB = "bench"
+LOAD_AT_START = os.getloadavg()[0]
 
 
 def scenario_copy(tmp: Path) -> Path:
@@ -150,7 +151,9 @@ def write(args, rows_up, reset_times, rebuild_times, steps, cpu_shares, tiers_ti
         "",
         f"Command: `sudo python3 bench/plateau.py --pods {args.pods} --rounds {args.rounds}`  ",
         f"Machine: {os.cpu_count()} cores, {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB; "
-        f"run {time.strftime('%Y-%m-%d %H:%M')}.",
+        f"run {time.strftime('%Y-%m-%d %H:%M')}; load average {LOAD_AT_START:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end" + (" (other work on the host: the CPU figures below count it too)."
+                                                  if max(LOAD_AT_START, os.getloadavg()[0]) > 1.5 else "."),
         "",
         "| pods | `up` (s) | memory per pod (MiB, PSS) | verify after up |",
         "|---:|---:|---:|---|",
