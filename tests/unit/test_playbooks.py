@@ -42,7 +42,7 @@ def test_the_pipelining_nsenter_connection_loads(tmp_path):
                          timeout=120, env={**os.environ, "HOME": str(tmp_path), "ANSIBLE_CONNECTION_PLUGINS":
                                            str(ROOT / "playbooks/plugins/connection")})
     assert res.returncode == 0, res.stderr
-    assert "nsenter_pid" in res.stdout
+    assert "nsenter_argv" in res.stdout
 
 
 def _intervention_tasks():
@@ -74,3 +74,14 @@ def test_raw_tasks_say_their_shell():
     for path, task in _intervention_tasks():
         if "ansible.builtin.raw" in task:
             assert (task.get("args") or {}).get("executable") == "/bin/sh", f"{path}: {task.get('name')}"
+
+
+def test_the_connection_plugin_needs_nothing_of_tai_lab():
+    """ansible-playbook may run under another Python than tai-lab's (the tool installed in its own
+    environment, Ansible from the system): the plugin gets its way in from the inventory and
+    imports nothing of tai-lab (an installed tool failed with "No module named 'tai_lab'")."""
+    import ast
+    tree = ast.parse((ROOT / "playbooks/plugins/connection/tai_nsenter.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.split(".")[0] == "tai_lab"}, imported
