@@ -42,7 +42,7 @@ def test_the_pipelining_nsenter_connection_loads(tmp_path):
                          timeout=120, env={**os.environ, "HOME": str(tmp_path), "ANSIBLE_CONNECTION_PLUGINS":
                                            str(ROOT / "playbooks/plugins/connection")})
     assert res.returncode == 0, res.stderr
-    assert "nsenter_pid" in res.stdout
+    assert "nsenter_argv" in res.stdout
 
 
 def _intervention_tasks():
@@ -144,3 +144,13 @@ esac
     shutil.rmtree(store)           # the restore removes the store before stopping the unit
     assert subprocess.run(["sh", "-c", unit["ExecStop"]], env=env).returncode == 0
     assert not store.exists()
+
+def test_the_connection_plugin_needs_nothing_of_tai_lab():
+    """ansible-playbook may run under another Python than tai-lab's (the tool installed in its own
+    environment, Ansible from the system): the plugin gets its way in from the inventory and
+    imports nothing of tai-lab (an installed tool failed with "No module named 'tai_lab'")."""
+    import ast
+    tree = ast.parse((ROOT / "playbooks/plugins/connection/tai_nsenter.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.split(".")[0] == "tai_lab"}, imported

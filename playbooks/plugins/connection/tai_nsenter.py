@@ -1,8 +1,11 @@
 # tai-lab: Ansible's way into a tai-lab container, out of band.
 #
-# It enters the container exactly as tai-lab's own transports do (tai_lab.transports.nsenter:
-# every namespace of the container's init, its user namespace included for a candidate's
-# node), so a playbook has the rights of the node's root and none on the host. Commands get
+# It enters the container exactly as tai-lab's own transports do: the command that enters is
+# built by tai_lab.transports.nsenter.enter_argv (every namespace of the container's init, its
+# user namespace included for a candidate's node) and handed over in the inventory
+# (ansible_nsenter_argv), so a playbook has the rights of the node's root and none on the host.
+# The plugin imports nothing of tai-lab: ansible-playbook may run under another Python than
+# tai-lab's (an installed tool in its own environment, Ansible from the system). Commands get
 # their standard input (pipelining: a module task is one nsenter + python3 reading the
 # module on stdin); files are copied with cat.
 from __future__ import annotations
@@ -14,8 +17,6 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from tai_lab.transports.nsenter import enter_argv
-
 DOCUMENTATION = r"""
 name: tai_nsenter
 short_description: enter a tai-lab container's namespaces (user namespace included)
@@ -23,17 +24,13 @@ description:
   - Runs commands in the namespaces of a container's init process, as tai-lab's transports do.
 author: tai-lab
 options:
-  nsenter_pid:
-    description: PID (on the host) of the container's init.
-    type: int
+  nsenter_argv:
+    description: The command that enters the container (nsenter and its options, up to "--"), as
+      tai-lab builds it for the node.
+    type: list
+    elements: str
     vars:
-      - name: ansible_nsenter_pid
-  nsenter_userns:
-    description: Enter the container's user namespace too (every candidate's node).
-    type: bool
-    default: true
-    vars:
-      - name: ansible_nsenter_userns
+      - name: ansible_nsenter_argv
 """
 
 display = Display()
@@ -49,11 +46,10 @@ class Connection(ConnectionBase):
         return self
 
     def _argv(self, command: list[str]) -> list[bytes]:
-        pid = self.get_option("nsenter_pid")
-        if not pid:
-            raise AnsibleError("tai_nsenter: no container PID (ansible_nsenter_pid)")
-        return [to_bytes(a) for a in
-                [*enter_argv(int(pid), userns=bool(self.get_option("nsenter_userns"))), *command]]
+        enter = self.get_option("nsenter_argv")
+        if not enter or enter[0] != "nsenter" or enter[-1] != "--":
+            raise AnsibleError("tai_nsenter: no way into the container (ansible_nsenter_argv)")
+        return [to_bytes(a) for a in [*enter, *command]]
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)

@@ -14,7 +14,7 @@ from ...lang import tr
 from ...hostcheck import require_root, require_tools
 from ...plan import NodePlan, PodPlan
 from ...state import Resource
-from ...transports.nsenter import NetnsTransport, NsenterTransport
+from ...transports.nsenter import NetnsTransport, NsenterTransport, enter_argv
 from ..base import Backend
 from . import cgroups, mounts, userns
 from .machines import Machines
@@ -171,8 +171,7 @@ class NspawnBackend(Wiring, Machines, Backend):
         return {
             # playbooks/plugins/connection/tai_nsenter.py: the transports' way in, with pipelining
             "ansible_connection": "tai_nsenter",
-            "ansible_nsenter_pid": self.leader(pod, node),
-            "ansible_nsenter_userns": pod is not None,
+            "ansible_nsenter_argv": enter_argv(self.leader(pod, node), userns=pod is not None),
             "ansible_python_interpreter": "/usr/bin/python3",
         }
 
