@@ -204,12 +204,7 @@ def portal_process(lab: str, log: Path):
         yield m.group(1), proc
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(20)
+            _stop_group(proc)
 
 
 @contextlib.contextmanager
@@ -225,9 +220,14 @@ def jury_console(lab: str, log: Path):
             time.sleep(0.1)
         yield m.group(1), f"{m.group(1)}/login?key={m.group(2)}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(20)
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop a server the test started in its own session: SIGTERM, SIGKILL after 20 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(20)
