@@ -102,8 +102,11 @@ def test_refused_up_front_with_numbers(lab_home, ssh_uri, tmp_path, tmp_path_fac
     with pytest.raises(PrerequisiteError) as exc:
         Lab.up(_scenario(tmp_path_factory), pods=2, backend="libvirt",
                backend_options={"inventory": str(_inventory(tmp_path, ssh_uri, 900))})
+    from tai_lab.lang import in_lang
     msg = exc.value.message
-    assert "576 MiB" in msg and "salle-b" in msg and "local: " in msg
+    assert "576 Mio" in msg and "salle-b" in msg and "local : " in msg          # the trainer's French
+    en = in_lang(msg, "en")
+    assert "576 MiB" in en and "salle-b" in en and "local: " in en
     assert _ours() == [] and LAB not in existing_labs()
 
 
