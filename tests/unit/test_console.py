@@ -529,3 +529,20 @@ def test_the_users_ticket_shows_next_to_the_verdict_as_read_and_stays_in_the_rec
     assert "le centre de services n'a pas répondu" in a["ticket_label"]
     kept = [r["ticket"] for r in lab.evidence(1).records() if r["kind"] == "ticket"]
     assert kept[0]["status"] == "open" and kept[-1].get("error")   # each new read, once
+
+
+def signed_in(lab):
+    """A test client of the console on ``lab``, signed in (its CSRF token as ``.csrf``, the lab as
+    ``.lab``); the service is closed when the generator ends (use it with ``yield from``)."""
+    from tai_lab.jury.service import JuryService
+    from tai_lab.jury.web import create_app
+    svc = JuryService(lambda: lab, check_interval=0.1)
+    c = create_app(svc, KEY).test_client()
+    c.get(f"/login?key={KEY}")
+    with c.session_transaction() as s:
+        c.csrf = s["csrf"]
+    c.lab = lab
+    try:
+        yield c
+    finally:
+        svc.close()

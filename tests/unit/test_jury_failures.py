@@ -22,7 +22,7 @@ from tai_lab.interventions.engine import Engine
 from tai_lab.jury.service import jury_words
 from tai_lab.state import lab_lock
 
-from .test_console import FakeLab, post, wait_job
+from .test_console import FakeLab, post, signed_in, wait_job
 
 TASK = "Stop the intranet web server (tai-lab fault)"
 
@@ -117,20 +117,7 @@ def _tr(fr: str, en: str):
 
 @pytest.fixture
 def failing(tmp_path):
-    from tai_lab.jury.service import JuryService
-    from tai_lab.jury.web import create_app
-
-    from .test_console import KEY
-    lab = _FailingLab(tmp_path)
-    svc = JuryService(lambda: lab, check_interval=0.1)
-    app = create_app(svc, KEY)
-    c = app.test_client()
-    c.get(f"/login?key={KEY}")
-    with c.session_transaction() as s:
-        c.csrf = s["csrf"]
-    c.lab = lab
-    yield c
-    svc.close()
+    yield from signed_in(_FailingLab(tmp_path))
 
 
 def test_the_console_shows_a_failed_inject_in_words_and_the_details_on_demand(failing) -> None:

@@ -16,7 +16,7 @@ from tai_lab.interventions.model import ProbeKind, ProbeSpec
 from tai_lab.jury import access, sentences
 from tai_lab.probes import ProbeResult
 
-from .test_console import KEY, FakeLab, post, wait_job
+from .test_console import FakeLab, post, signed_in, wait_job
 from .test_interventions import AD_KEYS, CTX
 
 KINDS = typing.get_args(ProbeKind)
@@ -87,18 +87,7 @@ def test_the_timer_starts_at_the_first_inject_unless_started_or_paused(tmp_path)
 # ------------------------------------------------------------------ the web console
 @pytest.fixture
 def client(tmp_path):
-    from tai_lab.jury.service import JuryService
-    from tai_lab.jury.web import create_app
-    lab = FakeLab(tmp_path)
-    svc = JuryService(lambda: lab, check_interval=0.1)
-    app = create_app(svc, KEY)
-    c = app.test_client()
-    c.get(f"/login?key={KEY}")
-    with c.session_transaction() as s:
-        c.csrf = s["csrf"]
-    c.lab = lab
-    yield c
-    svc.close()
+    yield from signed_in(FakeLab(tmp_path))
 
 
 def _wait_status(client, status, timeout=10):
